@@ -1,0 +1,161 @@
+namespace MLConv.Training.Kernels;
+
+/// <summary>How a pooling window is reduced.</summary>
+public enum PoolMode { Max, Min, Average }
+
+/// <summary>
+/// One pooling kernel for max, min and average pooling over N·C independent planes.
+/// Max/min select one element per window (the first on ties, as PyTorch) and remember its index,
+/// so backward routes dY there: dX[arg] += dY. Average divides the window sum by the window
+/// size — clipped to the padded input, or to the real input when padding is not counted
+/// (PyTorch's rule, also for ceil-mode windows that run past the padding) — and backward spreads
+/// dY / divisor over the same elements. Padding never wins a max/min.
+/// </summary>
+public static class Pool2d
+{
+    private interface IReduction
+    {
+        static abstract bool Selects { get; }
+        static abstract float Seed { get; }
+        static abstract bool Takes(float candidate, float current);
+    }
+
+    private struct MaxReduction : IReduction
+    {
+        public static bool Selects => true;
+        public static float Seed => float.NegativeInfinity;
+        public static bool Takes(float v, float cur) => v > cur || float.IsNaN(v);
+    }
+
+    private struct MinReduction : IReduction
+    {
+        public static bool Selects => true;
+        public static float Seed => float.PositiveInfinity;
+        public static bool Takes(float v, float cur) => v < cur || float.IsNaN(v);
+    }
+
+    private struct SumReduction : IReduction
+    {
+        public static bool Selects => false;
+        public static float Seed => 0f;
+        public static bool Takes(float v, float cur) => false;
+    }
+
+    /// <param name="argIndex">For max/min: receives the in-plane index of the selected element (may be empty for average).</param>
+    public static void Forward(PoolMode mode, float[] x, int planes, int height, int width, Window2d g,
+        bool countIncludePad, float[] y, int outH, int outW, int[] argIndex)
+    {
+        switch (mode)
+        {
+            case PoolMode.Max: Forward<MaxReduction>(x, planes, height, width, g, countIncludePad, y, outH, outW, argIndex); break;
+            case PoolMode.Min: Forward<MinReduction>(x, planes, height, width, g, countIncludePad, y, outH, outW, argIndex); break;
+            default: Forward<SumReduction>(x, planes, height, width, g, countIncludePad, y, outH, outW, argIndex); break;
+        }
+    }
+
+    private static void Forward<TR>(float[] x, int planes, int height, int width, Window2d g,
+        bool countIncludePad, float[] y, int outH, int outW, int[] argIndex) where TR : struct, IReduction
+    {
+        int inPlane = height * width, outPlane = outH * outW;
+        Parallelism.For(planes, (long)outPlane * g.KernelH * g.KernelW, p =>
+        {
+            var xs = x.AsSpan(p * inPlane, inPlane);
+            for (int oh = 0; oh < outH; oh++)
+            for (int ow = 0; ow < outW; ow++)
+            {
+                var win = Bounds(g, oh, ow, height, width, countIncludePad);
+                float acc = TR.Seed;
+                int arg = -1;
+                for (int ki = 0; ki < g.KernelH; ki++)
+                {
+                    int yy = win.Y0 + ki * g.DilationH;
+                    if ((uint)yy >= (uint)height) continue;
+                    for (int kj = 0; kj < g.KernelW; kj++)
+                    {
+                        int xx = win.X0 + kj * g.DilationW;
+                        if ((uint)xx >= (uint)width) continue;
+                        int idx = yy * width + xx;
+                        float v = xs[idx];
+                        if (TR.Selects)
+                        {
+                            if (arg < 0 || TR.Takes(v, acc)) { acc = v; arg = idx; }
+                        }
+                        else acc += v;
+                    }
+                }
+                int o = p * outPlane + oh * outW + ow;
+                if (TR.Selects) { y[o] = acc; argIndex[o] = arg; }
+                else y[o] = win.Divisor > 0 ? acc / win.Divisor : 0f;
+            }
+        });
+    }
+
+    /// <summary>dX += the gradient routed back from dY (the caller clears dX first).</summary>
+    public static void Backward(PoolMode mode, float[] dy, int planes, int height, int width, Window2d g,
+        bool countIncludePad, int outH, int outW, int[] argIndex, float[] dx)
+    {
+        int inPlane = height * width, outPlane = outH * outW;
+        Parallelism.For(planes, (long)outPlane * g.KernelH * g.KernelW, p =>
+        {
+            var dxs = dx.AsSpan(p * inPlane, inPlane);
+            for (int oh = 0; oh < outH; oh++)
+            for (int ow = 0; ow < outW; ow++)
+            {
+                int o = p * outPlane + oh * outW + ow;
+                if (mode != PoolMode.Average)
+                {
+                    int arg = argIndex[o];
+                    if (arg >= 0) dxs[arg] += dy[o];
+                    continue;
+                }
+                var win = Bounds(g, oh, ow, height, width, countIncludePad);
+                if (win.Divisor <= 0) continue;
+                float share = dy[o] / win.Divisor;
+                for (int ki = 0; ki < g.KernelH; ki++)
+                {
+                    int yy = win.Y0 + ki * g.DilationH;
+                    if ((uint)yy >= (uint)height) continue;
+                    for (int kj = 0; kj < g.KernelW; kj++)
+                    {
+                        int xx = win.X0 + kj * g.DilationW;
+                        if ((uint)xx < (uint)width) dxs[yy * width + xx] += share;
+                    }
+                }
+            }
+        });
+    }
+
+    private readonly record struct Window(int Y0, int X0, int Divisor);
+
+    /// <summary>Window origin and the average divisor (PyTorch's avg_pool2d rule).</summary>
+    private static Window Bounds(in Window2d g, int oh, int ow, int height, int width, bool countIncludePad)
+    {
+        int y0 = oh * g.StrideH - g.PadTop, x0 = ow * g.StrideW - g.PadLeft;
+        int divisor;
+        if (countIncludePad)
+        {
+            int y1 = Math.Min(y0 + g.EffectiveKernelH, height + g.PadBottom);
+            int x1 = Math.Min(x0 + g.EffectiveKernelW, width + g.PadRight);
+            divisor = Count(y0, y1, g.DilationH) * Count(x0, x1, g.DilationW);
+        }
+        else
+        {
+            divisor = CountInside(y0, g.KernelH, g.DilationH, height) * CountInside(x0, g.KernelW, g.DilationW, width);
+        }
+        return new Window(y0, x0, divisor);
+    }
+
+    // Taps of a dilated window starting at b that fall before e.
+    private static int Count(int b, int e, int dilation) => e <= b ? 0 : (e - b - 1) / dilation + 1;
+
+    private static int CountInside(int b, int kernel, int dilation, int extent)
+    {
+        int n = 0;
+        for (int k = 0; k < kernel; k++)
+        {
+            int v = b + k * dilation;
+            if ((uint)v < (uint)extent) n++;
+        }
+        return n;
+    }
+}

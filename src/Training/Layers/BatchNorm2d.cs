@@ -1,0 +1,205 @@
+using System.Text.Json.Nodes;
+using MLConv.Training.Tensors;
+
+namespace MLConv.Training.Layers;
+
+/// <summary>
+/// Batch normalisation over (N, H, W) per channel, M = N·H·W values each.
+/// Training: μ = mean(x), σ² = mean((x − μ)²) (biased), x̂ = (x − μ)/√(σ² + ε), y = γ·x̂ + β;
+///   running_mean ← (1 − m)·running_mean + m·μ, running_var ← (1 − m)·running_var + m·σ²·M/(M − 1)
+///   (unbiased, as PyTorch). Backward: dγ = Σ dy·x̂, dβ = Σ dy,
+///   dx = γ / (M·√(σ² + ε)) · (M·dy − dβ − x̂·dγ).
+/// Inference: y = γ·(x − running_mean)/√(running_var + ε) + β, so dx = γ/√(running_var + ε) · dy.
+/// </summary>
+public sealed class BatchNorm2d : Layer
+{
+    private readonly Parameter _gamma, _beta;
+    private Tensor? _x, _y, _dx, _xhat;
+    private float[] _invStd = [];
+    private bool _trainingForward;
+
+    public BatchNorm2d(int numFeatures, double eps = 1e-5, double momentum = 0.1)
+    {
+        if (numFeatures < 1) throw new ArgumentOutOfRangeException(nameof(numFeatures), numFeatures, "numFeatures must be >= 1.");
+        if (!(eps > 0)) throw new ArgumentOutOfRangeException(nameof(eps), eps, "eps must be > 0.");
+        if (!(momentum >= 0 && momentum <= 1)) throw new ArgumentOutOfRangeException(nameof(momentum), momentum, "momentum must be in [0, 1].");
+        NumFeatures = numFeatures;
+        Eps = eps;
+        Momentum = momentum;
+        _gamma = new Parameter("weight", new Tensor(numFeatures)) { Decay = false };
+        _beta = new Parameter("bias", new Tensor(numFeatures)) { Decay = false };
+        RunningMean = new Tensor(numFeatures);
+        RunningVar = new Tensor(numFeatures);
+        Reset(new Random(0));
+    }
+
+    public int NumFeatures { get; }
+    public double Eps { get; }
+    public double Momentum { get; }
+    public Parameter Gamma => _gamma;
+    public Parameter Beta => _beta;
+    public Tensor RunningMean { get; }
+    public Tensor RunningVar { get; }
+
+    /// <summary>Batches seen in training (PyTorch's num_batches_tracked).</summary>
+    public long BatchesTracked { get; private set; }
+
+    public override IReadOnlyList<Parameter> Parameters => [_gamma, _beta];
+    public override IReadOnlyList<(string Name, Tensor Value)> Buffers => [("running_mean", RunningMean), ("running_var", RunningVar)];
+
+    public override void Reset(Random rng)
+    {
+        _gamma.Value.Fill(1f);
+        _beta.Value.Clear();
+        RunningMean.Clear();
+        RunningVar.Fill(1f);
+        BatchesTracked = 0;
+    }
+
+    public override int[] OutputShape(int[] inputShape)
+    {
+        CheckRank(inputShape, 4, "BatchNorm2d");
+        if (inputShape[1] != NumFeatures)
+            throw new ArgumentException($"BatchNorm2d expects {NumFeatures} channels; got an input of shape [{string.Join(", ", inputShape)}].", "x");
+        return (int[])inputShape.Clone();
+    }
+
+    public override Tensor Forward(Tensor x, bool training)
+    {
+        CheckRank(x, 4, "BatchNorm2d");
+        OutputShape(x.ShapeArray);
+        int n = x.N, c = x.C, plane = x.H * x.W;
+        long m = (long)n * plane;
+        if (training && m < 2)
+            throw new ArgumentException($"BatchNorm2d in training needs more than one value per channel; got input [{x.ShapeString}].", nameof(x));
+        var y = Tensor.Reuse(ref _y, x.ShapeArray);
+        if (_invStd.Length < c) _invStd = new float[c];
+        var xhat = training ? Tensor.Reuse(ref _xhat, x.ShapeArray) : null;
+        float[] xd = x.Data, yd = y.Data, g = _gamma.Value.Data, b = _beta.Value.Data;
+
+        for (int ch = 0; ch < c; ch++)
+        {
+            double mean, variance;
+            if (training)
+            {
+                double sum = 0;
+                for (int i = 0; i < n; i++) sum += Sum(xd.AsSpan((i * c + ch) * plane, plane));
+                mean = sum / m;
+                double sq = 0;
+                for (int i = 0; i < n; i++)
+                {
+                    var s = xd.AsSpan((i * c + ch) * plane, plane);
+                    for (int k = 0; k < s.Length; k++) { double d = s[k] - mean; sq += d * d; }
+                }
+                variance = sq / m;
+                RunningMean[ch] = (float)((1 - Momentum) * RunningMean[ch] + Momentum * mean);
+                RunningVar[ch] = (float)((1 - Momentum) * RunningVar[ch] + Momentum * variance * m / (m - 1));
+            }
+            else
+            {
+                mean = RunningMean[ch];
+                variance = RunningVar[ch];
+            }
+            float inv = (float)(1.0 / Math.Sqrt(variance + Eps));
+            _invStd[ch] = inv;
+            float scale = g[ch] * inv, shift = (float)(b[ch] - mean * g[ch] * inv), fm = (float)mean;
+            for (int i = 0; i < n; i++)
+            {
+                int o = (i * c + ch) * plane;
+                if (xhat is not null)
+                {
+                    var xs = xd.AsSpan(o, plane);
+                    var hs = xhat.Data.AsSpan(o, plane);
+                    var ys = yd.AsSpan(o, plane);
+                    for (int k = 0; k < plane; k++)
+                    {
+                        float h = (xs[k] - fm) * inv;
+                        hs[k] = h;
+                        ys[k] = g[ch] * h + b[ch];
+                    }
+                }
+                else
+                {
+                    // y = scale·x + shift with scale = γ/σ and shift = β − μ·γ/σ.
+                    System.Numerics.Tensors.TensorPrimitives.Multiply(xd.AsSpan(o, plane), scale, yd.AsSpan(o, plane));
+                    System.Numerics.Tensors.TensorPrimitives.Add(yd.AsSpan(o, plane), shift, yd.AsSpan(o, plane));
+                }
+            }
+        }
+        if (training) BatchesTracked++;
+        _trainingForward = training;
+        _x = x;
+        return y;
+    }
+
+    public override Tensor Backward(Tensor dy)
+    {
+        CheckSameShape(dy, _y, "BatchNorm2d");
+        int n = dy.N, c = dy.C, plane = dy.H * dy.W;
+        long m = (long)n * plane;
+        var dx = Tensor.Reuse(ref _dx, dy.ShapeArray);
+        float[] dyd = dy.Data, dxd = dx.Data, g = _gamma.Value.Data;
+        for (int ch = 0; ch < c; ch++)
+        {
+            if (!_trainingForward)
+            {
+                // Running statistics are constants: dx = γ/σ · dy, dγ = Σ dy·(x − μ)/σ, dβ = Σ dy.
+                float k = g[ch] * _invStd[ch], mu = RunningMean[ch];
+                double dg = 0, dbt = 0;
+                for (int i = 0; i < n; i++)
+                {
+                    int o = (i * c + ch) * plane;
+                    var ds = dyd.AsSpan(o, plane);
+                    var xs = _x!.Data.AsSpan(o, plane);
+                    for (int q = 0; q < plane; q++) { dg += ds[q] * (xs[q] - mu) * _invStd[ch]; dbt += ds[q]; }
+                    System.Numerics.Tensors.TensorPrimitives.Multiply(ds, k, dxd.AsSpan(o, plane));
+                }
+                _gamma.Grad[ch] += (float)dg;
+                _beta.Grad[ch] += (float)dbt;
+                continue;
+            }
+            double dGamma = 0, dBeta = 0;
+            var xh = _xhat!.Data;
+            for (int i = 0; i < n; i++)
+            {
+                int o = (i * c + ch) * plane;
+                var ds = dyd.AsSpan(o, plane);
+                var hs = xh.AsSpan(o, plane);
+                dBeta += Sum(ds);
+                dGamma += System.Numerics.Tensors.TensorPrimitives.Dot(ds, hs);
+            }
+            _gamma.Grad[ch] += (float)dGamma;
+            _beta.Grad[ch] += (float)dBeta;
+            float coef = (float)(g[ch] * _invStd[ch] / m);
+            float fdb = (float)dBeta, fdg = (float)dGamma, fm = m;
+            for (int i = 0; i < n; i++)
+            {
+                int o = (i * c + ch) * plane;
+                var ds = dyd.AsSpan(o, plane);
+                var hs = xh.AsSpan(o, plane);
+                var xs = dxd.AsSpan(o, plane);
+                for (int k = 0; k < plane; k++) xs[k] = coef * (fm * ds[k] - fdb - hs[k] * fdg);
+            }
+        }
+        return dx;
+    }
+
+    private static double Sum(ReadOnlySpan<float> s)
+    {
+        double acc = 0;
+        foreach (float v in s) acc += v;
+        return acc;
+    }
+
+    public override long MultiplyAccumulates(int[] inputShape) => 2L * inputShape[0] * inputShape[1] * inputShape[2] * inputShape[3];
+
+    public override JsonObject ToSpec() => new()
+    {
+        ["type"] = TypeName,
+        ["numFeatures"] = NumFeatures,
+        ["eps"] = Eps,
+        ["momentum"] = Momentum,
+    };
+
+    public override string ToString() => $"BatchNorm2d({NumFeatures}, eps={Eps}, momentum={Momentum})";
+}

@@ -1,0 +1,59 @@
+using System.Text.Json.Nodes;
+using MLConv.Training.Tensors;
+
+namespace MLConv.Training.Layers;
+
+/// <summary>
+/// Inverted dropout: in training each value is kept with probability 1 − p and scaled by 1/(1 − p),
+/// so inference is the identity. The mask comes from a seeded generator (re-seeded by <see cref="Reset"/>).
+/// Backward: dx = dy · mask / (1 − p).
+/// </summary>
+public sealed class Dropout : Layer
+{
+    private Random _rng;
+    private Tensor? _y, _dx;
+    private float[] _mask = [];
+    private bool _trainingForward;
+
+    public Dropout(double p = 0.5, int seed = 0)
+    {
+        if (!(p >= 0 && p < 1)) throw new ArgumentOutOfRangeException(nameof(p), p, "p must be in [0, 1).");
+        P = p;
+        _rng = new Random(seed);
+    }
+
+    public double P { get; }
+
+    public override void Reset(Random rng) => _rng = new Random(rng.Next());
+
+    public override int[] OutputShape(int[] inputShape) => (int[])inputShape.Clone();
+
+    public override Tensor Forward(Tensor x, bool training)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        _trainingForward = training && P > 0;
+        var y = Tensor.Reuse(ref _y, x.ShapeArray);
+        if (!_trainingForward)
+        {
+            x.Span.CopyTo(y.Span);
+            return y;
+        }
+        if (_mask.Length < x.Length) _mask = new float[x.Length];
+        float scale = (float)(1.0 / (1.0 - P));
+        for (int i = 0; i < x.Length; i++) _mask[i] = _rng.NextDouble() >= P ? scale : 0f;
+        System.Numerics.Tensors.TensorPrimitives.Multiply(x.Span, _mask.AsSpan(0, x.Length), y.Span);
+        return y;
+    }
+
+    public override Tensor Backward(Tensor dy)
+    {
+        CheckSameShape(dy, _y, "Dropout");
+        var dx = Tensor.Reuse(ref _dx, dy.ShapeArray);
+        if (_trainingForward) System.Numerics.Tensors.TensorPrimitives.Multiply(dy.Span, _mask.AsSpan(0, dy.Length), dx.Span);
+        else dy.Span.CopyTo(dx.Span);
+        return dx;
+    }
+
+    public override JsonObject ToSpec() => new() { ["type"] = TypeName, ["p"] = P };
+    public override string ToString() => $"Dropout(p={P})";
+}

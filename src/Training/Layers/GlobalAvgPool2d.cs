@@ -1,0 +1,42 @@
+using System.Text.Json.Nodes;
+using MLConv.Training.Tensors;
+
+namespace MLConv.Training.Layers;
+
+/// <summary>[N, C, H, W] → [N, C, 1, 1], the mean of each plane (ONNX GlobalAveragePool). dx = dy / (H·W) everywhere.</summary>
+public sealed class GlobalAvgPool2d : Layer
+{
+    private Tensor? _y, _dx;
+    private int[]? _inShape;
+
+    public override int[] OutputShape(int[] inputShape)
+    {
+        CheckRank(inputShape, 4, "GlobalAvgPool2d");
+        return [inputShape[0], inputShape[1], 1, 1];
+    }
+
+    public override Tensor Forward(Tensor x, bool training)
+    {
+        CheckRank(x, 4, "GlobalAvgPool2d");
+        _inShape = x.ShapeArray;
+        var y = Tensor.Reuse(ref _y, OutputShape(_inShape));
+        int plane = x.H * x.W, planes = x.N * x.C;
+        for (int p = 0; p < planes; p++)
+            y[p] = System.Numerics.Tensors.TensorPrimitives.Sum(x.Data.AsSpan(p * plane, plane)) / plane;
+        return y;
+    }
+
+    public override Tensor Backward(Tensor dy)
+    {
+        CheckSameShape(dy, _y, "GlobalAvgPool2d");
+        var dx = Tensor.Reuse(ref _dx, _inShape!);
+        int plane = dx.H * dx.W, planes = dx.N * dx.C;
+        for (int p = 0; p < planes; p++) dx.Data.AsSpan(p * plane, plane).Fill(dy[p] / plane);
+        return dx;
+    }
+
+    public override long MultiplyAccumulates(int[] inputShape) => (long)inputShape[0] * inputShape[1] * inputShape[2] * inputShape[3];
+
+    public override JsonObject ToSpec() => new() { ["type"] = TypeName };
+    public override string ToString() => "GlobalAvgPool2d()";
+}

@@ -1,0 +1,99 @@
+using System.Text.Json.Nodes;
+using MLConv.Training.Tensors;
+
+namespace MLConv.Training.Layers;
+
+/// <summary>
+/// The contract every layer shares. <see cref="Forward"/> computes the output and keeps what its
+/// backward needs; <see cref="Backward"/> takes dL/dY of the last forward, accumulates the
+/// parameter gradients (+=) and returns dL/dX. Output buffers are owned by the layer and reused
+/// across batches of the same shape: a returned tensor is valid until the next call.
+/// </summary>
+public abstract class Layer
+{
+    /// <summary>Type name as written in model files and summaries ("Conv2d").</summary>
+    public virtual string TypeName => GetType().Name;
+
+    public abstract Tensor Forward(Tensor x, bool training);
+
+    public abstract Tensor Backward(Tensor dy);
+
+    /// <summary>Output shape for an input shape (with batch dimension); throws ArgumentException when the input does not fit.</summary>
+    public abstract int[] OutputShape(int[] inputShape);
+
+    /// <summary>When false, backward may skip dL/dX (the first layer of a network); parameter gradients are still computed.</summary>
+    public bool ComputeInputGradient { get; set; } = true;
+
+    public virtual IReadOnlyList<Parameter> Parameters => [];
+
+    /// <summary>Non-trainable state saved with the model (BatchNorm running statistics).</summary>
+    public virtual IReadOnlyList<(string Name, Tensor Value)> Buffers => [];
+
+    /// <summary>Direct sub-layers, with the names used in parameter paths.</summary>
+    public virtual IReadOnlyList<(string Name, Layer Layer)> Children => [];
+
+    /// <summary>Every parameter of this layer and its sub-layers, depth first, with dotted paths ("0.weight", "3.body.1.bias").</summary>
+    public IEnumerable<(string Path, Parameter Parameter)> NamedParameters(string prefix = "")
+    {
+        foreach (var p in Parameters) yield return (prefix + p.Name, p);
+        foreach (var (name, child) in Children)
+            foreach (var item in child.NamedParameters(prefix + name + ".")) yield return item;
+    }
+
+    /// <summary>Every buffer of this layer and its sub-layers, with dotted paths.</summary>
+    public IEnumerable<(string Path, Tensor Value)> NamedBuffers(string prefix = "")
+    {
+        foreach (var (n, b) in Buffers) yield return (prefix + n, b);
+        foreach (var (name, child) in Children)
+            foreach (var item in child.NamedBuffers(prefix + name + ".")) yield return item;
+    }
+
+    /// <summary>All parameters of the layer tree, in <see cref="NamedParameters"/> order.</summary>
+    public IEnumerable<Parameter> AllParameters() => NamedParameters().Select(p => p.Parameter);
+
+    /// <summary>This layer and all layers below it, depth first (pre-order).</summary>
+    public IEnumerable<Layer> Descendants()
+    {
+        yield return this;
+        foreach (var (_, child) in Children)
+            foreach (var l in child.Descendants()) yield return l;
+    }
+
+    /// <summary>Re-draws the parameters (He initialisation) and seeds any randomness from <paramref name="rng"/>.</summary>
+    public virtual void Reset(Random rng)
+    {
+        foreach (var (_, child) in Children) child.Reset(rng);
+    }
+
+    /// <summary>Multiply-accumulates of one forward pass for a batch of the given input shape.</summary>
+    public virtual long MultiplyAccumulates(int[] inputShape) => 0;
+
+    /// <summary>Spatial window of the layer for receptive-field arithmetic: effective kernel and stride along H and W.</summary>
+    public virtual (Size2 Kernel, Size2 Stride) SpatialWindow => ((1, 1), (1, 1));
+
+    /// <summary>The hyper-parameters as JSON (type + arguments); <see cref="LayerFactory"/> rebuilds the layer from it.</summary>
+    public abstract JsonObject ToSpec();
+
+    /// <summary>A one-line PyTorch-like description.</summary>
+    public override string ToString() => TypeName;
+
+    protected static void CheckRank(Tensor x, int rank, string layer)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        if (x.Rank != rank)
+            throw new ArgumentException($"{layer} expects a rank-{rank} input ({(rank == 4 ? "N, C, H, W" : "N, features")}); got [{x.ShapeString}].", "x");
+    }
+
+    protected static void CheckRank(int[] shape, int rank, string layer)
+    {
+        if (shape.Length != rank)
+            throw new ArgumentException($"{layer} expects a rank-{rank} input ({(rank == 4 ? "N, C, H, W" : "N, features")}); got [{string.Join(", ", shape)}].", "inputShape");
+    }
+
+    protected static void CheckSameShape(Tensor dy, Tensor? y, string layer)
+    {
+        if (y is null) throw new InvalidOperationException($"{layer}.Backward called before Forward.");
+        if (!dy.ShapeEquals(y.Shape))
+            throw new ArgumentException($"{layer}.Backward expects dy of shape [{y.ShapeString}] (the last output); got [{dy.ShapeString}].", nameof(dy));
+    }
+}

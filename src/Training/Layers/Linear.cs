@@ -1,0 +1,90 @@
+using System.Text.Json.Nodes;
+using MLConv.Training.Init;
+using MLConv.Training.Kernels;
+using MLConv.Training.Tensors;
+
+namespace MLConv.Training.Layers;
+
+/// <summary>
+/// Fully connected layer: y = x · Wᵀ + b, W of shape [out, in] (PyTorch's and ONNX Gemm transB=1 layout).
+/// Backward: dW += dyᵀ · x, db += Σ_rows dy, dx = dy · W.
+/// </summary>
+public sealed class Linear : Layer
+{
+    private readonly Parameter _weight;
+    private readonly Parameter? _bias;
+    private Tensor? _x, _y, _dx;
+
+    public Linear(int inFeatures, int outFeatures, bool bias = true, Random? rng = null)
+    {
+        if (inFeatures < 1) throw new ArgumentOutOfRangeException(nameof(inFeatures), inFeatures, "inFeatures must be >= 1.");
+        if (outFeatures < 1) throw new ArgumentOutOfRangeException(nameof(outFeatures), outFeatures, "outFeatures must be >= 1.");
+        InFeatures = inFeatures;
+        OutFeatures = outFeatures;
+        _weight = new Parameter("weight", new Tensor(outFeatures, inFeatures));
+        if (bias) _bias = new Parameter("bias", new Tensor(outFeatures)) { Decay = false };
+        Reset(rng ?? new Random(0));
+    }
+
+    public int InFeatures { get; }
+    public int OutFeatures { get; }
+    public Parameter Weight => _weight;
+    public Parameter? Bias => _bias;
+    public override IReadOnlyList<Parameter> Parameters => _bias is null ? [_weight] : [_weight, _bias];
+
+    public override void Reset(Random rng)
+    {
+        Initializers.HeNormal(_weight.Value.Span, InFeatures, rng);
+        _bias?.Value.Clear();
+    }
+
+    public override int[] OutputShape(int[] inputShape)
+    {
+        CheckRank(inputShape, 2, "Linear");
+        if (inputShape[1] != InFeatures)
+            throw new ArgumentException($"Linear expects {InFeatures} input features; got an input of shape [{string.Join(", ", inputShape)}].", "x");
+        return [inputShape[0], OutFeatures];
+    }
+
+    public override Tensor Forward(Tensor x, bool training)
+    {
+        CheckRank(x, 2, "Linear");
+        var shape = OutputShape(x.ShapeArray);
+        var y = Tensor.Reuse(ref _y, shape);
+        int n = x.N;
+        if (_bias is null) y.Clear();
+        else for (int i = 0; i < n; i++) _bias.Value.Span.CopyTo(y.Data.AsSpan(i * OutFeatures, OutFeatures));
+        Gemm.Multiply(false, true, n, OutFeatures, InFeatures, 1f, x.Span, InFeatures, _weight.Value.Span, InFeatures, 1f, y.Span, OutFeatures);
+        _x = x;
+        return y;
+    }
+
+    public override Tensor Backward(Tensor dy)
+    {
+        CheckSameShape(dy, _y, "Linear");
+        var x = _x!;
+        int n = x.N;
+        Gemm.Multiply(true, false, OutFeatures, InFeatures, n, 1f, dy.Span, OutFeatures, x.Span, InFeatures, 1f, _weight.Grad.Span, InFeatures);
+        if (_bias is not null)
+        {
+            var db = _bias.Grad.Span;
+            for (int i = 0; i < n; i++) System.Numerics.Tensors.TensorPrimitives.Add(db, dy.Data.AsSpan(i * OutFeatures, OutFeatures), db);
+        }
+        var dx = Tensor.Reuse(ref _dx, x.ShapeArray);
+        if (!ComputeInputGradient) return dx;
+        Gemm.Multiply(false, false, n, InFeatures, OutFeatures, 1f, dy.Span, OutFeatures, _weight.Value.Span, InFeatures, 0f, dx.Span, InFeatures);
+        return dx;
+    }
+
+    public override long MultiplyAccumulates(int[] inputShape) => (long)inputShape[0] * InFeatures * OutFeatures;
+
+    public override JsonObject ToSpec() => new()
+    {
+        ["type"] = TypeName,
+        ["inFeatures"] = InFeatures,
+        ["outFeatures"] = OutFeatures,
+        ["bias"] = _bias is not null,
+    };
+
+    public override string ToString() => $"Linear(in_features={InFeatures}, out_features={OutFeatures}{(_bias is null ? ", bias=False" : "")})";
+}

@@ -1,0 +1,22 @@
+using MLConv.Training.Tensors;
+
+namespace MLConv.Training.Layers;
+
+/// <summary>A trainable tensor and the gradient that backward accumulates into it.</summary>
+public sealed class Parameter
+{
+    public Parameter(string name, Tensor value)
+    {
+        Name = name;
+        Value = value;
+        Grad = new Tensor(value.ShapeArray);
+    }
+
+    /// <summary>Name inside its layer ("weight", "bias").</summary>
+    public string Name { get; }
+    public Tensor Value { get; }
+    public Tensor Grad { get; }
+
+    /// <summary>False for parameters that weight decay should leave alone (set by the caller; default true).</summary>
+    public bool Decay { get; init; } = true;
+}

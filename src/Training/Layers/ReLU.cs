@@ -1,0 +1,34 @@
+using System.Text.Json.Nodes;
+using MLConv.Training.Tensors;
+
+namespace MLConv.Training.Layers;
+
+/// <summary>y = max(x, 0); dx = dy where y > 0, else 0 (the subgradient at 0 is 0, as PyTorch).</summary>
+public sealed class ReLU : Layer
+{
+    private Tensor? _y, _dx;
+
+    public override int[] OutputShape(int[] inputShape) => (int[])inputShape.Clone();
+
+    public override Tensor Forward(Tensor x, bool training)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        var y = Tensor.Reuse(ref _y, x.ShapeArray);
+        System.Numerics.Tensors.TensorPrimitives.Max(x.Span, 0f, y.Span);
+        return y;
+    }
+
+    public override Tensor Backward(Tensor dy)
+    {
+        CheckSameShape(dy, _y, "ReLU");
+        var dx = Tensor.Reuse(ref _dx, dy.ShapeArray);
+        var ys = _y!.Span;
+        var ds = dy.Span;
+        var xs = dx.Span;
+        for (int i = 0; i < xs.Length; i++) xs[i] = ys[i] > 0f ? ds[i] : 0f;
+        return dx;
+    }
+
+    public override JsonObject ToSpec() => new() { ["type"] = TypeName };
+    public override string ToString() => "ReLU()";
+}

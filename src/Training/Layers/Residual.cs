@@ -1,0 +1,77 @@
+using System.Text.Json.Nodes;
+using MLConv.Training.Tensors;
+
+namespace MLConv.Training.Layers;
+
+/// <summary>
+/// y = F(x) + S(x), with S the identity (no shortcut layer) or a projection such as 1x1 Conv2d (+ BatchNorm2d).
+/// Backward: dx = dF/dx·dy + dS/dx·dy (the two paths' input gradients summed).
+/// </summary>
+public sealed class Residual : Layer
+{
+    private Tensor? _y, _dx;
+
+    public Residual(Layer body, Layer? shortcut = null)
+    {
+        Body = body ?? throw new ArgumentNullException(nameof(body));
+        Shortcut = shortcut;
+    }
+
+    public Layer Body { get; }
+    public Layer? Shortcut { get; }
+
+    public override IReadOnlyList<(string Name, Layer Layer)> Children =>
+        Shortcut is null ? [("body", Body)] : [("body", Body), ("shortcut", Shortcut)];
+
+    public override int[] OutputShape(int[] inputShape)
+    {
+        var a = Body.OutputShape(inputShape);
+        var b = Shortcut?.OutputShape(inputShape) ?? inputShape;
+        if (!a.AsSpan().SequenceEqual(b))
+            throw new ArgumentException($"Residual branches disagree: body gives [{string.Join(", ", a)}], shortcut gives [{string.Join(", ", b)}] for input [{string.Join(", ", inputShape)}].", "x");
+        return a;
+    }
+
+    public override Tensor Forward(Tensor x, bool training)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        var f = Body.Forward(x, training);
+        var s = Shortcut?.Forward(x, training) ?? x;
+        if (!f.ShapeEquals(s.Shape))
+            throw new ArgumentException($"Residual branches disagree: body gives [{f.ShapeString}], shortcut gives [{s.ShapeString}].", nameof(x));
+        var y = Tensor.Reuse(ref _y, f.ShapeArray);
+        System.Numerics.Tensors.TensorPrimitives.Add(f.Span, s.Span, y.Span);
+        return y;
+    }
+
+    public override Tensor Backward(Tensor dy)
+    {
+        CheckSameShape(dy, _y, "Residual");
+        Body.ComputeInputGradient = true;
+        var dBody = Body.Backward(dy);
+        var dx = Tensor.Reuse(ref _dx, dBody.ShapeArray);
+        dBody.Span.CopyTo(dx.Span);
+        if (Shortcut is null) System.Numerics.Tensors.TensorPrimitives.Add(dx.Span, dy.Span, dx.Span);
+        else
+        {
+            Shortcut.ComputeInputGradient = true;
+            var dS = Shortcut.Backward(dy);
+            System.Numerics.Tensors.TensorPrimitives.Add(dx.Span, dS.Span, dx.Span);
+        }
+        return dx;
+    }
+
+    public override long MultiplyAccumulates(int[] inputShape) =>
+        Body.MultiplyAccumulates(inputShape) + (Shortcut?.MultiplyAccumulates(inputShape) ?? 0) + Product(OutputShape(inputShape));
+
+    private static long Product(int[] s) { long p = 1; foreach (int d in s) p *= d; return p; }
+
+    public override JsonObject ToSpec()
+    {
+        var o = new JsonObject { ["type"] = TypeName, ["body"] = Body.ToSpec() };
+        if (Shortcut is not null) o["shortcut"] = Shortcut.ToSpec();
+        return o;
+    }
+
+    public override string ToString() => Shortcut is null ? "Residual(identity)" : "Residual(projection)";
+}

@@ -1,0 +1,71 @@
+using System.Text.Json.Nodes;
+using MLConv.Training.Tensors;
+
+namespace MLConv.Training.Layers;
+
+/// <summary>Layers applied in order; backward runs them in reverse.</summary>
+public sealed class Sequential : Layer
+{
+    private readonly List<Layer> _layers;
+
+    public Sequential(params IEnumerable<Layer> layers)
+    {
+        ArgumentNullException.ThrowIfNull(layers);
+        _layers = [.. layers];
+        for (int i = 0; i < _layers.Count; i++)
+            if (_layers[i] is null) throw new ArgumentException($"Layer {i} is null.", nameof(layers));
+    }
+
+    public IReadOnlyList<Layer> Layers => _layers;
+    public int Count => _layers.Count;
+    public Layer this[int i] => _layers[i];
+
+    public override IReadOnlyList<(string Name, Layer Layer)> Children =>
+        [.. _layers.Select((l, i) => (i.ToString(System.Globalization.CultureInfo.InvariantCulture), l))];
+
+    public override int[] OutputShape(int[] inputShape)
+    {
+        var s = inputShape;
+        for (int i = 0; i < _layers.Count; i++)
+        {
+            try { s = _layers[i].OutputShape(s); }
+            catch (ArgumentException e) when (e.ParamName is "x" or "inputShape")
+            {
+                throw new ArgumentException($"Layer {i} ({_layers[i]}): {e.Message}", "x", e);
+            }
+        }
+        return s;
+    }
+
+    public override Tensor Forward(Tensor x, bool training)
+    {
+        foreach (var l in _layers) x = l.Forward(x, training);
+        return x;
+    }
+
+    public override Tensor Backward(Tensor dy)
+    {
+        for (int i = _layers.Count - 1; i >= 0; i--)
+        {
+            _layers[i].ComputeInputGradient = i > 0 || ComputeInputGradient;
+            dy = _layers[i].Backward(dy);
+        }
+        return dy;
+    }
+
+    public override long MultiplyAccumulates(int[] inputShape)
+    {
+        long total = 0;
+        var s = inputShape;
+        foreach (var l in _layers) { total += l.MultiplyAccumulates(s); s = l.OutputShape(s); }
+        return total;
+    }
+
+    public override JsonObject ToSpec() => new()
+    {
+        ["type"] = TypeName,
+        ["layers"] = new JsonArray([.. _layers.Select(l => (JsonNode)l.ToSpec())]),
+    };
+
+    public override string ToString() => $"Sequential({_layers.Count} layers)";
+}

@@ -1,0 +1,34 @@
+namespace MLConv.Training.Layers;
+
+/// <summary>A (height, width) pair; an int means the same value for both, as in PyTorch.</summary>
+public readonly record struct Size2(int H, int W)
+{
+    public static implicit operator Size2(int v) => new(v, v);
+    public static implicit operator Size2((int H, int W) v) => new(v.H, v.W);
+    public override string ToString() => H == W ? H.ToString() : $"({H}, {W})";
+}
+
+/// <summary>
+/// Zero padding of a convolution or pooling window: symmetric per axis (an int or (h, w), as in
+/// PyTorch), explicit (top, left, bottom, right), or <see cref="Same"/> (stride 1 only: output size
+/// equals input size; an odd total puts the extra row/column at the bottom/right, as PyTorch).
+/// </summary>
+public readonly record struct Padding(int Top, int Left, int Bottom, int Right, bool IsSame = false)
+{
+    public static Padding Same => new(0, 0, 0, 0, true);
+    public static Padding Explicit(int top, int left, int bottom, int right) => new(top, left, bottom, right);
+    public static implicit operator Padding(int v) => new(v, v, v, v);
+    public static implicit operator Padding((int H, int W) v) => new(v.H, v.W, v.H, v.W);
+
+    internal Padding Resolve(Size2 kernel, Size2 stride, Size2 dilation)
+    {
+        if (!IsSame) return this;
+        if (stride.H != 1 || stride.W != 1)
+            throw new ArgumentException($"padding: Same requires stride 1; got stride {stride}.", "padding");
+        int th = dilation.H * (kernel.H - 1), tw = dilation.W * (kernel.W - 1);
+        return new Padding(th / 2, tw / 2, th - th / 2, tw - tw / 2);
+    }
+
+    public override string ToString() => IsSame ? "same" :
+        Top == Bottom && Left == Right ? (Top == Left ? Top.ToString() : $"({Top}, {Left})") : $"({Top}, {Left}, {Bottom}, {Right})";
+}

@@ -1,0 +1,55 @@
+using MLConv.Training.Layers;
+using MLConv.Training.Tensors;
+
+namespace MLConv.Training.Optimizers;
+
+/// <summary>
+/// Adam (Kingma &amp; Ba), PyTorch's formulation: g = ∇ + λw; m ← β₁m + (1 − β₁)g; v ← β₂v + (1 − β₂)g²;
+/// w ← w − lr·(m / (1 − β₁ᵗ)) / (√(v / (1 − β₂ᵗ)) + ε).
+/// </summary>
+public sealed class Adam : Optimizer
+{
+    private readonly Tensor[] _m, _v;
+    private float[] _g = [];
+
+    public Adam(IEnumerable<Parameter> parameters, double lr = 1e-3, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8, double weightDecay = 0)
+        : base(parameters, lr, weightDecay)
+    {
+        if (!(beta1 >= 0 && beta1 < 1)) throw new ArgumentOutOfRangeException(nameof(beta1), beta1, "beta1 must be in [0, 1).");
+        if (!(beta2 >= 0 && beta2 < 1)) throw new ArgumentOutOfRangeException(nameof(beta2), beta2, "beta2 must be in [0, 1).");
+        if (!(eps > 0)) throw new ArgumentOutOfRangeException(nameof(eps), eps, "eps must be > 0.");
+        Beta1 = beta1; Beta2 = beta2; Eps = eps;
+        _m = [.. Params.Select(p => new Tensor(p.Value.ShapeArray))];
+        _v = [.. Params.Select(p => new Tensor(p.Value.ShapeArray))];
+    }
+
+    public double Beta1 { get; }
+    public double Beta2 { get; }
+    public double Eps { get; }
+    public override IReadOnlyList<Tensor> State => [.. _m, .. _v];
+
+    public override void Step()
+    {
+        StepCount++;
+        double bc1 = 1 - Math.Pow(Beta1, StepCount), bc2 = 1 - Math.Pow(Beta2, StepCount);
+        float b1 = (float)Beta1, b2 = (float)Beta2, stepSize = (float)(LearningRate / bc1), invSqrtBc2 = (float)(1 / Math.Sqrt(bc2)), eps = (float)Eps;
+        for (int i = 0; i < Params.Count; i++)
+        {
+            var p = Params[i];
+            int n = p.Value.Length;
+            if (_g.Length < n) _g = new float[n];
+            var g = _g.AsSpan(0, n);
+            DecayedGradient(p, g);
+            var m = _m[i].Span;
+            var v = _v[i].Span;
+            var w = p.Value.Span;
+            for (int j = 0; j < n; j++)
+            {
+                float gj = g[j];
+                m[j] = b1 * m[j] + (1 - b1) * gj;
+                v[j] = b2 * v[j] + (1 - b2) * gj * gj;
+                w[j] -= stepSize * m[j] / (MathF.Sqrt(v[j]) * invSqrtBc2 + eps);
+            }
+        }
+    }
+}

@@ -1,0 +1,59 @@
+using MLConv.Training.Layers;
+using MLConv.Training.Tensors;
+
+namespace MLConv.Training.Optimizers;
+
+/// <summary>Updates parameters from their accumulated gradients. Weight decay is L2 (added to the gradient), as in PyTorch.</summary>
+public abstract class Optimizer
+{
+    protected Optimizer(IEnumerable<Parameter> parameters, double learningRate, double weightDecay)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        Params = [.. parameters];
+        if (Params.Count == 0) throw new ArgumentException("The optimizer got no parameters.", nameof(parameters));
+        if (!(learningRate > 0) || double.IsInfinity(learningRate)) throw new ArgumentOutOfRangeException(nameof(learningRate), learningRate, "learningRate must be a finite value > 0.");
+        if (!(weightDecay >= 0)) throw new ArgumentOutOfRangeException(nameof(weightDecay), weightDecay, "weightDecay must be >= 0.");
+        LearningRate = learningRate;
+        WeightDecay = weightDecay;
+    }
+
+    protected IReadOnlyList<Parameter> Params { get; }
+
+    /// <summary>Current learning rate (schedules set it before each step).</summary>
+    public double LearningRate { get; set; }
+    public double WeightDecay { get; }
+
+    /// <summary>Steps taken.</summary>
+    public long StepCount { get; protected set; }
+
+    public abstract void Step();
+
+    public void ZeroGrad()
+    {
+        foreach (var p in Params) p.Grad.Clear();
+    }
+
+    /// <summary>Internal state (moments, velocities) in parameter order, for checkpoints.</summary>
+    public abstract IReadOnlyList<Tensor> State { get; }
+
+    /// <summary>Restores the state written by <see cref="State"/> and the step count.</summary>
+    public void LoadState(IReadOnlyList<float[]> state, long stepCount)
+    {
+        var mine = State;
+        if (state.Count != mine.Count) throw new InvalidDataException($"Optimizer state has {state.Count} tensors; expected {mine.Count}.");
+        for (int i = 0; i < mine.Count; i++)
+        {
+            if (state[i].Length != mine[i].Length) throw new InvalidDataException($"Optimizer state tensor {i} has {state[i].Length} values; expected {mine[i].Length}.");
+            state[i].CopyTo(mine[i].Span);
+        }
+        StepCount = stepCount;
+    }
+
+    /// <summary>g + λ·w for parameters that decay, else g, into <paramref name="dst"/>.</summary>
+    protected void DecayedGradient(Parameter p, Span<float> dst)
+    {
+        if (WeightDecay > 0 && p.Decay)
+            System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(p.Value.Span, (float)WeightDecay, p.Grad.Span, dst);
+        else p.Grad.Span.CopyTo(dst);
+    }
+}

@@ -1,0 +1,49 @@
+using MLConv.Training.Layers;
+using MLConv.Training.Tensors;
+
+namespace MLConv.Training.Optimizers;
+
+/// <summary>
+/// SGD with momentum, PyTorch's formulation: g = ∇ + λw; v ← μv + g; step = g + μv (Nesterov) or v; w ← w − lr·step.
+/// </summary>
+public sealed class Sgd : Optimizer
+{
+    private readonly Tensor[] _velocity;
+    private float[] _g = [];
+
+    public Sgd(IEnumerable<Parameter> parameters, double lr = 0.01, double momentum = 0, double weightDecay = 0, bool nesterov = false)
+        : base(parameters, lr, weightDecay)
+    {
+        if (!(momentum >= 0 && momentum < 1)) throw new ArgumentOutOfRangeException(nameof(momentum), momentum, "momentum must be in [0, 1).");
+        if (nesterov && momentum == 0) throw new ArgumentException("nesterov requires momentum > 0.", nameof(nesterov));
+        Momentum = momentum;
+        Nesterov = nesterov;
+        _velocity = [.. Params.Select(p => new Tensor(p.Value.ShapeArray))];
+    }
+
+    public double Momentum { get; }
+    public bool Nesterov { get; }
+    public override IReadOnlyList<Tensor> State => _velocity;
+
+    public override void Step()
+    {
+        float lr = (float)LearningRate, mu = (float)Momentum;
+        for (int i = 0; i < Params.Count; i++)
+        {
+            var p = Params[i];
+            int n = p.Value.Length;
+            if (_g.Length < n) _g = new float[n];
+            var g = _g.AsSpan(0, n);
+            DecayedGradient(p, g);
+            if (mu != 0)
+            {
+                var v = _velocity[i].Span;
+                System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(v, mu, g, v);
+                if (Nesterov) System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(v, mu, g, g);
+                else v.CopyTo(g);
+            }
+            System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(g, -lr, p.Value.Span, p.Value.Span);
+        }
+        StepCount++;
+    }
+}

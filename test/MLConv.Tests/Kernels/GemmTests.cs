@@ -1,0 +1,79 @@
+using MLConv.Training.Kernels;
+
+namespace MLConv.Tests.Kernels;
+
+[TestClass]
+public sealed class GemmTests
+{
+    private static float[] Rand(int n, Random r) => [.. Enumerable.Range(0, n).Select(_ => (float)(r.NextDouble() * 2 - 1))];
+
+    [TestMethod]
+    [DataRow(1, 1, 1)]
+    [DataRow(3, 5, 7)]
+    [DataRow(4, 16, 9)]
+    [DataRow(13, 37, 29)]
+    [DataRow(70, 300, 260)]   // crosses tile (64×256) and K-block (256) boundaries
+    [DataRow(5, 1, 600)]
+    [DataRow(130, 17, 3)]
+    public void MatchesNaiveLoopForAllTransposes(int m, int n, int k)
+    {
+        var r = new Random(m * 1000 + n * 10 + k);
+        foreach (bool ta in new[] { false, true })
+        foreach (bool tb in new[] { false, true })
+        {
+            int lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 2, ldc = n + 1;
+            var a = Rand((ta ? k : m) * lda, r);
+            var b = Rand((tb ? n : k) * ldb, r);
+            var c = Rand(m * ldc, r);
+            float alpha = 0.7f, beta = -0.4f;
+            var expected = new double[m * ldc];
+            for (int i = 0; i < m; i++)
+            for (int j = 0; j < ldc; j++)
+            {
+                if (j >= n) { expected[i * ldc + j] = c[i * ldc + j]; continue; }
+                double s = 0;
+                for (int p = 0; p < k; p++)
+                    s += (double)(ta ? a[p * lda + i] : a[i * lda + p]) * (tb ? b[j * ldb + p] : b[p * ldb + j]);
+                expected[i * ldc + j] = alpha * s + beta * c[i * ldc + j];
+            }
+            Gemm.Multiply(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+            for (int i = 0; i < expected.Length; i++)
+                Assert.AreEqual(expected[i], c[i], 1e-4 * Math.Sqrt(k) + 1e-5, $"transA={ta} transB={tb} at {i}");
+        }
+    }
+
+    [TestMethod]
+    public void BetaZeroIgnoresNaNInC()
+    {
+        float[] a = [1, 2], b = [3, 4], c = [float.NaN];
+        Gemm.Multiply(false, false, 1, 1, 2, 1f, a, 2, b, 1, 0f, c, 1);
+        Assert.AreEqual(11f, c[0]);
+    }
+
+    [TestMethod]
+    public void ResultDoesNotDependOnThreadCount()
+    {
+        var r = new Random(5);
+        var a = Rand(150 * 300, r);
+        var b = Rand(300 * 520, r);
+        var c1 = new float[150 * 520];
+        var c2 = new float[150 * 520];
+        int saved = Parallelism.MaxThreads;
+        try
+        {
+            Parallelism.MaxThreads = 1;
+            Gemm.Multiply(false, false, 150, 520, 300, 1f, a, 300, b, 520, 0f, c1, 520);
+            Parallelism.MaxThreads = 4;
+            Gemm.Multiply(false, false, 150, 520, 300, 1f, a, 300, b, 520, 0f, c2, 520);
+        }
+        finally { Parallelism.MaxThreads = saved; }
+        CollectionAssert.AreEqual(c1, c2);
+    }
+
+    [TestMethod]
+    public void TooSmallOperandThrows()
+    {
+        var e = Assert.ThrowsExactly<ArgumentException>(() => Gemm.Multiply(false, false, 2, 2, 2, 1f, new float[3], 2, new float[4], 2, 0f, new float[4], 2));
+        Assert.AreEqual("a", e.ParamName);
+    }
+}
