@@ -26,6 +26,9 @@ public sealed class Dropout : Layer
 
     public override void Reset(Random rng) => _rng = new Random(rng.Next());
 
+    /// <summary>Restarts the mask sequence (the trainer re-seeds at each epoch so a resumed run draws the same masks).</summary>
+    public void Reseed(int seed) => _rng = new Random(seed);
+
     public override int[] OutputShape(int[] inputShape) => (int[])inputShape.Clone();
 
     public override Tensor Forward(Tensor x, bool training)

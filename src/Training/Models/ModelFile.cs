@@ -1,0 +1,181 @@
+using System.Buffers.Binary;
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json.Nodes;
+using MLConv.Training.Layers;
+using MLConv.Training.Tensors;
+using MLConv.Training.Training;
+
+namespace MLConv.Training.Models;
+
+/// <summary>
+/// One-file model format (.mlconv), little-endian:
+/// <code>
+/// "MLCONV\r\n" (8 bytes) | format version (int32) | header length (int32) | header (UTF-8 JSON)
+/// | tensor payload (float32, in header order) | SHA-256 of everything before (32 bytes)
+/// </code>
+/// The header holds the architecture spec (the root Sequential's layer tree), input shape, class names,
+/// normalisation and the list of tensors (parameters, BatchNorm running statistics and, in a
+/// checkpoint, the optimizer state and trainer position). Files are written to a temp file and renamed.
+/// A truncated, corrupted or wrong-version file throws <see cref="InvalidDataException"/>.
+/// </summary>
+public static class ModelFile
+{
+    public const int FormatVersion = 1;
+    private static readonly byte[] Magic = "MLCONV\r\n"u8.ToArray();
+
+    public static void Save(Network network, string path) => Save(network, path, null);
+
+    internal static void Save(Network network, string path, TrainingCheckpoint? checkpoint)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        var tensors = new List<(string Name, Tensor Value)>();
+        tensors.AddRange(network.Root.NamedParameters().Select(p => (p.Path, p.Parameter.Value)));
+        tensors.AddRange(network.Root.NamedBuffers());
+        var header = new JsonObject
+        {
+            ["architecture"] = network.Architecture,
+            ["input"] = new JsonArray(network.Channels, network.Height, network.Width),
+            ["classNames"] = new JsonArray([.. network.ClassNames.Select(n => (JsonNode)JsonValue.Create(n)!)]),
+            ["normalization"] = new JsonObject
+            {
+                ["mean"] = new JsonArray([.. network.Normalization.Mean.Select(v => (JsonNode)JsonValue.Create(v))]),
+                ["std"] = new JsonArray([.. network.Normalization.Std.Select(v => (JsonNode)JsonValue.Create(v))]),
+            },
+            ["spec"] = network.Root.ToSpec(),
+        };
+        if (checkpoint is not null)
+        {
+            header["checkpoint"] = checkpoint.ToJson();
+            for (int i = 0; i < checkpoint.OptimizerState.Count; i++) tensors.Add(($"state.{i}", checkpoint.OptimizerState[i]));
+        }
+        header["tensors"] = new JsonArray([.. tensors.Select(t => (JsonNode)new JsonObject
+        {
+            ["name"] = t.Name,
+            ["shape"] = new JsonArray([.. t.Value.ShapeArray.Select(d => (JsonNode)d)]),
+        })]);
+
+        using var body = new MemoryStream();
+        body.Write(Magic);
+        Span<byte> i32 = stackalloc byte[4];
+        BinaryPrimitives.WriteInt32LittleEndian(i32, FormatVersion); body.Write(i32);
+        var json = Encoding.UTF8.GetBytes(header.ToJsonString());
+        BinaryPrimitives.WriteInt32LittleEndian(i32, json.Length); body.Write(i32);
+        body.Write(json);
+        foreach (var (_, t) in tensors) WriteFloats(body, t.Span);
+        var hash = SHA256.HashData(body.GetBuffer().AsSpan(0, (int)body.Length));
+        body.Write(hash);
+        AtomicFile.Write(path, body.GetBuffer().AsSpan(0, (int)body.Length));
+    }
+
+    public static Network Load(string path) => Load(path, out _);
+
+    internal static Network Load(string path, out TrainingCheckpoint? checkpoint)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        if (!File.Exists(path)) throw new FileNotFoundException($"Model file '{path}' does not exist.", path);
+        byte[] bytes = File.ReadAllBytes(path);
+        try { return Parse(bytes, path, out checkpoint); }
+        catch (Exception e) when (e is not InvalidDataException)
+        {
+            throw new InvalidDataException($"Model file '{path}' is corrupt: {e.Message}", e);
+        }
+    }
+
+    private static Network Parse(byte[] bytes, string path, out TrainingCheckpoint? checkpoint)
+    {
+        if (bytes.Length < Magic.Length + 8 + 32 || !bytes.AsSpan(0, Magic.Length).SequenceEqual(Magic))
+            throw new InvalidDataException($"'{path}' is not an MLConv model file (bad signature or too short: {bytes.Length} bytes).");
+        int version = BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(Magic.Length));
+        if (version != FormatVersion)
+            throw new InvalidDataException($"Model file '{path}' has format version {version}; this build reads version {FormatVersion}.");
+        var expectedHash = SHA256.HashData(bytes.AsSpan(0, bytes.Length - 32));
+        if (!expectedHash.AsSpan().SequenceEqual(bytes.AsSpan(bytes.Length - 32)))
+            throw new InvalidDataException($"Model file '{path}' is truncated or corrupted (checksum mismatch).");
+        int headerLength = BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(Magic.Length + 4));
+        int offset = Magic.Length + 8;
+        if (headerLength < 2 || offset + headerLength > bytes.Length - 32)
+            throw new InvalidDataException($"Model file '{path}' has an invalid header length {headerLength}.");
+        var header = JsonNode.Parse(bytes.AsSpan(offset, headerLength)) as JsonObject
+            ?? throw new InvalidDataException($"Model file '{path}' has no JSON header object.");
+        offset += headerLength;
+
+        var root = LayerFactory.FromSpec(header["spec"] as JsonObject ?? throw new InvalidDataException("Header lacks 'spec'.")) as Sequential
+            ?? throw new InvalidDataException($"Model file '{path}': the root layer is not a Sequential.");
+        var input = header["input"]!.AsArray();
+        var names = header["classNames"]!.AsArray().Select(n => n!.GetValue<string>()).ToArray();
+        var norm = header["normalization"]!.AsObject();
+        var normalization = new Normalization(
+            [.. norm["mean"]!.AsArray().Select(v => v!.GetValue<float>())],
+            [.. norm["std"]!.AsArray().Select(v => v!.GetValue<float>())]);
+        var network = new Network(root, input[0]!.GetValue<int>(), input[1]!.GetValue<int>(), input[2]!.GetValue<int>(), names, normalization)
+        {
+            Architecture = header["architecture"]?.GetValue<string>() ?? "custom",
+        };
+
+        var targets = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        foreach (var (p, param) in root.NamedParameters()) targets[p] = param.Value;
+        foreach (var (p, b) in root.NamedBuffers()) targets[p] = b;
+        var optimizerState = new List<Tensor>();
+        foreach (var node in header["tensors"]!.AsArray())
+        {
+            string name = node!["name"]!.GetValue<string>();
+            int[] shape = [.. node["shape"]!.AsArray().Select(d => d!.GetValue<int>())];
+            Tensor target;
+            if (name.StartsWith("state.", StringComparison.Ordinal)) { target = new Tensor(shape); optimizerState.Add(target); }
+            else if (!targets.Remove(name, out target!))
+                throw new InvalidDataException($"Model file '{path}' holds tensor '{name}' that the architecture does not have.");
+            if (!target.ShapeEquals(shape))
+                throw new InvalidDataException($"Model file '{path}': tensor '{name}' has shape [{string.Join(", ", shape)}]; the architecture expects [{target.ShapeString}].");
+            int byteCount = target.Length * 4;
+            if (offset + byteCount > bytes.Length - 32) throw new InvalidDataException($"Model file '{path}' is truncated inside tensor '{name}'.");
+            ReadFloats(bytes.AsSpan(offset, byteCount), target.Span);
+            offset += byteCount;
+        }
+        if (targets.Count > 0) throw new InvalidDataException($"Model file '{path}' lacks tensors: {string.Join(", ", targets.Keys)}.");
+        if (offset != bytes.Length - 32) throw new InvalidDataException($"Model file '{path}' has {bytes.Length - 32 - offset} unexpected trailing bytes.");
+        checkpoint = header["checkpoint"] is JsonObject cp ? TrainingCheckpoint.FromJson(cp, optimizerState) : null;
+        return network;
+    }
+
+    private static void WriteFloats(Stream s, ReadOnlySpan<float> values)
+    {
+        if (BitConverter.IsLittleEndian) { s.Write(MemoryMarshal.AsBytes(values)); return; }
+        Span<byte> b = stackalloc byte[4];
+        foreach (float v in values) { BinaryPrimitives.WriteSingleLittleEndian(b, v); s.Write(b); }
+    }
+
+    private static void ReadFloats(ReadOnlySpan<byte> src, Span<float> dst)
+    {
+        if (BitConverter.IsLittleEndian) { src.CopyTo(MemoryMarshal.AsBytes(dst)); return; }
+        for (int i = 0; i < dst.Length; i++) dst[i] = BinaryPrimitives.ReadSingleLittleEndian(src.Slice(4 * i));
+    }
+}
+
+/// <summary>Writes a file through a temp file in the same folder and a rename, so readers never see a half-written file.</summary>
+public static class AtomicFile
+{
+    public static void Write(string path, ReadOnlySpan<byte> content)
+    {
+        string full = Path.GetFullPath(path);
+        string dir = Path.GetDirectoryName(full)!;
+        Directory.CreateDirectory(dir);
+        string tmp = Path.Combine(dir, $".{Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
+        try
+        {
+            using (var fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+            {
+                fs.Write(content);
+                fs.Flush(true);
+            }
+            File.Move(tmp, full, overwrite: true);
+        }
+        catch
+        {
+            try { File.Delete(tmp); } catch (IOException) { }
+            throw;
+        }
+    }
+}

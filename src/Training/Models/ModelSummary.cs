@@ -1,0 +1,101 @@
+using System.Globalization;
+using System.Text;
+using MLConv.Training.Layers;
+
+namespace MLConv.Training.Models;
+
+/// <summary>One row of a <see cref="ModelSummary"/>.</summary>
+public sealed record SummaryRow(string Path, int Depth, string Layer, int[] OutputShape, long Parameters, long MultiplyAccumulates, Size2 ReceptiveField);
+
+/// <summary>
+/// Per-layer output shape, parameter count, multiply-accumulates and receptive field, with totals
+/// (as torchinfo or Keras' summary). Receptive field along an axis: r ← r + (k_eff − 1)·j, j ← j·s,
+/// starting from r = j = 1 at the input; a residual block takes the larger of its two branches.
+/// </summary>
+public sealed class ModelSummary
+{
+    public required IReadOnlyList<SummaryRow> Rows { get; init; }
+    public required int[] InputShape { get; init; }
+    public required int[] OutputShape { get; init; }
+    public long TotalParameters { get; init; }
+    public long TotalMultiplyAccumulates { get; init; }
+
+    public static ModelSummary Create(Layer root, int[] inputShape)
+    {
+        ArgumentNullException.ThrowIfNull(root);
+        var rows = new List<SummaryRow>();
+        var state = new Rf(1, 1, 1, 1);
+        var output = Walk(root, "", 0, inputShape, ref state, rows, isRoot: true);
+        return new ModelSummary
+        {
+            Rows = rows,
+            InputShape = (int[])inputShape.Clone(),
+            OutputShape = output,
+            TotalParameters = root.AllParameters().Sum(p => (long)p.Value.Length),
+            TotalMultiplyAccumulates = root.MultiplyAccumulates(inputShape),
+        };
+    }
+
+    private record struct Rf(int RH, int RW, int JH, int JW);
+
+    private static int[] Walk(Layer layer, string path, int depth, int[] input, ref Rf rf, List<SummaryRow> rows, bool isRoot = false)
+    {
+        switch (layer)
+        {
+            case Sequential seq:
+            {
+                int rowIndex = rows.Count;
+                var s = input;
+                for (int i = 0; i < seq.Count; i++)
+                    s = Walk(seq[i], Join(path, i.ToString(CultureInfo.InvariantCulture)), isRoot ? depth : depth + 1, s, ref rf, rows);
+                if (!isRoot) rows.Insert(rowIndex, new SummaryRow(path, depth, "Sequential", s, 0, 0, (rf.RH, rf.RW)));
+                return s;
+            }
+            case Residual res:
+            {
+                int rowIndex = rows.Count;
+                var body = rf;
+                var y = Walk(res.Body, Join(path, "body"), depth + 1, input, ref body, rows);
+                var sc = rf;
+                if (res.Shortcut is not null) Walk(res.Shortcut, Join(path, "shortcut"), depth + 1, input, ref sc, rows);
+                rf = new Rf(Math.Max(body.RH, sc.RH), Math.Max(body.RW, sc.RW), body.JH, body.JW);
+                rows.Insert(rowIndex, new SummaryRow(path, depth, res.ToString(), y, 0, Product(y), (rf.RH, rf.RW)));
+                return y;
+            }
+            default:
+            {
+                var y = layer.OutputShape(input);
+                var (k, s) = layer is GlobalAvgPool2d ? ((Size2)(input[2], input[3]), (Size2)1) : layer.SpatialWindow;
+                rf = new Rf(rf.RH + (k.H - 1) * rf.JH, rf.RW + (k.W - 1) * rf.JW, rf.JH * s.H, rf.JW * s.W);
+                rows.Add(new SummaryRow(path, depth, layer.ToString(), y, layer.Parameters.Sum(p => (long)p.Value.Length),
+                    layer.MultiplyAccumulates(input), (rf.RH, rf.RW)));
+                return y;
+            }
+        }
+    }
+
+    private static string Join(string a, string b) => a.Length == 0 ? b : a + "." + b;
+    private static long Product(int[] s) { long p = 1; foreach (int d in s) p *= d; return p; }
+
+    public override string ToString()
+    {
+        var sb = new StringBuilder();
+        string Line(string a, string b, string c, string d, string e) => $"{a,-58} {b,-18} {c,12} {d,14} {e,9}";
+        sb.AppendLine(Line("Layer (path)", "Output shape", "Params", "Mult-adds", "RF"));
+        sb.AppendLine(new string('=', 115));
+        foreach (var r in Rows)
+        {
+            string name = new string(' ', 2 * r.Depth) + r.Layer;
+            if (name.Length > 44) name = name[..43] + "…";
+            sb.AppendLine(Line($"{name} ({r.Path})", "[" + string.Join(", ", r.OutputShape) + "]",
+                r.Parameters == 0 ? "--" : r.Parameters.ToString("N0", CultureInfo.InvariantCulture),
+                r.MultiplyAccumulates == 0 ? "--" : r.MultiplyAccumulates.ToString("N0", CultureInfo.InvariantCulture),
+                $"{r.ReceptiveField.H}x{r.ReceptiveField.W}"));
+        }
+        sb.AppendLine(new string('=', 115));
+        sb.AppendLine(CultureInfo.InvariantCulture, $"Input: [{string.Join(", ", InputShape)}]  Output: [{string.Join(", ", OutputShape)}]");
+        sb.AppendLine(CultureInfo.InvariantCulture, $"Total params: {TotalParameters:N0} ({TotalParameters * 4 / 1024.0 / 1024.0:F2} MiB float32)");
+        sb.AppendLine(CultureInfo.InvariantCulture, $"Total mult-adds: {TotalMultiplyAccumulates:N0} ({TotalMultiplyAccumulates / 1e6:F2} M)");
+        return sb.ToString();
+    }
+}

@@ -1,0 +1,82 @@
+namespace MLConv.Training.Training;
+
+public enum OptimizerKind { Adam, Sgd }
+
+/// <summary>Learning-rate schedules. All may be preceded by a linear warm-up of <see cref="TrainerOptions.WarmupEpochs"/>.</summary>
+public enum LearningRateSchedule
+{
+    /// <summary>The base rate throughout.</summary>
+    Constant,
+    /// <summary>Multiplied by <see cref="TrainerOptions.StepGamma"/> every <see cref="TrainerOptions.StepSize"/> epochs.</summary>
+    Step,
+    /// <summary>Cosine annealing from the base rate to 0 over the run (per batch).</summary>
+    Cosine,
+    /// <summary>One-cycle (Smith): linear rise from base/25 to base over 30% of the steps, then cosine to base/25e4.</summary>
+    OneCycle,
+}
+
+/// <summary>Options of <see cref="Trainer"/>; defaults train LeNet-5 on MNIST well.</summary>
+public sealed class TrainerOptions
+{
+    public int Epochs { get; set; } = 10;
+    public int BatchSize { get; set; } = 64;
+    public OptimizerKind Optimizer { get; set; } = OptimizerKind.Adam;
+    public double LearningRate { get; set; } = 1e-3;
+    /// <summary>SGD momentum.</summary>
+    public double Momentum { get; set; } = 0.9;
+    public bool Nesterov { get; set; }
+    /// <summary>L2 weight decay on weights (not on biases or BatchNorm parameters).</summary>
+    public double WeightDecay { get; set; }
+    public LearningRateSchedule Schedule { get; set; } = LearningRateSchedule.Constant;
+    public int StepSize { get; set; } = 5;
+    public double StepGamma { get; set; } = 0.1;
+    public int WarmupEpochs { get; set; }
+    /// <summary>Seeds shuffling and dropout masks (weights are seeded by the architecture builder).</summary>
+    public int Seed { get; set; }
+    /// <summary>Stop when validation loss has not improved for this many epochs (null: never).</summary>
+    public int? EarlyStoppingPatience { get; set; }
+    /// <summary>With early stopping: put back the weights of the best validation epoch at the end.</summary>
+    public bool RestoreBestWeights { get; set; } = true;
+    /// <summary>When set, a checkpoint is written here (atomically) after every epoch.</summary>
+    public string? CheckpointPath { get; set; }
+    /// <summary>A batch progress report every this many batches (epoch ends are always reported).</summary>
+    public int ProgressEveryBatches { get; set; } = 25;
+
+    public void Validate()
+    {
+        if (Epochs < 1) throw new ArgumentOutOfRangeException(nameof(Epochs), Epochs, "Epochs must be >= 1.");
+        if (BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "BatchSize must be >= 1.");
+        if (!(LearningRate > 0) || double.IsInfinity(LearningRate)) throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, "LearningRate must be a finite value > 0.");
+        if (!(WeightDecay >= 0)) throw new ArgumentOutOfRangeException(nameof(WeightDecay), WeightDecay, "WeightDecay must be >= 0.");
+        if (!(Momentum >= 0 && Momentum < 1)) throw new ArgumentOutOfRangeException(nameof(Momentum), Momentum, "Momentum must be in [0, 1).");
+        if (StepSize < 1) throw new ArgumentOutOfRangeException(nameof(StepSize), StepSize, "StepSize must be >= 1.");
+        if (!(StepGamma > 0 && StepGamma <= 1)) throw new ArgumentOutOfRangeException(nameof(StepGamma), StepGamma, "StepGamma must be in (0, 1].");
+        if (WarmupEpochs < 0 || WarmupEpochs >= Epochs) throw new ArgumentOutOfRangeException(nameof(WarmupEpochs), WarmupEpochs, "WarmupEpochs must be in [0, Epochs).");
+        if (EarlyStoppingPatience is < 1) throw new ArgumentOutOfRangeException(nameof(EarlyStoppingPatience), EarlyStoppingPatience, "EarlyStoppingPatience must be >= 1.");
+        if (ProgressEveryBatches < 1) throw new ArgumentOutOfRangeException(nameof(ProgressEveryBatches), ProgressEveryBatches, "ProgressEveryBatches must be >= 1.");
+    }
+
+    /// <summary>Learning rate at global step <paramref name="step"/> of <paramref name="totalSteps"/>.</summary>
+    public double LearningRateAt(long step, long stepsPerEpoch, long totalSteps)
+    {
+        long warm = WarmupEpochs * stepsPerEpoch;
+        if (step < warm) return LearningRate * (step + 1) / warm;
+        double t = step - warm, span = Math.Max(1, totalSteps - warm);
+        switch (Schedule)
+        {
+            case LearningRateSchedule.Step:
+                return LearningRate * Math.Pow(StepGamma, step / stepsPerEpoch / StepSize);
+            case LearningRateSchedule.Cosine:
+                return LearningRate * 0.5 * (1 + Math.Cos(Math.PI * Math.Min(1, t / span)));
+            case LearningRateSchedule.OneCycle:
+            {
+                double up = 0.3 * span, low = LearningRate / 25, end = low / 1e4;
+                if (t < up) return low + (LearningRate - low) * t / up;
+                double f = Math.Min(1, (t - up) / Math.Max(1, span - up));
+                return end + (LearningRate - end) * 0.5 * (1 + Math.Cos(Math.PI * f));
+            }
+            default:
+                return LearningRate;
+        }
+    }
+}
