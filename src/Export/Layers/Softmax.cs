@@ -1,0 +1,78 @@
+using System.Text.Json.Nodes;
+using MLConv.Training.Layers;
+using MLConv.Training.Tensors;
+
+namespace MLConv.Export.Layers;
+
+/// <summary>
+/// Row-wise softmax (or log-softmax) of [N, K]: the layer ONNX's Softmax / LogSoftmax nodes import
+/// to, and export back to. With m = max_k z_k (for stability):
+///   softmax     y_k = exp(z_k − m) / Σ_j exp(z_j − m);      dx_k = y_k · (dy_k − Σ_j dy_j·y_j)
+///   log-softmax y_k = z_k − m − log Σ_j exp(z_j − m);       dx_k = dy_k − exp(y_k) · Σ_j dy_j
+/// </summary>
+public sealed class Softmax(bool log = false) : Layer
+{
+    private Tensor? _y, _dx;
+
+    public bool Log { get; } = log;
+
+    public override string TypeName => Log ? "LogSoftmax" : "Softmax";
+
+    public override int[] OutputShape(int[] inputShape)
+    {
+        CheckRank(inputShape, 2, TypeName);
+        return (int[])inputShape.Clone();
+    }
+
+    public override Tensor Forward(Tensor x, bool training)
+    {
+        CheckRank(x, 2, TypeName);
+        var y = Tensor.Reuse(ref _y, x.ShapeArray);
+        int n = x.N, k = x.C;
+        for (int i = 0; i < n; i++)
+        {
+            var z = x.Data.AsSpan(i * k, k);
+            var o = y.Data.AsSpan(i * k, k);
+            float m = k == 0 ? 0f : System.Numerics.Tensors.TensorPrimitives.Max(z);
+            double sum = 0;
+            for (int j = 0; j < k; j++) sum += Math.Exp(z[j] - m);
+            if (Log)
+            {
+                float shift = (float)(m + Math.Log(sum));
+                System.Numerics.Tensors.TensorPrimitives.Subtract(z, shift, o);
+            }
+            else
+                for (int j = 0; j < k; j++) o[j] = (float)(Math.Exp(z[j] - m) / sum);
+        }
+        return y;
+    }
+
+    public override Tensor Backward(Tensor dy)
+    {
+        CheckSameShape(dy, _y, TypeName);
+        var y = _y!;
+        var dx = Tensor.Reuse(ref _dx, dy.ShapeArray);
+        int n = dy.N, k = dy.C;
+        for (int i = 0; i < n; i++)
+        {
+            var d = dy.Data.AsSpan(i * k, k);
+            var ys = y.Data.AsSpan(i * k, k);
+            var o = dx.Data.AsSpan(i * k, k);
+            if (Log)
+            {
+                float s = System.Numerics.Tensors.TensorPrimitives.Sum(d);
+                for (int j = 0; j < k; j++) o[j] = d[j] - MathF.Exp(ys[j]) * s;
+            }
+            else
+            {
+                float s = System.Numerics.Tensors.TensorPrimitives.Dot(d, ys);
+                for (int j = 0; j < k; j++) o[j] = ys[j] * (d[j] - s);
+            }
+        }
+        return dx;
+    }
+
+    public override JsonObject ToSpec() => new() { ["type"] = TypeName };
+
+    public override string ToString() => Log ? "LogSoftmax(dim=1)" : "Softmax(dim=1)";
+}

@@ -1,0 +1,109 @@
+using Google.Protobuf;
+
+namespace MLConv.Export.Onnx;
+
+/// <summary>
+/// Accumulates a <see cref="GraphProto"/>: nodes with unique names (a layer's path plus the
+/// operator, "/0/body/1/Conv", de-duplicated with a suffix), each output value named after its
+/// node ("/0/body/1/Conv_output_0"), and initializers with unique names.
+/// </summary>
+internal sealed class OnnxGraphBuilder
+{
+    private readonly HashSet<string> _nodeNames = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _valueNames = new(StringComparer.Ordinal);
+
+    public GraphProto Graph { get; } = new();
+
+    /// <summary>Reserves a value name (graph input) so that no node output takes it.</summary>
+    public void ReserveValue(string name) => _valueNames.Add(name);
+
+    /// <summary>Adds a node with one output and returns the output's value name.</summary>
+    public string Node(string opType, string layerPath, string docString, IEnumerable<string> inputs, params AttributeProto[] attributes)
+    {
+        string baseName = "/" + layerPath.Replace('.', '/') + (layerPath.Length == 0 ? "" : "/") + opType;
+        string name = Unique(_nodeNames, baseName);
+        string output = Unique(_valueNames, name + "_output_0");
+        var node = new NodeProto { Name = name, OpType = opType, DocString = docString };
+        node.Input.AddRange(inputs);
+        node.Output.Add(output);
+        node.Attribute.AddRange(attributes);
+        Graph.Node.Add(node);
+        return output;
+    }
+
+    /// <summary>Adds a FLOAT initializer and returns its (unique) name.</summary>
+    public string Initializer(string name, ReadOnlySpan<float> values, params ReadOnlySpan<long> dims)
+    {
+        string unique = Unique(_valueNames, name);
+        Graph.Initializer.Add(OnnxTensors.FromFloats(unique, values, dims));
+        return unique;
+    }
+
+    /// <summary>Adds an INT64 initializer (e.g. a Reshape target) and returns its (unique) name.</summary>
+    public string Int64Initializer(string name, long[] values, params ReadOnlySpan<long> dims)
+    {
+        string unique = Unique(_valueNames, name);
+        var t = new TensorProto { Name = unique, DataType = (int)TensorProto.Types.DataType.Int64 };
+        foreach (long d in dims) t.Dims.Add(d);
+        t.Int64Data.Add(values);
+        Graph.Initializer.Add(t);
+        return unique;
+    }
+
+    /// <summary>
+    /// Renames value <paramref name="from"/> to <paramref name="to"/> in every node (the graph's final
+    /// value becomes "logits"); the caller has reserved <paramref name="to"/> for this.
+    /// </summary>
+    public void RenameValue(string from, string to)
+    {
+        foreach (var node in Graph.Node)
+        {
+            for (int i = 0; i < node.Input.Count; i++) if (node.Input[i] == from) node.Input[i] = to;
+            for (int i = 0; i < node.Output.Count; i++) if (node.Output[i] == from) node.Output[i] = to;
+        }
+    }
+
+    public bool IsNodeOutput(string value) => Graph.Node.Any(n => n.Output.Contains(value));
+
+    private static string Unique(HashSet<string> used, string name)
+    {
+        if (used.Add(name)) return name;
+        for (int k = 1; ; k++)
+        {
+            string candidate = $"{name}_{k}";
+            if (used.Add(candidate)) return candidate;
+        }
+    }
+
+    public static AttributeProto Int(string name, long value) =>
+        new() { Name = name, Type = AttributeProto.Types.AttributeType.Int, I = value };
+
+    public static AttributeProto Float(string name, float value) =>
+        new() { Name = name, Type = AttributeProto.Types.AttributeType.Float, F = value };
+
+    public static AttributeProto Ints(string name, params ReadOnlySpan<long> values)
+    {
+        var a = new AttributeProto { Name = name, Type = AttributeProto.Types.AttributeType.Ints };
+        foreach (long v in values) a.Ints.Add(v);
+        return a;
+    }
+
+    public static AttributeProto String(string name, string value) =>
+        new() { Name = name, Type = AttributeProto.Types.AttributeType.String, S = ByteString.CopyFromUtf8(value) };
+
+    /// <summary>A float tensor type with the given dims; a null entry is the symbolic dimension <paramref name="symbol"/>.</summary>
+    public static ValueInfoProto FloatValue(string name, string symbol, params long?[] dims)
+    {
+        var shape = new TensorShapeProto();
+        foreach (var d in dims)
+            shape.Dim.Add(d is long v ? new TensorShapeProto.Types.Dimension { DimValue = v } : new TensorShapeProto.Types.Dimension { DimParam = symbol });
+        return new ValueInfoProto
+        {
+            Name = name,
+            Type = new TypeProto
+            {
+                TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Float, Shape = shape },
+            },
+        };
+    }
+}

@@ -1,0 +1,205 @@
+using System.Globalization;
+using System.Text;
+using Microsoft.ML.OnnxRuntime;
+using MLConv.Training.Layers;
+using MLConv.Training.Models;
+using MLConv.Training.Tensors;
+
+namespace MLConv.Export;
+
+/// <summary>
+/// Runs an exported model under ONNX Runtime and compares it with MLConv's own inference forward on
+/// the same inputs: the CPU execution provider always, CUDA as well where the installed ONNX Runtime
+/// offers it (the CPU-only package does not; that is recorded, never an error).
+/// </summary>
+public static class OnnxVerifier
+{
+    public const string Cpu = "CPUExecutionProvider", Cuda = "CUDAExecutionProvider";
+
+    /// <summary>
+    /// Compares <paramref name="onnxPath"/> with <c>network.Forward(inputs, training: false)</c> (logits)
+    /// and its softmax (probabilities). <paramref name="inputs"/> is [N, C, H, W], already normalised.
+    /// </summary>
+    public static OnnxVerificationReport Verify(Network network, string onnxPath, Tensor inputs)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        ArgumentNullException.ThrowIfNull(inputs);
+        network.CheckInput(inputs);
+        // A file that applies the input normalisation itself takes raw pixels; MLConv's forward takes normalised ones.
+        bool rawPixels = File.Exists(onnxPath) && ReadsRawPixels(onnxPath);
+        return Verify(x =>
+        {
+            if (!rawPixels) return network.Forward(x, false);
+            var normalized = x.Clone();
+            network.Normalize(normalized);
+            return network.Forward(normalized, false);
+        }, onnxPath, inputs);
+    }
+
+    /// <summary>As <see cref="Verify(Network, string, Tensor)"/> for a bare layer tree exported by
+    /// <see cref="OnnxExporter.Export(Layer, int[], string, OnnxExportOptions?)"/>.</summary>
+    public static OnnxVerificationReport Verify(Layer root, string onnxPath, Tensor inputs)
+    {
+        ArgumentNullException.ThrowIfNull(root);
+        ArgumentNullException.ThrowIfNull(inputs);
+        if (inputs.Rank != 4)
+            throw new ArgumentException($"inputs must be [N, C, H, W]; got [{inputs.ShapeString}].", nameof(inputs));
+        return Verify(x => root.Forward(x, false), onnxPath, inputs);
+    }
+
+    private static bool ReadsRawPixels(string onnxPath)
+    {
+        try
+        {
+            var model = Onnx.ModelProto.Parser.ParseFrom(File.ReadAllBytes(onnxPath));
+            return model.MetadataProps.Any(p => p.Key == OnnxExporter.NormalizationKey && p.Value == "included");
+        }
+        catch (Google.Protobuf.InvalidProtocolBufferException e)
+        {
+            throw new InvalidDataException($"'{onnxPath}' is not a valid ONNX model: {e.Message}", e);
+        }
+    }
+
+    private static OnnxVerificationReport Verify(Func<Tensor, Tensor> forward, string onnxPath, Tensor inputs)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(onnxPath);
+        if (!File.Exists(onnxPath)) throw new FileNotFoundException($"No ONNX model at '{onnxPath}'.", onnxPath);
+        inputs.ThrowIfNotFinite(nameof(inputs));
+
+        var logits = forward(inputs).Clone();
+        var reference = new Dictionary<string, Tensor>(StringComparer.Ordinal) { [OnnxExporter.LogitsName] = logits };
+        if (logits.Rank == 2) reference[OnnxExporter.ProbabilitiesName] = SoftmaxRows(logits);
+
+        var results = new Dictionary<string, IReadOnlyList<OutputComparison>>(StringComparer.Ordinal);
+        var unavailable = new Dictionary<string, string>(StringComparer.Ordinal);
+        var available = OrtEnv.Instance().GetAvailableProviders();
+
+        results[Cpu] = Run(onnxPath, inputs, reference, Cpu, null);
+        if (!available.Contains(Cuda))
+            unavailable[Cuda] = $"CUDA unavailable: ONNX Runtime offers only {string.Join(", ", available)} (the CPU-only package).";
+        else
+        {
+            try { results[Cuda] = Run(onnxPath, inputs, reference, Cuda, o => o.AppendExecutionProvider_CUDA(0)); }
+            catch (Exception e) when (e is EntryPointNotFoundException or OnnxRuntimeException or DllNotFoundException)
+            {
+                unavailable[Cuda] = $"CUDA unavailable: {e.GetType().Name}: {e.Message}";
+            }
+        }
+        return new OnnxVerificationReport(results, unavailable);
+    }
+
+    private static List<OutputComparison> Run(string path, Tensor inputs, Dictionary<string, Tensor> reference, string provider,
+        Action<SessionOptions>? configure)
+    {
+        using var options = new SessionOptions();
+        configure?.Invoke(options);
+        using var session = new InferenceSession(path, options);
+        string inputName = session.InputNames[0];
+        long[] shape = [.. inputs.ShapeArray.Select(d => (long)d)];
+        if (session.InputMetadata[inputName].Dimensions.Length == 2) shape = [shape[0], shape[1] * shape[2] * shape[3]];   // FlattenInput export
+        using var input = OrtValue.CreateTensorValueFromMemory(inputs.Span.ToArray(), shape);
+        var names = session.OutputNames.Where(reference.ContainsKey).ToArray();
+        if (!names.Contains(OnnxExporter.LogitsName))
+            throw new InvalidDataException($"The model at '{path}' has no '{OnnxExporter.LogitsName}' output (outputs: {string.Join(", ", session.OutputNames)}).");
+        using var runOptions = new RunOptions();
+        using var outputs = session.Run(runOptions, [inputName], [input], names);
+        var list = new List<OutputComparison>();
+        for (int i = 0; i < names.Length; i++)
+        {
+            var info = outputs[i].GetTensorTypeAndShape();
+            list.Add(Compare(provider, names[i], reference[names[i]], [.. info.Shape.Select(d => (int)d)], outputs[i].GetTensorDataAsSpan<float>()));
+        }
+        return list;
+    }
+
+    /// <summary>
+    /// Max absolute error, that error relative to the reference's scale max|ref| (1 when the
+    /// reference is all zeros), and per-sample argmax agreement (argmax over everything but the batch axis).
+    /// </summary>
+    internal static OutputComparison Compare(string provider, string output, Tensor expected, int[] actualShape, ReadOnlySpan<float> actual)
+    {
+        int n = expected.Shape[0];
+        if (!expected.ShapeEquals(actualShape))
+            return new OutputComparison(provider, output, expected.ShapeArray, actualShape, double.PositiveInfinity, double.PositiveInfinity, 0, 0, n);
+        var e = expected.Span;
+        double maxAbs = 0, scale = 0;
+        for (int i = 0; i < e.Length; i++)
+        {
+            double d = Math.Abs((double)actual[i] - e[i]);
+            if (!(d <= maxAbs)) maxAbs = double.IsNaN(d) ? double.PositiveInfinity : d;
+            scale = Math.Max(scale, Math.Abs(e[i]));
+        }
+        int agree = 0, row = n == 0 ? 0 : e.Length / n;
+        for (int s = 0; s < n; s++)
+            if (ArgMax(e.Slice(s * row, row)) == ArgMax(actual.Slice(s * row, row))) agree++;
+        return new OutputComparison(provider, output, expected.ShapeArray, actualShape, maxAbs, scale > 0 ? maxAbs / scale : maxAbs, scale, agree, n);
+    }
+
+    private static int ArgMax(ReadOnlySpan<float> v)
+    {
+        int best = 0;
+        for (int i = 1; i < v.Length; i++) if (v[i] > v[best]) best = i;
+        return best;
+    }
+
+    /// <summary>Row-wise softmax in double with the max subtracted.</summary>
+    internal static Tensor SoftmaxRows(Tensor logits)
+    {
+        int n = logits.N, k = logits.C;
+        var p = new Tensor(n, k);
+        for (int i = 0; i < n; i++)
+        {
+            var z = logits.Data.AsSpan(i * k, k);
+            double m = double.NegativeInfinity, sum = 0;
+            foreach (float v in z) m = Math.Max(m, v);
+            for (int j = 0; j < k; j++) sum += Math.Exp(z[j] - m);
+            for (int j = 0; j < k; j++) p[i * k + j] = (float)(Math.Exp(z[j] - m) / sum);
+        }
+        return p;
+    }
+}
+
+/// <summary>One output of one provider against MLConv's forward.</summary>
+/// <param name="MaxRelativeError">MaxAbsoluteError / ReferenceScale: the error relative to the output's scale.</param>
+/// <param name="ReferenceScale">max |reference| over the output.</param>
+/// <param name="ArgmaxAgreements">Samples whose argmax (over all non-batch axes) agrees.</param>
+public sealed record OutputComparison(
+    string Provider, string Output, int[] ExpectedShape, int[] ActualShape,
+    double MaxAbsoluteError, double MaxRelativeError, double ReferenceScale, int ArgmaxAgreements, int Samples)
+{
+    public bool ShapesMatch => ExpectedShape.AsSpan().SequenceEqual(ActualShape);
+}
+
+/// <summary>Result of <see cref="OnnxVerifier.Verify(Network, string, Tensor)"/>.</summary>
+public sealed class OnnxVerificationReport(
+    IReadOnlyDictionary<string, IReadOnlyList<OutputComparison>> results, IReadOnlyDictionary<string, string> unavailable)
+{
+    /// <summary>Comparisons per execution provider that ran.</summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<OutputComparison>> Results { get; } = results;
+
+    /// <summary>Providers that ran, CPU first.</summary>
+    public IReadOnlyList<string> ProvidersTried => [.. Results.Keys];
+
+    /// <summary>Providers that could not run, with the reason ("CUDA unavailable: ...").</summary>
+    public IReadOnlyDictionary<string, string> ProvidersUnavailable { get; } = unavailable;
+
+    public IEnumerable<OutputComparison> Comparisons => Results.Values.SelectMany(c => c);
+
+    /// <summary>True when some provider ran and every output of every provider matched in shape within <paramref name="tolerance"/> relative error.</summary>
+    public bool Passed(double tolerance = 1e-4) =>
+        Results.Count > 0 && Comparisons.Any() && Comparisons.All(c => c.ShapesMatch && c.MaxRelativeError <= tolerance);
+
+    public override string ToString()
+    {
+        var sb = new StringBuilder();
+        sb.AppendLine(CultureInfo.InvariantCulture, $"{"provider",-22} {"output",-14} {"shape",-14} {"max abs err",12} {"max rel err",12} {"scale",10} {"argmax",9}");
+        foreach (var c in Comparisons)
+        {
+            string shape = string.Join("x", c.ActualShape) + (c.ShapesMatch ? "" : $"≠{string.Join("x", c.ExpectedShape)}");
+            sb.AppendLine(CultureInfo.InvariantCulture,
+                $"{c.Provider,-22} {c.Output,-14} {shape,-14} {c.MaxAbsoluteError,12:E2} {c.MaxRelativeError,12:E2} {c.ReferenceScale,10:G4} {$"{c.ArgmaxAgreements}/{c.Samples}",9}");
+        }
+        foreach (var (p, why) in ProvidersUnavailable) sb.AppendLine(CultureInfo.InvariantCulture, $"{p}: {why}");
+        return sb.ToString().TrimEnd();
+    }
+}

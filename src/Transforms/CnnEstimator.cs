@@ -1,0 +1,134 @@
+using System.Globalization;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
+using MLConv.Training.Models;
+using MLConv.Training.Training;
+
+namespace MLConv.Transforms;
+
+/// <summary>
+/// Trains a CNN on the pixels of an image column and produces a <see cref="CnnTransformer"/>.
+/// The input schema is checked at <see cref="GetOutputSchema"/> and at <see cref="Fit"/>: the features must
+/// be a known-size Single vector of C·H·W values, the label a key or an integer column.
+/// </summary>
+public sealed class CnnEstimator : IEstimator<CnnTransformer>
+{
+    private readonly IHostEnvironment _env;
+
+    internal CnnEstimator(IHostEnvironment env, CnnTrainerOptions options)
+    {
+        _env = env;
+        Options = options;
+    }
+
+    public CnnTrainerOptions Options { get; }
+
+    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        SchemaChecks.Check(Options, inputSchema);
+        var cols = inputSchema.ToDictionary(c => c.Name);
+        var keyValues = SchemaChecks.NewColumn("KeyValues", SchemaShape.Column.VectorKind.Vector, TextDataViewType.Instance, false);
+        cols[Options.ScoreColumnName] = SchemaChecks.NewColumn(Options.ScoreColumnName, SchemaShape.Column.VectorKind.Vector, NumberDataViewType.Single, false);
+        cols[Options.PredictedLabelColumnName] = SchemaChecks.NewColumn(Options.PredictedLabelColumnName, SchemaShape.Column.VectorKind.Scalar,
+            NumberDataViewType.UInt32, true, new SchemaShape([keyValues]));
+        return new SchemaShape(cols.Values);
+    }
+
+    public CnnTransformer Fit(IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        var o = Options;
+        SchemaChecks.Check(o, input.Schema);
+        using var ch = _env.Start("TrainCnn");
+        var (images, labels, maxLabel) = DataViewReader.Read(input, o, "Training data");
+        string[] classNames = DataViewReader.KeyNames(input.Schema[o.LabelColumnName])
+            ?? [.. Enumerable.Range(0, maxLabel + 1).Select(i => i.ToString(CultureInfo.InvariantCulture))];
+        if (classNames.Length < 2) throw new ArgumentException($"Label column '{o.LabelColumnName}' has {classNames.Length} class; TrainCnn needs at least 2.", nameof(input));
+        if (maxLabel >= classNames.Length) throw new InvalidDataException($"Label {maxLabel} is out of range for {classNames.Length} classes.");
+
+        var network = o.CustomArchitecture is { } custom
+            ? new Network(custom(o.Channels, o.ImageHeight, o.ImageWidth, classNames.Length), o.Channels, o.ImageHeight, o.ImageWidth, classNames)
+            : Architectures.Create(o.Architecture, o.Channels, o.ImageHeight, o.ImageWidth, classNames.Length, o.Seed, classNames);
+        if (o.CustomArchitecture is not null) network.Root.Reset(new Random(o.Seed));
+        network = WithNormalization(network, o, images);
+
+        Training.Tensors.Tensor? vx = null;
+        int[]? vy = null;
+        if (o.ValidationData is not null)
+        {
+            (vx, vy, _) = DataViewReader.Read(o.ValidationData, o, "Validation data");
+            if (vy.Any(l => l >= classNames.Length)) throw new InvalidDataException($"Validation data has labels outside the {classNames.Length} training classes.");
+        }
+        else if (o.ValidationFraction > 0)
+            (images, labels, vx, vy) = Split(images, labels, o.ValidationFraction, o.Seed);
+
+        ch.Info(MessageSensitivity.None, $"TrainCnn: {network.Architecture}, {network.ParameterCount:N0} parameters, {labels.Length} training rows" +
+            (vy is null ? "" : $", {vy.Length} validation rows") + $", {classNames.Length} classes, {o.Epochs} epochs");
+        var progress = new LoggingProgress(ch, o.Progress);
+        var result = new Trainer(o.ToTrainerOptions()).Fit(network, images, labels, vx, vy, progress, o.CancellationToken);
+        ch.Info(MessageSensitivity.None, $"TrainCnn: done in {result.Elapsed.TotalSeconds:F1} s");
+        return new CnnTransformer(_env, network, o, result);
+    }
+
+    private static Network WithNormalization(Network network, CnnTrainerOptions o, Training.Tensors.Tensor images)
+    {
+        Normalization norm = o.Normalization switch
+        {
+            PixelNormalization.None => Normalization.Identity(o.Channels),
+            PixelNormalization.Custom => new Normalization([.. o.Mean!], [.. o.Std!]),
+            _ => MeasureNormalization(images),
+        };
+        return new Network(network.Root, network.Channels, network.Height, network.Width, network.ClassNames, norm) { Architecture = network.Architecture };
+    }
+
+    /// <summary>Per-channel mean and standard deviation of the training pixels (std floored at 1e-6).</summary>
+    internal static Normalization MeasureNormalization(Training.Tensors.Tensor images)
+    {
+        int c = images.C, plane = images.H * images.W;
+        var mean = new float[c];
+        var std = new float[c];
+        for (int ch = 0; ch < c; ch++)
+        {
+            double s = 0, q = 0;
+            long n = 0;
+            for (int i = 0; i < images.N; i++)
+                foreach (float v in images.Data.AsSpan((i * c + ch) * plane, plane)) { s += v; q += (double)v * v; n++; }
+            double m = s / n;
+            mean[ch] = (float)m;
+            std[ch] = (float)Math.Max(1e-6, Math.Sqrt(Math.Max(0, q / n - m * m)));
+        }
+        return new Normalization(mean, std);
+    }
+
+    private static (Training.Tensors.Tensor, int[], Training.Tensors.Tensor, int[]) Split(Training.Tensors.Tensor images, int[] labels, double fraction, int seed)
+    {
+        int n = labels.Length, nv = Math.Max(1, (int)Math.Round(n * fraction));
+        if (nv >= n) throw new ArgumentException($"ValidationFraction {fraction} leaves no training rows out of {n}.", nameof(fraction));
+        var order = Enumerable.Range(0, n).ToArray();
+        new Random(seed).Shuffle(order);
+        int sample = images.C * images.H * images.W;
+        Training.Tensors.Tensor Take(int[] idx)
+        {
+            var t = new Training.Tensors.Tensor(idx.Length, images.C, images.H, images.W);
+            for (int i = 0; i < idx.Length; i++) images.Data.AsSpan(idx[i] * sample, sample).CopyTo(t.Data.AsSpan(i * sample, sample));
+            return t;
+        }
+        var vIdx = order[..nv];
+        var tIdx = order[nv..];
+        Array.Sort(tIdx);
+        Array.Sort(vIdx);
+        return (Take(tIdx), [.. tIdx.Select(i => labels[i])], Take(vIdx), [.. vIdx.Select(i => labels[i])]);
+    }
+
+    /// <summary>Forwards progress to the user's IProgress and writes epoch lines to MLContext's log.</summary>
+    private sealed class LoggingProgress(IChannel channel, IProgress<TrainingProgress>? inner) : IProgress<TrainingProgress>
+    {
+        public void Report(TrainingProgress value)
+        {
+            if (value.Kind == ProgressKind.Epoch) channel.Info(MessageSensitivity.None, "TrainCnn: " + value);
+            inner?.Report(value);
+        }
+    }
+}

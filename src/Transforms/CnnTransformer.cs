@@ -1,0 +1,167 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
+using MLConv.Export;
+using MLConv.Training.Models;
+using MLConv.Training.Tensors;
+using MLConv.Training.Training;
+
+namespace MLConv.Transforms;
+
+/// <summary>
+/// The fitted TrainCnn: adds <c>Score</c> (class probabilities) and <c>PredictedLabel</c> (a key whose
+/// values are the class names). Immutable after fit.
+/// <para>
+/// Scoring is delegated to standard ML.NET transformers over MLConv's own ONNX export of the trained
+/// network: <c>ApplyOnnxModel</c> (ONNX Runtime, lazy, row by row) computes the probabilities from the raw
+/// pixels (the export includes the input normalisation and the reshape from the flat pixel vector),
+/// a registered <c>CustomMapping</c> takes the arg-max, and <c>MapValue</c> + <c>MapValueToKey</c> attach the
+/// class names. ML.NET 5 does not let an outside transformer write into <c>ModelSaveContext</c>, but it
+/// saves and loads these transformers itself — the ONNX bytes travel inside the model zip — so
+/// <c>mlContext.Model.Save</c>/<c>Load</c> of a whole pipeline round-trips (it loads back as the
+/// equivalent <see cref="TransformerChain{TLastTransformer}"/>). MLConv's own C# inference stays
+/// available through <see cref="Network"/> and <see cref="PredictWithNetwork"/> for parity checks.
+/// </para>
+/// </summary>
+public sealed class CnnTransformer : ITransformer
+{
+    internal const string ProbabilitiesColumn = "__mlconv_probabilities";
+    internal const string IndexColumn = "__mlconv_predicted_index";
+    internal const string NameColumn = "__mlconv_predicted_name";
+
+    private readonly IHostEnvironment _env;
+    private readonly TransformerChain<ITransformer> _chain;
+
+    internal CnnTransformer(IHostEnvironment env, Network network, CnnTrainerOptions options, TrainingResult result)
+    {
+        _env = env;
+        Network = network;
+        Options = options;
+        TrainingResult = result;
+        _chain = BuildScoringChain(network, options);
+    }
+
+    /// <summary>The trained network (MLConv's own C# inference).</summary>
+    public Network Network { get; }
+    public CnnTrainerOptions Options { get; }
+    public TrainingResult TrainingResult { get; }
+    public IReadOnlyList<string> ClassNames => Network.ClassNames;
+
+    /// <summary>The ML.NET transformers that do the scoring (what Model.Save writes).</summary>
+    public TransformerChain<ITransformer> ScoringChain => _chain;
+
+    public bool IsRowToRowMapper => true;
+
+    public ModelSummary Summary() => Network.Summary();
+
+    /// <summary>Writes the network as ONNX: input <c>input</c> [N, C, H, W] raw pixels (normalisation included), outputs <c>logits</c> and <c>probabilities</c>.</summary>
+    public OnnxExportReport ExportOnnx(string path, OnnxExportOptions? options = null) => OnnxExporter.Export(Network, path, options);
+
+    /// <summary>Runs an exported file under ONNX Runtime on the pixels of <paramref name="data"/> and compares with MLConv's own forward.</summary>
+    public OnnxVerificationReport VerifyOnnx(string onnxPath, IDataView data, int maxRows = 64)
+    {
+        var images = ReadImages(data, maxRows);
+        return OnnxVerifier.Verify(Network, onnxPath, images);
+    }
+
+    /// <summary>Class probabilities from MLConv's own C# forward pass, one row per input row.</summary>
+    public float[][] PredictWithNetwork(IDataView data)
+    {
+        var images = ReadImages(data, int.MaxValue);
+        var p = Trainer.PredictProbabilities(Network, images);
+        int k = Network.NumClasses;
+        return [.. Enumerable.Range(0, images.N).Select(i => p.Data.AsSpan(i * k, k).ToArray())];
+    }
+
+    private Tensor ReadImages(IDataView data, int maxRows)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        var col = data.Schema.GetColumnOrNull(Options.FeatureColumnName);
+        var t = col?.Type as VectorDataViewType;
+        int sample = Network.Channels * Network.Height * Network.Width;
+        SchemaChecks.CheckFeatures(Options, Options.FeatureColumnName, col is not null, t is not null, t?.ItemType == NumberDataViewType.Single, t?.Size ?? 0, col?.Type.ToString() ?? "");
+        var pixels = new List<float>();
+        int rows = 0;
+        using var cursor = data.GetRowCursor([col!.Value]);
+        var get = cursor.GetGetter<VBuffer<float>>(col.Value);
+        VBuffer<float> buf = default;
+        while (rows < maxRows && cursor.MoveNext())
+        {
+            get(ref buf);
+            pixels.AddRange(buf.DenseValues());
+            rows++;
+        }
+        if (rows == 0) throw new ArgumentException("The data has no rows.", nameof(data));
+        return new Tensor([rows, Network.Channels, Network.Height, Network.Width], [.. pixels]);
+    }
+
+    private static TransformerChain<ITransformer> BuildScoringChain(Network network, CnnTrainerOptions o)
+    {
+        var ml = new MLContext(seed: o.Seed);
+        var onnx = OnnxExporter.ExportToBytes(network, new OnnxExportOptions
+        {
+            IncludeNormalization = true,
+            FlattenInput = true,
+            InputName = o.FeatureColumnName,
+            ProbabilitiesName = ProbabilitiesColumn,
+        });
+        var names = network.ClassNames.ToArray();
+        var keyData = ml.Data.LoadFromEnumerable(names.Select(n => new ClassNameRow { Name = n }));
+        var pipeline = ml.Transforms.ApplyOnnxModel([ProbabilitiesColumn], [o.FeatureColumnName], new MemoryStream(onnx))
+            .Append(ml.Transforms.CustomMapping<ScoreRow, PredictedIndexRow>(PredictedIndexMappingFactory.Map, PredictedIndexMappingFactory.ContractName))
+            .Append(ml.Transforms.Conversion.MapValue(NameColumn, names.Select((n, i) => new KeyValuePair<uint, string>((uint)i, n)), IndexColumn))
+            .Append(ml.Transforms.Conversion.MapValueToKey(o.PredictedLabelColumnName, NameColumn, keyData: keyData))
+            .Append(ml.Transforms.CopyColumns(o.ScoreColumnName, ProbabilitiesColumn))
+            .Append(ml.Transforms.DropColumns(ProbabilitiesColumn, IndexColumn, NameColumn));
+        // Fitting these transformers reads only the schema: an empty view with the features column suffices.
+        var schemaOnly = ml.Data.LoadFromEnumerable(Array.Empty<FeaturesRow>(), FeaturesRow.Definition(o.FeatureColumnName, o.Channels * o.ImageHeight * o.ImageWidth));
+        return new TransformerChain<ITransformer>([.. pipeline.Fit(schemaOnly)]);
+    }
+
+    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        CheckFeatures(inputSchema);
+        return _chain.GetOutputSchema(inputSchema);
+    }
+
+    public IDataView Transform(IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        CheckFeatures(input.Schema);
+        return _chain.Transform(input);
+    }
+
+    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema)
+    {
+        CheckFeatures(inputSchema);
+        return ((ITransformer)_chain).GetRowToRowMapper(inputSchema);
+    }
+
+    void ICanSaveModel.Save(ModelSaveContext ctx) => ((ICanSaveModel)_chain).Save(ctx);
+
+    private void CheckFeatures(DataViewSchema schema)
+    {
+        var f = schema.GetColumnOrNull(Options.FeatureColumnName);
+        var ft = f?.Type as VectorDataViewType;
+        SchemaChecks.CheckFeatures(Options, Options.FeatureColumnName, f is not null, ft is not null, ft?.ItemType == NumberDataViewType.Single, ft?.Size ?? 0, f?.Type.ToString() ?? "");
+    }
+
+    private sealed class ClassNameRow
+    {
+        public string Name { get; set; } = "";
+    }
+
+    private sealed class FeaturesRow
+    {
+        public float[] Features { get; set; } = [];
+
+        public static SchemaDefinition Definition(string column, int size)
+        {
+            var def = SchemaDefinition.Create(typeof(FeaturesRow));
+            def[0].ColumnName = column;
+            def[0].ColumnType = new VectorDataViewType(NumberDataViewType.Single, size);
+            return def;
+        }
+    }
+}

@@ -1,0 +1,119 @@
+using MLConv.Export.Layers;
+using MLConv.Export.Onnx;
+using MLConv.Training.Layers;
+using MLConv.Training.Tensors;
+
+namespace MLConv.Export.Tests.Onnx;
+
+/// <summary>
+/// Conformance against the ONNX backend suite's PyTorch-converted single-module models
+/// (../shared/conformance/onnx-pytorch-converted, see its README): import each model into MLConv
+/// layers, run MLConv's own forward on input_0.pb and compare with PyTorch's output_0.pb at the
+/// suite's tolerance, |out − ref| ≤ atol + rtol·|ref| with rtol 1e-3, atol 1e-7.
+/// </summary>
+[TestClass]
+public sealed class OnnxImporterTests
+{
+    private const double Rtol = 1e-3, Atol = 1e-7;
+
+    private static string CaseFolder(string name)
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (!File.Exists(Path.Combine(dir.FullName, "MLConv.sln"))) continue;
+            string suite = Path.GetFullPath(Path.Combine(dir.FullName, "..", "shared", "conformance", "onnx-pytorch-converted"));
+            if (!Directory.Exists(suite)) Assert.Inconclusive($"The conformance data is not at {suite}.");
+            string folder = Path.Combine(suite, name);
+            if (!Directory.Exists(folder)) Assert.Inconclusive($"The conformance case {name} is not at {folder}.");
+            return folder;
+        }
+        Assert.Inconclusive("MLConv.sln was not found above the test binaries.");
+        return "";
+    }
+
+    [TestMethod]
+    [DataRow("test_Conv2d", typeof(Conv2d))]
+    [DataRow("test_Conv2d_no_bias", typeof(Conv2d))]
+    [DataRow("test_Conv2d_padding", typeof(Conv2d))]
+    [DataRow("test_Conv2d_strided", typeof(Conv2d))]
+    [DataRow("test_Conv2d_dilated", typeof(Conv2d))]
+    [DataRow("test_Conv2d_groups", typeof(Conv2d))]
+    [DataRow("test_Conv2d_depthwise", typeof(Conv2d))]
+    [DataRow("test_Conv2d_depthwise_padded", typeof(Conv2d))]
+    [DataRow("test_Conv2d_depthwise_with_multiplier", typeof(Conv2d))]
+    [DataRow("test_MaxPool2d", typeof(MaxPool2d))]
+    [DataRow("test_MaxPool2d_stride_padding_dilation", typeof(MaxPool2d))]
+    [DataRow("test_AvgPool2d", typeof(AvgPool2d))]
+    [DataRow("test_AvgPool2d_stride", typeof(AvgPool2d))]
+    [DataRow("test_BatchNorm2d_eval", typeof(BatchNorm2d))]
+    [DataRow("test_Linear", typeof(Linear))]
+    [DataRow("test_Linear_no_bias", typeof(Linear))]
+    [DataRow("test_ReLU", typeof(ReLU))]
+    [DataRow("test_Softmax", typeof(Softmax))]
+    [DataRow("test_LogSoftmax", typeof(Softmax))]
+    public void ForwardMatchesPyTorchReference(string name, Type layerType)
+    {
+        string folder = CaseFolder(name);
+        var model = OnnxImporter.Import(Path.Combine(folder, "model.onnx"));
+        Assert.AreEqual(layerType, model.Root.Layers.Single().GetType(), $"{name} imports as one {layerType.Name}");
+        var input = OnnxTensors.ReadFile(Path.Combine(folder, "test_data_set_0", "input_0.pb"));
+        var expected = OnnxTensors.ReadFile(Path.Combine(folder, "test_data_set_0", "output_0.pb"));
+
+        var actual = model.Root.Forward(input, training: false);
+        CollectionAssert.AreEqual(expected.ShapeArray, actual.ShapeArray, $"{name}: output shape");
+        var e = expected.Span;
+        var a = actual.Span;
+        double worst = 0;
+        int worstAt = -1;
+        for (int i = 0; i < e.Length; i++)
+        {
+            double excess = Math.Abs((double)a[i] - e[i]) - (Atol + Rtol * Math.Abs(e[i]));
+            if (!(excess <= worst)) { worst = excess; worstAt = i; }
+        }
+        Assert.IsLessThan(0, worstAt, $"{name}: element {worstAt} is {(worstAt < 0 ? 0 : a[worstAt])}, PyTorch gives {(worstAt < 0 ? 0 : e[worstAt])}");
+    }
+
+    [TestMethod]
+    [DataRow("test_Conv2d_dilated")]
+    [DataRow("test_Conv2d_depthwise_with_multiplier")]
+    [DataRow("test_MaxPool2d")]
+    [DataRow("test_BatchNorm2d_eval")]
+    public void ImportedLayersExportBackAndMatchOnnxRuntime(string name)
+    {
+        string folder = CaseFolder(name);
+        var model = OnnxImporter.Import(Path.Combine(folder, "model.onnx"));
+        var input = OnnxTensors.ReadFile(Path.Combine(folder, "test_data_set_0", "input_0.pb"));
+        using var dir = new TempFolder();
+        OnnxExporter.Export(model.Root, [input.C, input.H, input.W], dir["again.onnx"]);
+        var report = OnnxVerifier.Verify(model.Root, dir["again.onnx"], input);
+        Assert.IsTrue(report.Passed(1e-4), report.ToString());
+    }
+
+    [TestMethod]
+    [DataRow("test_ZeroPad2d")]
+    [DataRow("test_ConstantPad2d")]
+    public void OperatorsWithoutALayerAreRefusedByName(string name)
+    {
+        string folder = CaseFolder(name);
+        var e = Assert.ThrowsExactly<NotSupportedException>(() => OnnxImporter.Import(Path.Combine(folder, "model.onnx")));
+        StringAssert.Contains(e.Message, "Pad");
+    }
+
+    [TestMethod]
+    public void ExportedModelsImportBack()
+    {
+        var root = Fixtures.Randomize(new Sequential(new Conv2d(2, 3, (3, 2), stride: 2, padding: Padding.Explicit(1, 0, 0, 1)), new BatchNorm2d(3),
+            new ReLU(), new MaxPool2d(2, padding: 1, ceilMode: true), new Dropout(), new Flatten(), new Linear(3 * 3 * 4, 4)));
+        var model = OnnxImporter.Import(ModelProto.Parser.ParseFrom(OnnxExporter.ExportToBytes(root, [2, 9, 13])));
+        CollectionAssert.AreEqual(new[] { -1, 2, 9, 13 }, model.InputShape);
+        Assert.AreEqual(19L, model.Opset);
+        Assert.AreEqual("probabilities", model.OutputName);
+        CollectionAssert.AreEqual(
+            new[] { "Conv2d", "BatchNorm2d", "ReLU", "MaxPool2d", "Flatten", "Linear", "Softmax" },
+            model.Root.Layers.Select(l => l.TypeName).ToArray());
+        var x = Fixtures.RandomTensor(new Random(4), [3, 2, 9, 13]);
+        var want = OnnxVerifier.SoftmaxRows(root.Forward(x, false));
+        var got = model.Root.Forward(x, false);
+        for (int i = 0; i < want.Length; i++) Assert.AreEqual(want[i], got[i], 1e-6f);
+    }
+}
