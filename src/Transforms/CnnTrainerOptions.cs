@@ -16,8 +16,9 @@ public enum PixelNormalization
 }
 
 /// <summary>
-/// Options of <see cref="CnnCatalog.TrainCnn(TransformsCatalog, CnnTrainerOptions)"/>. The defaults train
-/// LeNet-5 with Adam; set the image size and channel count to what <c>ExtractPixels</c> produces.
+/// Options of <see cref="CnnCatalog.TrainCnn(TransformsCatalog, CnnTrainerOptions)"/>. The defaults — LeNet-5, Adam with a
+/// one-cycle schedule peaking at 4e-3, batch 64, 15 epochs, ±2-pixel random shifts — reach 98.65% on the 2,000 held-out
+/// MNIST digits (README). Set the image size and channel count to what <c>ExtractPixels</c> produces.
 /// </summary>
 public sealed class CnnTrainerOptions
 {
@@ -37,13 +38,15 @@ public sealed class CnnTrainerOptions
     public int ImageWidth { get; set; } = 28;
     public int Channels { get; set; } = 1;
 
-    public int Epochs { get; set; } = 10;
+    public int Epochs { get; set; } = 15;
     public int BatchSize { get; set; } = 64;
     public OptimizerKind Optimizer { get; set; } = OptimizerKind.Adam;
-    public double LearningRate { get; set; } = 1e-3;
+    public double LearningRate { get; set; } = 4e-3;
     public double Momentum { get; set; } = 0.9;
     public double WeightDecay { get; set; }
-    public LearningRateSchedule Schedule { get; set; } = LearningRateSchedule.Constant;
+    public LearningRateSchedule Schedule { get; set; } = LearningRateSchedule.OneCycle;
+    /// <summary>Random ±pixels translation of training images (augmentation; 0 = off).</summary>
+    public int RandomShift { get; set; } = 2;
     public int WarmupEpochs { get; set; }
     public int? EarlyStoppingPatience { get; set; }
     /// <summary>Seeds the weights, the shuffling, dropout and the validation split.</summary>
@@ -88,6 +91,6 @@ public sealed class CnnTrainerOptions
     {
         Epochs = Epochs, BatchSize = BatchSize, Optimizer = Optimizer, LearningRate = LearningRate, Momentum = Momentum,
         WeightDecay = WeightDecay, Schedule = Schedule, WarmupEpochs = WarmupEpochs, EarlyStoppingPatience = EarlyStoppingPatience,
-        Seed = Seed, CheckpointPath = CheckpointPath,
+        Seed = Seed, CheckpointPath = CheckpointPath, RandomShift = RandomShift,
     };
 }

@@ -42,7 +42,7 @@ public sealed class CnnPipelineTests
         _ml = new MLContext(seed: 1);
         _ml.Log += (_, e) => { if (e.Message.Contains("TrainCnn: epoch", StringComparison.Ordinal)) lock (Log) Log.Add(e.Message); };
         _data = _ml.Data.LoadFromEnumerable(_rows);
-        _model = Pipeline(_ml, new CnnTrainerOptions { ImageHeight = H, ImageWidth = W, Epochs = 12, BatchSize = 8, LearningRate = 3e-3, Seed = 2 }).Fit(_data);
+        _model = Pipeline(_ml, new CnnTrainerOptions { ImageHeight = H, ImageWidth = W, Epochs = 12, BatchSize = 8, LearningRate = 3e-3, Seed = 2, Schedule = LearningRateSchedule.Constant, RandomShift = 0 }).Fit(_data);
     }
 
     [ClassCleanup]
@@ -211,7 +211,7 @@ public sealed class CnnPipelineTests
         var data = ml.Data.LoadFromEnumerable(rows);
         var model = ml.Transforms.TrainCnn(new CnnTrainerOptions
         {
-            ImageHeight = 2, ImageWidth = 2, Epochs = 3, BatchSize = 4,
+            ImageHeight = 2, ImageWidth = 2, Epochs = 3, BatchSize = 4, RandomShift = 0,
             CustomArchitecture = (c, h, w, k) => new Training.Layers.Sequential(new Training.Layers.Flatten(), new Training.Layers.Linear(c * h * w, k)),
         }).Fit(data);
         Assert.AreEqual(2, model.ClassNames.Count);

@@ -91,7 +91,11 @@ public sealed class Trainer
                 for (int i = 0; i < count; i++)
                 {
                     int src = order[start + i];
-                    images.Data.AsSpan(src * sample, sample).CopyTo(x.Data.AsSpan(i * sample, sample));
+                    var dst = x.Data.AsSpan(i * sample, sample);
+                    if (o.RandomShift > 0)
+                        Shift(images.Data.AsSpan(src * sample, sample), dst, network.Channels, network.Height, network.Width,
+                            rng.Next(-o.RandomShift, o.RandomShift + 1), rng.Next(-o.RandomShift, o.RandomShift + 1));
+                    else images.Data.AsSpan(src * sample, sample).CopyTo(dst);
                     batchLabels[i] = labels[src];
                 }
                 network.Normalize(x);
@@ -197,6 +201,17 @@ public sealed class Trainer
             p.Span.CopyTo(result.Data.AsSpan(start * k, count * k));
         }
         return result;
+    }
+
+    /// <summary>dst[c, y, x] = src[c, y − dy, x − dx], zero outside the image.</summary>
+    internal static void Shift(ReadOnlySpan<float> src, Span<float> dst, int channels, int height, int width, int dy, int dx)
+    {
+        dst.Clear();
+        int x0 = Math.Max(0, dx), x1 = Math.Min(width, width + dx);
+        if (x1 <= x0) return;
+        for (int c = 0; c < channels; c++)
+        for (int y = Math.Max(0, dy); y < Math.Min(height, height + dy); y++)
+            src.Slice((c * height + y - dy) * width + x0 - dx, x1 - x0).CopyTo(dst.Slice((c * height + y) * width + x0, x1 - x0));
     }
 
     private static int CountCorrect(Tensor logits, ReadOnlySpan<int> labels)

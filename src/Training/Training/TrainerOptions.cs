@@ -39,6 +39,11 @@ public sealed class TrainerOptions
     public bool RestoreBestWeights { get; set; } = true;
     /// <summary>When set, a checkpoint is written here (atomically) after every epoch.</summary>
     public string? CheckpointPath { get; set; }
+    /// <summary>
+    /// Data augmentation: each training image is shifted by a random (dy, dx) in [−RandomShift, RandomShift]
+    /// pixels, zero-filled (seeded; 0 = off). Validation and inference see the images unchanged.
+    /// </summary>
+    public int RandomShift { get; set; }
     /// <summary>A batch progress report every this many batches (epoch ends are always reported).</summary>
     public int ProgressEveryBatches { get; set; } = 25;
 
@@ -53,6 +58,7 @@ public sealed class TrainerOptions
         if (!(StepGamma > 0 && StepGamma <= 1)) throw new ArgumentOutOfRangeException(nameof(StepGamma), StepGamma, "StepGamma must be in (0, 1].");
         if (WarmupEpochs < 0 || WarmupEpochs >= Epochs) throw new ArgumentOutOfRangeException(nameof(WarmupEpochs), WarmupEpochs, "WarmupEpochs must be in [0, Epochs).");
         if (EarlyStoppingPatience is < 1) throw new ArgumentOutOfRangeException(nameof(EarlyStoppingPatience), EarlyStoppingPatience, "EarlyStoppingPatience must be >= 1.");
+        if (RandomShift < 0) throw new ArgumentOutOfRangeException(nameof(RandomShift), RandomShift, "RandomShift must be >= 0.");
         if (ProgressEveryBatches < 1) throw new ArgumentOutOfRangeException(nameof(ProgressEveryBatches), ProgressEveryBatches, "ProgressEveryBatches must be >= 1.");
     }
 

@@ -115,3 +115,28 @@ public sealed class TrainerTests
         public void Report(TrainingProgress value) => a(value);
     }
 }
+
+[TestClass]
+public sealed class AugmentationTests
+{
+    [TestMethod]
+    public void ShiftMatchesNaiveTranslation()
+    {
+        var rng = new Random(3);
+        int c = 2, h = 5, w = 7;
+        var src = Enumerable.Range(0, c * h * w).Select(_ => (float)rng.NextDouble()).ToArray();
+        foreach (var (dy, dx) in new[] { (0, 0), (1, -2), (-2, 3), (4, 0), (0, -7) })
+        {
+            var dst = new float[src.Length];
+            Trainer.Shift(src, dst, c, h, w, dy, dx);
+            for (int ch = 0; ch < c; ch++)
+            for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++)
+            {
+                int sy = y - dy, sx = x - dx;
+                float expected = sy >= 0 && sy < h && sx >= 0 && sx < w ? src[(ch * h + sy) * w + sx] : 0f;
+                Assert.AreEqual(expected, dst[(ch * h + y) * w + x], $"shift ({dy}, {dx}) at ({ch}, {y}, {x})");
+            }
+        }
+    }
+}

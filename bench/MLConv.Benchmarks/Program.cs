@@ -1,0 +1,142 @@
+using System.Globalization;
+using System.Text;
+using MLConv.Benchmarks;
+using MLConv.Training.Kernels;
+using static TorchSharp.torch;
+
+CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
+CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+
+int threads = Environment.ProcessorCount;
+string? outPath = null;
+bool simpleCnn = true;
+var only = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+for (int i = 0; i < args.Length; i++)
+{
+    string a = args[i];
+    string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{a} needs a value.");
+    switch (a)
+    {
+        case "--threads" or "-t": threads = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+        case "--reps": Timing.Repetitions = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+        case "--warmup": Timing.WarmupRuns = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+        case "--sample-ms": Timing.TargetSampleMs = double.Parse(Next(), CultureInfo.InvariantCulture); break;
+        case "--out": outPath = Next(); break;
+        case "--no-simplecnn": simpleCnn = false; break;
+        case "--only": foreach (var s in Next().Split(',')) only.Add(s.Trim()); break;
+        case "--help" or "-h":
+            Console.WriteLine("""
+                MLConv vs libtorch (TorchSharp-cpu) benchmarks. Usage: bash bench/run.sh [options]
+                  --threads N     threads for both MLConv (Parallelism.MaxThreads) and libtorch (set_num_threads); default: processor count
+                  --reps N        timed repetitions per case (median reported); default 7
+                  --warmup N      warm-up runs per case; default 2
+                  --sample-ms X   a timed sample repeats short operations to last about X ms; default 60
+                  --only LIST     comma-separated sections: gemm, conv, train, other
+                  --no-simplecnn  skip the SimpleCNN training step
+                  --out PATH      markdown report; default bench/results.md under the repository root
+                """);
+            return 0;
+        default: throw new ArgumentException($"Unknown option '{a}' (see --help).");
+    }
+}
+if (threads < 1) throw new ArgumentOutOfRangeException(nameof(threads), threads, "--threads must be >= 1.");
+bool Run(string section) => only.Count == 0 || only.Contains(section);
+
+// Same thread count for both libraries.
+Parallelism.MaxThreads = threads;
+ThreadPool.GetMinThreads(out int minWorkers, out int minIo);
+ThreadPool.SetMinThreads(Math.Max(minWorkers, threads), minIo);
+set_num_threads(threads);
+
+string cpu = CpuModel();
+string torchVersion = typeof(TorchSharp.torch).Assembly.GetName().Version?.ToString() ?? "?";
+string libtorchVersion = LibTorchVersion();
+string command = Environment.GetEnvironmentVariable("MLCONV_BENCH_COMMAND")
+    ?? "dotnet MLConv.Benchmarks.dll " + string.Join(' ', args);
+var started = DateTime.UtcNow;
+string loadBefore = LoadAverage();
+
+Console.WriteLine($"MLConv vs libtorch — threads {threads} (MLConv MaxThreads {Parallelism.MaxThreads}, libtorch get_num_threads {get_num_threads()}), " +
+                  $"{Timing.Repetitions} reps (median), {Timing.WarmupRuns} warm-up");
+Console.WriteLine($"CPU: {cpu}, {Environment.ProcessorCount} logical cores; .NET {Environment.Version}; TorchSharp {torchVersion}, libtorch {libtorchVersion}");
+Console.WriteLine($"Load average before: {loadBefore} (other processes on these cores distort both sides, libtorch's OpenMP barriers the most)");
+Console.WriteLine();
+
+var report = new Report();
+if (Run("gemm")) Benches.Gemm(report);
+if (Run("conv")) Benches.Conv(report);
+if (Run("other")) Benches.Other(report);
+if (Run("train")) Benches.Train(report, simpleCnn);
+
+string loadAfter = LoadAverage();
+Console.WriteLine();
+Console.WriteLine(report.PlainText());
+Console.WriteLine($"Load average before/after: {loadBefore} / {loadAfter}; wall time {(DateTime.UtcNow - started).TotalSeconds:F0} s");
+
+outPath ??= Path.Combine(RepoRoot(), "bench", "results.md");
+var md = new StringBuilder();
+md.AppendLine("# MLConv vs libtorch (TorchSharp-cpu) benchmark results");
+md.AppendLine();
+md.AppendLine($"- Command: `{command}`");
+md.AppendLine($"- Date: {started:yyyy-MM-dd HH:mm} UTC");
+md.AppendLine($"- Threads: {threads} (MLConv `Parallelism.MaxThreads` = {Parallelism.MaxThreads}, libtorch `get_num_threads()` = {get_num_threads()})");
+md.AppendLine($"- CPU: {cpu} ({Environment.ProcessorCount} logical cores)");
+md.AppendLine($"- Runtime: .NET {Environment.Version}, TorchSharp {torchVersion}, libtorch {libtorchVersion} (CPU)");
+md.AppendLine($"- Load average (1/5/15 min) before / after: {loadBefore} / {loadAfter}; wall time {(DateTime.UtcNow - started).TotalSeconds:F0} s");
+md.AppendLine($"- Method: median of {Timing.Repetitions} timed samples after {Timing.WarmupRuns} warm-up runs; each sample repeats the operation for ~{Timing.TargetSampleMs} ms; MLConv and libtorch samples alternate in the same process.");
+md.AppendLine("- **ratio = MLConv time / libtorch time** (> 1: MLConv is slower by that factor).");
+md.AppendLine();
+md.Append(report.Markdown());
+md.AppendLine();
+md.AppendLine("## Correctness (MLConv vs libtorch on identical inputs/weights)");
+md.AppendLine();
+foreach (var line in report.Checks) md.AppendLine($"- {line}");
+File.WriteAllText(outPath, md.ToString());
+Console.WriteLine($"Wrote {Path.GetFullPath(outPath)}");
+return 0;
+
+static string CpuModel()
+{
+    try
+    {
+        var line = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal));
+        string model = line is null ? "unknown" : line[(line.IndexOf(':') + 1)..].Trim();
+        var flags = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("flags", StringComparison.Ordinal)) ?? "";
+        var set = flags.Split(' ', StringSplitOptions.RemoveEmptyEntries).ToHashSet();
+        var isa = new[] { "avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_bf16", "avx512_vnni" }.Where(set.Contains);
+        return $"{model} [{string.Join(", ", isa)}]";
+    }
+    catch (IOException) { return "unknown"; }
+}
+
+static string LoadAverage()
+{
+    try { return string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)); }
+    catch (IOException) { return "?"; }
+}
+
+static string LibTorchVersion()
+{
+    // The libtorch-cpu-linux-x64 package version is in the path of the deps file entry; fall back to "?".
+    try
+    {
+        var deps = Directory.GetFiles(AppContext.BaseDirectory, "*.deps.json").FirstOrDefault();
+        if (deps is null) return "?";
+        var text = File.ReadAllText(deps);
+        const string key = "\"libtorch-cpu-linux-x64/";
+        int i = text.IndexOf(key, StringComparison.Ordinal);
+        if (i < 0) return "?";
+        int j = text.IndexOf('"', i + key.Length);
+        return text[(i + key.Length)..j];
+    }
+    catch (IOException) { return "?"; }
+}
+
+static string RepoRoot()
+{
+    for (var d = new DirectoryInfo(Environment.CurrentDirectory); d is not null; d = d.Parent)
+        if (File.Exists(Path.Combine(d.FullName, "MLConv.sln"))) return d.FullName;
+    for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
+        if (File.Exists(Path.Combine(d.FullName, "MLConv.sln"))) return d.FullName;
+    return Environment.CurrentDirectory;
+}
