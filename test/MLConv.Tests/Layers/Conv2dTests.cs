@@ -90,3 +90,27 @@ public sealed class Conv2dTests
         StringAssert.Contains(e.Message, "rank-4");
     }
 }
+
+[TestClass]
+public sealed class PredefinedFilterTests
+{
+    [TestMethod]
+    public void FilterBankRespondsToEdgesAsTheSeedsDescribe()
+    {
+        // 6x6 image: left half 0, right half 1 (a vertical step edge).
+        var img = new Tensor(1, 1, 6, 6);
+        for (int i = 0; i < 6; i++) for (int j = 3; j < 6; j++) img[0, 0, i, j] = 1;
+        var bank = PredefinedFilters.Bank("vertical", "horizontal", "sobel_x", "sobel_y", "blur", "laplacian");
+        var y = bank.Forward(img, false);
+        CollectionAssert.AreEqual(new[] { 1, 6, 6, 6 }, y.ShapeArray);
+        // Interior row 2, columns 2..3 straddle the edge.
+        Assert.AreEqual(-3f, y[0, 0, 2, 2]);   // vertical [1,0,-1]: 0 − 3
+        Assert.AreEqual(0f, y[0, 1, 2, 2]);    // horizontal: no horizontal edge
+        Assert.AreEqual(4f, y[0, 2, 2, 2]);    // sobel_x: 1 + 2 + 1
+        Assert.AreEqual(0f, y[0, 3, 2, 2]);    // sobel_y
+        Assert.AreEqual(1f / 3, y[0, 4, 2, 2], 1e-6);   // blur: 3 of 9 ones
+        Assert.AreEqual(-3f, y[0, 5, 2, 2]);   // laplacian: −3 neighbours
+        Assert.AreEqual(0f, y[0, 2, 2, 0]);    // flat region
+        Assert.ThrowsExactly<ArgumentException>(() => PredefinedFilters.Bank("emboss"));
+    }
+}
