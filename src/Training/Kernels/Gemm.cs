@@ -7,18 +7,22 @@ namespace MLConv.Training.Kernels;
 /// <summary>
 /// Single-precision general matrix multiply, row-major:
 /// C = alpha · op(A) · op(B) + beta · C, with op(X) = X or Xᵀ; op(A) is M×K, op(B) is K×N.
-/// This is the one hot path of training. Transposed operands are first packed to row-major;
-/// the product is computed in cache-sized tiles by a 4×16 SIMD register-blocked micro-kernel,
-/// tiles spread over threads. Each C element is reduced over K in the same order whatever the
-/// thread count, so results are deterministic.
+/// This is the one hot path of training. Goto-style: C is cut into tiles (MB×NB) spread over threads;
+/// per tile and K block (KC deep) the panels of op(A) and op(B) are packed into contiguous strips (which
+/// also absorbs the transposes and any leading dimension, even power-of-two strides), and a 6×16 FMA
+/// register-blocked micro-kernel runs over them. When M and N are small but K is long (weight gradients:
+/// K = batch·pixels) K is split into fixed chunks whose partial products are summed in chunk order.
+/// Every C element is reduced in an order that depends only on (M, N, K), never on the thread count,
+/// so results are deterministic.
 /// </summary>
 public static class Gemm
 {
-    private const int MR = 4;       // rows of the micro-kernel
+    private const int MR = 6;       // rows of the micro-kernel
     private const int NR = 16;      // columns of the micro-kernel (2 × Vector256<float>)
-    private const int KC = 256;     // depth of a K block (B panel KC×NB stays in L2)
-    private const int MB = 64;      // rows of a parallel tile
-    private const int NB = 256;     // columns of a parallel tile
+    private const int KC = 256;     // depth of a packed K block
+    private const int MB = 72;      // rows of a tile (multiple of MR)
+    private const int NB = 256;     // columns of a tile (multiple of NR)
+    private const int KSplit = 1024; // K chunk when K is split
 
     public static void Multiply(bool transA, bool transB, int m, int n, int k, float alpha,
         ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc)
@@ -31,31 +35,7 @@ public static class Gemm
 
         ScaleC(m, n, beta, c, ldc);
         if (k == 0 || alpha == 0f) return;
-
-        float[]? packA = null, packB = null;
-        try
-        {
-            if (transA)
-            {
-                packA = ArrayPool<float>.Shared.Rent(m * k);
-                Transpose(a, lda, k, m, packA);
-                a = packA.AsSpan(0, m * k);
-                lda = k;
-            }
-            if (transB)
-            {
-                packB = ArrayPool<float>.Shared.Rent(k * n);
-                Transpose(b, ldb, n, k, packB);
-                b = packB.AsSpan(0, k * n);
-                ldb = n;
-            }
-            MultiplyNN(m, n, k, alpha, a, lda, b, ldb, c, ldc);
-        }
-        finally
-        {
-            if (packA is not null) ArrayPool<float>.Shared.Return(packA);
-            if (packB is not null) ArrayPool<float>.Shared.Return(packB);
-        }
+        Compute(transA, transB, m, n, k, alpha, a, lda, b, ldb, c, ldc);
     }
 
     private static void CheckOperand(string name, int length, int rows, int cols, int ld)
@@ -78,104 +58,222 @@ public static class Gemm
         }
     }
 
-    /// <summary>dst (cols×rows) = srcᵀ where src is rows×cols with leading dimension ld.</summary>
-    internal static void Transpose(ReadOnlySpan<float> src, int ld, int rows, int cols, Span<float> dst)
+    private readonly record struct Operands(nint A, int Lda, bool TransA, nint B, int Ldb, bool TransB, int M, int N, float Alpha);
+
+    private static unsafe void Compute(bool transA, bool transB, int m, int n, int k, float alpha,
+        ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, Span<float> c, int ldc)
     {
-        const int T = 32;
-        for (int i0 = 0; i0 < rows; i0 += T)
+        int tilesM = (m + MB - 1) / MB, tilesN = (n + NB - 1) / NB, tiles = tilesM * tilesN;
+        // Split K only when the tiles alone cannot feed the cores and K is long; the split depends on the sizes only.
+        int chunks = tiles < 8 && k >= 2 * KSplit ? Math.Min((k + KSplit - 1) / KSplit, 16) : 1;
+        fixed (float* pa = a, pb = b, pc = c)
         {
-            int i1 = Math.Min(i0 + T, rows);
-            for (int j0 = 0; j0 < cols; j0 += T)
+            var ops = new Operands((nint)pa, lda, transA, (nint)pb, ldb, transB, m, n, alpha);
+            nint ic = (nint)pc;
+            if (chunks == 1)
             {
-                int j1 = Math.Min(j0 + T, cols);
-                for (int i = i0; i < i1; i++)
+                long work = (long)Math.Min(m, MB) * Math.Min(n, NB) * k;
+                Parallelism.For(tiles, work, t =>
                 {
-                    int s = i * ld;
-                    for (int j = j0; j < j1; j++) dst[j * rows + i] = src[s + j];
+                    int i0 = t / tilesN * MB, j0 = t % tilesN * NB;
+                    Tile(ops, (float*)ic, ldc, i0, Math.Min(i0 + MB, m), j0, Math.Min(j0 + NB, n), 0, k);
+                });
+                return;
+            }
+            // Partial products per K chunk, then summed in chunk order (deterministic).
+            int chunkLen = (k + chunks - 1) / chunks;
+            var partial = ArrayPool<float>.Shared.Rent(chunks * m * n);
+            try
+            {
+                fixed (float* pp = partial)
+                {
+                    nint ip = (nint)pp;
+                    new Span<float>(pp, chunks * m * n).Clear();
+                    long work = (long)m * n * chunkLen;
+                    Parallelism.For(chunks * tiles, work / tiles, t =>
+                    {
+                        int chunk = t / tiles, tile = t % tiles;
+                        int i0 = tile / tilesN * MB, j0 = tile % tilesN * NB;
+                        int k0 = chunk * chunkLen, k1 = Math.Min(k, k0 + chunkLen);
+                        if (k0 < k1)
+                            Tile(ops, (float*)ip + (long)chunk * m * n, n, i0, Math.Min(i0 + MB, m), j0, Math.Min(j0 + NB, n), k0, k1);
+                    });
+                    for (int i = 0; i < m; i++)
+                    {
+                        var row = new Span<float>((float*)ic + (long)i * ldc, n);
+                        for (int ch = 0; ch < chunks; ch++)
+                            System.Numerics.Tensors.TensorPrimitives.Add(row, new ReadOnlySpan<float>((float*)ip + ((long)ch * m + i) * n, n), row);
+                    }
+                }
+            }
+            finally { ArrayPool<float>.Shared.Return(partial); }
+        }
+    }
+
+    /// <summary>C[i0:i1, j0:j1] += alpha · op(A)[i0:i1, k0:k1] · op(B)[k0:k1, j0:j1], K-blocked and packed.</summary>
+    private static unsafe void Tile(in Operands o, float* c, int ldc, int i0, int i1, int j0, int j1, int kBegin, int kEnd)
+    {
+        int rows = i1 - i0, cols = j1 - j0;
+        int stripsA = (rows + MR - 1) / MR, stripsB = (cols + NR - 1) / NR;
+        int kcMax = Math.Min(KC, kEnd - kBegin);
+        var bufA = ArrayPool<float>.Shared.Rent(stripsA * MR * kcMax);
+        var bufB = ArrayPool<float>.Shared.Rent(stripsB * NR * kcMax);
+        float* acc = stackalloc float[MR * NR];
+        try
+        {
+            fixed (float* pa = bufA, pb = bufB)
+            {
+                for (int k0 = kBegin; k0 < kEnd; k0 += KC)
+                {
+                    int kc = Math.Min(KC, kEnd - k0);
+                    PackA(o, pa, i0, rows, k0, kc);
+                    PackB(o, pb, j0, cols, k0, kc);
+                    for (int sa = 0; sa < stripsA; sa++)
+                    {
+                        int r = Math.Min(MR, rows - sa * MR);
+                        float* ap = pa + (long)sa * MR * kc;
+                        for (int sb = 0; sb < stripsB; sb++)
+                        {
+                            int w = Math.Min(NR, cols - sb * NR);
+                            float* bp = pb + (long)sb * NR * kc;
+                            float* cp = c + (long)(i0 + sa * MR) * ldc + j0 + sb * NR;
+                            if (r == MR && w == NR) Kernel6x16(ap, bp, kc, cp, ldc, o.Alpha);
+                            else
+                            {
+                                KernelPartial(ap, bp, kc, acc, r);
+                                for (int ii = 0; ii < r; ii++)
+                                for (int jj = 0; jj < w; jj++)
+                                    cp[(long)ii * ldc + jj] += o.Alpha * acc[ii * NR + jj];
+                            }
+                        }
+                    }
                 }
             }
         }
-    }
-
-    private static unsafe void MultiplyNN(int m, int n, int k, float alpha,
-        ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, Span<float> c, int ldc)
-    {
-        int tilesM = (m + MB - 1) / MB, tilesN = (n + NB - 1) / NB;
-        fixed (float* pa = a, pb = b, pc = c)
+        finally
         {
-            nint ia = (nint)pa, ib = (nint)pb, ic = (nint)pc;
-            long work = (long)Math.Min(m, MB) * Math.Min(n, NB) * k;
-            Parallelism.For(tilesM * tilesN, work, t =>
-            {
-                int i0 = t / tilesN * MB, j0 = t % tilesN * NB;
-                Tile((float*)ia, lda, (float*)ib, ldb, (float*)ic, ldc, alpha,
-                    i0, Math.Min(i0 + MB, m), j0, Math.Min(j0 + NB, n), k);
-            });
+            ArrayPool<float>.Shared.Return(bufA);
+            ArrayPool<float>.Shared.Return(bufB);
         }
     }
 
-    private static unsafe void Tile(float* a, int lda, float* b, int ldb, float* c, int ldc, float alpha,
-        int i0, int i1, int j0, int j1, int k)
+    /// <summary>Packs op(A)[i0:i0+rows, k0:k0+kc] as strips of MR rows: dst[(s·kc + p)·MR + r] (zero-padded rows).</summary>
+    private static unsafe void PackA(in Operands o, float* dst, int i0, int rows, int k0, int kc)
     {
-        for (int k0 = 0; k0 < k; k0 += KC)
+        float* a = (float*)o.A;
+        int strips = (rows + MR - 1) / MR;
+        for (int s = 0; s < strips; s++)
         {
-            int kc = Math.Min(KC, k - k0);
-            int i = i0;
-            for (; i + MR <= i1; i += MR)
+            float* d = dst + (long)s * MR * kc;
+            int r0 = i0 + s * MR, r = Math.Min(MR, rows - s * MR);
+            if (!o.TransA)
             {
-                int j = j0;
-                for (; j + NR <= j1; j += NR)
-                    Kernel4x16(a + (long)i * lda + k0, lda, b + (long)k0 * ldb + j, ldb, c + (long)i * ldc + j, ldc, kc, alpha);
-                for (int r = 0; r < MR; r++)
-                    Edge(a + (long)(i + r) * lda + k0, b + (long)k0 * ldb, ldb, c + (long)(i + r) * ldc, j, j1, kc, alpha);
+                for (int rr = 0; rr < r; rr++)
+                {
+                    float* src = a + (long)(r0 + rr) * o.Lda + k0;
+                    for (int p = 0; p < kc; p++) d[p * MR + rr] = src[p];
+                }
             }
-            for (; i < i1; i++)
+            else
             {
-                int j = j0;
-                for (; j + NR <= j1; j += NR)
-                    Kernel1x16(a + (long)i * lda + k0, b + (long)k0 * ldb + j, ldb, c + (long)i * ldc + j, kc, alpha);
-                Edge(a + (long)i * lda + k0, b + (long)k0 * ldb, ldb, c + (long)i * ldc, j, j1, kc, alpha);
+                for (int p = 0; p < kc; p++)
+                {
+                    float* src = a + (long)(k0 + p) * o.Lda + r0;
+                    for (int rr = 0; rr < r; rr++) d[p * MR + rr] = src[rr];
+                }
+            }
+            for (int rr = r; rr < MR; rr++)
+                for (int p = 0; p < kc; p++) d[p * MR + rr] = 0f;
+        }
+    }
+
+    /// <summary>Packs op(B)[k0:k0+kc, j0:j0+cols] as strips of NR columns: dst[(s·kc + p)·NR + c] (zero-padded columns).</summary>
+    private static unsafe void PackB(in Operands o, float* dst, int j0, int cols, int k0, int kc)
+    {
+        float* b = (float*)o.B;
+        int strips = (cols + NR - 1) / NR;
+        for (int s = 0; s < strips; s++)
+        {
+            float* d = dst + (long)s * NR * kc;
+            int c0 = j0 + s * NR, w = Math.Min(NR, cols - s * NR);
+            if (!o.TransB)
+            {
+                if (w == NR)
+                {
+                    for (int p = 0; p < kc; p++)
+                    {
+                        float* src = b + (long)(k0 + p) * o.Ldb + c0;
+                        Vector256.Load(src).Store(d + p * NR);
+                        Vector256.Load(src + 8).Store(d + p * NR + 8);
+                    }
+                }
+                else
+                {
+                    for (int p = 0; p < kc; p++)
+                    {
+                        float* src = b + (long)(k0 + p) * o.Ldb + c0;
+                        int cc = 0;
+                        for (; cc < w; cc++) d[p * NR + cc] = src[cc];
+                        for (; cc < NR; cc++) d[p * NR + cc] = 0f;
+                    }
+                }
+            }
+            else
+            {
+                for (int cc = 0; cc < w; cc++)
+                {
+                    float* src = b + (long)(c0 + cc) * o.Ldb + k0;
+                    for (int p = 0; p < kc; p++) d[p * NR + cc] = src[p];
+                }
+                for (int cc = w; cc < NR; cc++)
+                    for (int p = 0; p < kc; p++) d[p * NR + cc] = 0f;
             }
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void Kernel4x16(float* a, int lda, float* b, int ldb, float* c, int ldc, int kc, float alpha)
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Kernel6x16(float* a, float* b, int kc, float* c, int ldc, float alpha)
     {
-        Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default;
-        Vector256<float> c20 = default, c21 = default, c30 = default, c31 = default;
-        float* a0 = a, a1 = a + lda, a2 = a + 2 * lda, a3 = a + 3 * lda;
-        for (int p = 0; p < kc; p++)
+        Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        for (int p = 0; p < kc; p++, a += MR, b += NR)
         {
             var b0 = Vector256.Load(b);
             var b1 = Vector256.Load(b + 8);
-            b += ldb;
-            var x = Vector256.Create(a0[p]);
+            var x = Vector256.Create(a[0]);
             c00 = Vector256.FusedMultiplyAdd(x, b0, c00); c01 = Vector256.FusedMultiplyAdd(x, b1, c01);
-            x = Vector256.Create(a1[p]);
+            x = Vector256.Create(a[1]);
             c10 = Vector256.FusedMultiplyAdd(x, b0, c10); c11 = Vector256.FusedMultiplyAdd(x, b1, c11);
-            x = Vector256.Create(a2[p]);
+            x = Vector256.Create(a[2]);
             c20 = Vector256.FusedMultiplyAdd(x, b0, c20); c21 = Vector256.FusedMultiplyAdd(x, b1, c21);
-            x = Vector256.Create(a3[p]);
+            x = Vector256.Create(a[3]);
             c30 = Vector256.FusedMultiplyAdd(x, b0, c30); c31 = Vector256.FusedMultiplyAdd(x, b1, c31);
+            x = Vector256.Create(a[4]);
+            c40 = Vector256.FusedMultiplyAdd(x, b0, c40); c41 = Vector256.FusedMultiplyAdd(x, b1, c41);
+            x = Vector256.Create(a[5]);
+            c50 = Vector256.FusedMultiplyAdd(x, b0, c50); c51 = Vector256.FusedMultiplyAdd(x, b1, c51);
         }
         var al = Vector256.Create(alpha);
-        Store(c, c00, c01, al); Store(c + ldc, c10, c11, al);
-        Store(c + 2 * ldc, c20, c21, al); Store(c + 3 * ldc, c30, c31, al);
+        Store(c, c00, c01, al); Store(c + ldc, c10, c11, al); Store(c + 2 * ldc, c20, c21, al);
+        Store(c + 3 * ldc, c30, c31, al); Store(c + 4 * ldc, c40, c41, al); Store(c + 5 * ldc, c50, c51, al);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void Kernel1x16(float* a, float* b, int ldb, float* c, int kc, float alpha)
+    /// <summary>The first <paramref name="rows"/> rows of a 6×16 block into acc (row stride 16), for edge blocks.</summary>
+    private static unsafe void KernelPartial(float* a, float* b, int kc, float* acc, int rows)
     {
-        Vector256<float> c0 = default, c1 = default;
-        for (int p = 0; p < kc; p++)
+        for (int r = 0; r < rows; r++)
         {
-            var x = Vector256.Create(a[p]);
-            c0 = Vector256.FusedMultiplyAdd(x, Vector256.Load(b), c0);
-            c1 = Vector256.FusedMultiplyAdd(x, Vector256.Load(b + 8), c1);
-            b += ldb;
+            Vector256<float> s0 = default, s1 = default;
+            float* ap = a + r, bp = b;
+            for (int p = 0; p < kc; p++, ap += MR, bp += NR)
+            {
+                var x = Vector256.Create(*ap);
+                s0 = Vector256.FusedMultiplyAdd(x, Vector256.Load(bp), s0);
+                s1 = Vector256.FusedMultiplyAdd(x, Vector256.Load(bp + 8), s1);
+            }
+            s0.Store(acc + r * NR);
+            s1.Store(acc + r * NR + 8);
         }
-        Store(c, c0, c1, Vector256.Create(alpha));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -183,25 +281,5 @@ public static class Gemm
     {
         Vector256.FusedMultiplyAdd(alpha, v0, Vector256.Load(c)).Store(c);
         Vector256.FusedMultiplyAdd(alpha, v1, Vector256.Load(c + 8)).Store(c + 8);
-    }
-
-    /// <summary>Columns [j, j1) of one C row that do not fill a micro-kernel: 8-wide, then scalar.</summary>
-    private static unsafe void Edge(float* aRow, float* bPanel, int ldb, float* cRow, int j, int j1, int kc, float alpha)
-    {
-        for (; j + 8 <= j1; j += 8)
-        {
-            Vector256<float> acc = default;
-            float* bp = bPanel + j;
-            for (int p = 0; p < kc; p++, bp += ldb)
-                acc = Vector256.FusedMultiplyAdd(Vector256.Create(aRow[p]), Vector256.Load(bp), acc);
-            Vector256.FusedMultiplyAdd(Vector256.Create(alpha), acc, Vector256.Load(cRow + j)).Store(cRow + j);
-        }
-        for (; j < j1; j++)
-        {
-            float acc = 0f;
-            float* bp = bPanel + j;
-            for (int p = 0; p < kc; p++, bp += ldb) acc = MathF.FusedMultiplyAdd(aRow[p], *bp, acc);
-            cRow[j] = MathF.FusedMultiplyAdd(alpha, acc, cRow[j]);
-        }
     }
 }

@@ -63,7 +63,8 @@ public static class Pool2d
             for (int oh = 0; oh < outH; oh++)
             for (int ow = 0; ow < outW; ow++)
             {
-                var win = Bounds(g, oh, ow, height, width, countIncludePad);
+                var win = TR.Selects ? new Window(oh * g.StrideH - g.PadTop, ow * g.StrideW - g.PadLeft, 0)
+                    : Bounds(g, oh, ow, height, width, countIncludePad);
                 float acc = TR.Seed;
                 int arg = -1;
                 for (int ki = 0; ki < g.KernelH; ki++)

@@ -60,6 +60,9 @@ public sealed class Conv2d : Layer
     public Parameter? Bias => _bias;
     public bool HasBias => _bias is not null;
 
+    /// <summary>groups = inChannels &gt; 1: each output channel reads one input channel; runs the direct <see cref="DepthwiseConv"/> kernel.</summary>
+    public bool IsDepthwise => Groups == InChannels && Groups > 1;
+
     public override IReadOnlyList<Parameter> Parameters => _bias is null ? [_weight] : [_weight, _bias];
 
     public override void Reset(Random rng)
@@ -84,6 +87,13 @@ public sealed class Conv2d : Layer
         int n = x.N, h = x.H, w = x.W, oh = outShape[2], ow = outShape[3];
         int plane = oh * ow, l = n * plane;
         int kg = InChannels / Groups * Geometry.KernelH * Geometry.KernelW, mg = OutChannels / Groups;
+        if (IsDepthwise)
+        {
+            var yd = Tensor.Reuse(ref _y, outShape);
+            DepthwiseConv.Forward(x.Data, _weight.Value.Data, _bias?.Value.Data, yd.Data, n, InChannels, h, w, OutChannels / InChannels, Geometry, oh, ow);
+            _x = x;
+            return yd;
+        }
         int rows = kg * Groups;
         if (_cols.Length < rows * l) _cols = new float[rows * l];
 
@@ -123,6 +133,13 @@ public sealed class Conv2d : Layer
         int n = x.N, h = x.H, w = x.W, oh = dy.H, ow = dy.W;
         int plane = oh * ow, l = n * plane;
         int kg = InChannels / Groups * Geometry.KernelH * Geometry.KernelW, mg = OutChannels / Groups;
+        if (IsDepthwise)
+        {
+            var dxd = Tensor.Reuse(ref _dx, x.ShapeArray);
+            DepthwiseConv.Backward(x.Data, _weight.Value.Data, dy.Data, _weight.Grad.Data, _bias?.Grad.Data,
+                ComputeInputGradient ? dxd.Data : null, n, InChannels, h, w, OutChannels / InChannels, Geometry, oh, ow);
+            return dxd;
+        }
 
         // dY as a (Cout × L) matrix, the layout of the forward GEMM's output.
         var dyCols = ArrayPool<float>.Shared.Rent(OutChannels * l);

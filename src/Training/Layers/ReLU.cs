@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using System.Text.Json.Nodes;
 using MLConv.Training.Tensors;
 
@@ -25,7 +26,14 @@ public sealed class ReLU : Layer
         var ys = _y!.Span;
         var ds = dy.Span;
         var xs = dx.Span;
-        for (int i = 0; i < xs.Length; i++) xs[i] = ys[i] > 0f ? ds[i] : 0f;
+        int i = 0;
+        for (; i + Vector256<float>.Count <= xs.Length; i += Vector256<float>.Count)
+        {
+            var y = Vector256.Create(ys.Slice(i, Vector256<float>.Count));
+            var d = Vector256.Create(ds.Slice(i, Vector256<float>.Count));
+            Vector256.ConditionalSelect(Vector256.GreaterThan(y, Vector256<float>.Zero), d, Vector256<float>.Zero).CopyTo(xs.Slice(i));
+        }
+        for (; i < xs.Length; i++) xs[i] = ys[i] > 0f ? ds[i] : 0f;
         return dx;
     }
 

@@ -15,6 +15,8 @@ public sealed class GemmTests
     [DataRow(70, 300, 260)]   // crosses tile (64×256) and K-block (256) boundaries
     [DataRow(5, 1, 600)]
     [DataRow(130, 17, 3)]
+    [DataRow(5, 23, 9000)]    // small M, N and long K: the K-split path
+    [DataRow(16, 150, 2500)]
     public void MatchesNaiveLoopForAllTransposes(int m, int n, int k)
     {
         var r = new Random(m * 1000 + n * 10 + k);

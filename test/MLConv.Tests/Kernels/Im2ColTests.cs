@@ -50,3 +50,51 @@ public sealed class Im2ColTests
         Assert.AreEqual(((20 + 2 * 1 - 3 * (3 - 1) - 1) / 2 + 1, 9), new Window2d(3, 3, 2, 2, 1, 1, 1, 1, 3, 1).OutputSize(20, 18 - 1));
     }
 }
+
+[TestClass]
+public sealed class DepthwiseConvTests
+{
+    /// <summary>The direct depthwise kernel (forward, dW, db, dX) against naive loops on random non-square shapes.</summary>
+    [TestMethod]
+    [DataRow(2, 3, 7, 9, 2, 3, 2, 2, 1, 1, 1, 1)]
+    [DataRow(3, 4, 8, 6, 1, 3, 3, 1, 2, 1, 2, 1)]
+    [DataRow(1, 2, 9, 11, 3, 2, 2, 3, 1, 2, 1, 3)]
+    public void ForwardAndBackwardMatchNaiveLoops(int n, int c, int h, int w, int mult, int kh, int kw, int sh, int sw, int ph, int dh, int dw)
+    {
+        var g = new Window2d(kh, kw, sh, sw, ph, ph, ph, ph, dh, dw);
+        var (oh, ow) = g.OutputSize(h, w);
+        var r = new Random(n * 100 + c);
+        float[] R(int len) => [.. Enumerable.Range(0, len).Select(_ => (float)(r.NextDouble() * 2 - 1))];
+        int cout = c * mult;
+        var x = R(n * c * h * w); var wt = R(cout * kh * kw); var b = R(cout); var dy = R(n * cout * oh * ow);
+        var y = new float[n * cout * oh * ow];
+        DepthwiseConv.Forward(x, wt, b, y, n, c, h, w, mult, g, oh, ow);
+        var dW = new float[wt.Length]; var db = new float[cout]; var dx = new float[x.Length];
+        DepthwiseConv.Backward(x, wt, dy, dW, db, dx, n, c, h, w, mult, g, oh, ow);
+
+        var ey = new double[y.Length]; var edW = new double[dW.Length]; var edx = new double[dx.Length]; var edb = new double[cout];
+        for (int bi = 0; bi < n; bi++)
+        for (int co = 0; co < cout; co++)
+        for (int i = 0; i < oh; i++)
+        for (int j = 0; j < ow; j++)
+        {
+            int o = ((bi * cout + co) * oh + i) * ow + j;
+            ey[o] = b[co];
+            edb[co] += dy[o];
+            for (int u = 0; u < kh; u++)
+            for (int v = 0; v < kw; v++)
+            {
+                int yy = i * sh - ph + u * dh, xx = j * sw - ph + v * dw;
+                if (yy < 0 || yy >= h || xx < 0 || xx >= w) continue;
+                int xi = ((bi * c + co / mult) * h + yy) * w + xx, wi = (co * kh + u) * kw + v;
+                ey[o] += wt[wi] * x[xi];
+                edW[wi] += dy[o] * x[xi];
+                edx[xi] += wt[wi] * dy[o];
+            }
+        }
+        for (int i = 0; i < y.Length; i++) Assert.AreEqual(ey[i], y[i], 1e-4);
+        for (int i = 0; i < dW.Length; i++) Assert.AreEqual(edW[i], dW[i], 1e-3);
+        for (int i = 0; i < dx.Length; i++) Assert.AreEqual(edx[i], dx[i], 1e-4);
+        for (int i = 0; i < cout; i++) Assert.AreEqual(edb[i], db[i], 1e-3);
+    }
+}
