@@ -61,34 +61,54 @@ public static class Pool2d
         {
             var xs = x.AsSpan(p * inPlane, inPlane);
             for (int oh = 0; oh < outH; oh++)
-            for (int ow = 0; ow < outW; ow++)
             {
-                var win = TR.Selects ? new Window(oh * g.StrideH - g.PadTop, ow * g.StrideW - g.PadLeft, 0)
-                    : Bounds(g, oh, ow, height, width, countIncludePad);
-                float acc = TR.Seed;
-                int arg = -1;
-                for (int ki = 0; ki < g.KernelH; ki++)
+                int y0 = oh * g.StrideH - g.PadTop;
+                var (u0, u1) = Taps(y0, g.KernelH, g.DilationH, height);
+                for (int ow = 0; ow < outW; ow++)
                 {
-                    int yy = win.Y0 + ki * g.DilationH;
-                    if ((uint)yy >= (uint)height) continue;
-                    for (int kj = 0; kj < g.KernelW; kj++)
+                    int x0 = ow * g.StrideW - g.PadLeft;
+                    var (v0, v1) = Taps(x0, g.KernelW, g.DilationW, width);
+                    int o = p * outPlane + oh * outW + ow;
+                    if (TR.Selects)
                     {
-                        int xx = win.X0 + kj * g.DilationW;
-                        if ((uint)xx >= (uint)width) continue;
-                        int idx = yy * width + xx;
-                        float v = xs[idx];
-                        if (TR.Selects)
+                        // Padding never wins: start from the first element inside the input; ties keep the earlier one.
+                        int arg = (y0 + u0 * g.DilationH) * width + x0 + v0 * g.DilationW;
+                        float acc = xs[arg];
+                        for (int u = u0; u < u1; u++)
                         {
-                            if (arg < 0 || TR.Takes(v, acc)) { acc = v; arg = idx; }
+                            int row = (y0 + u * g.DilationH) * width + x0;
+                            for (int v = v0; v < v1; v++)
+                            {
+                                int idx = row + v * g.DilationW;
+                                float val = xs[idx];
+                                if (TR.Takes(val, acc)) { acc = val; arg = idx; }
+                            }
                         }
-                        else acc += v;
+                        y[o] = acc;
+                        argIndex[o] = arg;
+                    }
+                    else
+                    {
+                        float acc = 0f;
+                        for (int u = u0; u < u1; u++)
+                        {
+                            int row = (y0 + u * g.DilationH) * width + x0;
+                            for (int v = v0; v < v1; v++) acc += xs[row + v * g.DilationW];
+                        }
+                        int divisor = Bounds(g, oh, ow, height, width, countIncludePad).Divisor;
+                        y[o] = divisor > 0 ? acc / divisor : 0f;
                     }
                 }
-                int o = p * outPlane + oh * outW + ow;
-                if (TR.Selects) { y[o] = acc; argIndex[o] = arg; }
-                else y[o] = win.Divisor > 0 ? acc / win.Divisor : 0f;
             }
         });
+    }
+
+    /// <summary>The taps [k0, k1) of a window starting at <paramref name="begin"/> that fall inside [0, extent).</summary>
+    private static (int K0, int K1) Taps(int begin, int kernel, int dilation, int extent)
+    {
+        int k0 = begin >= 0 ? 0 : (-begin + dilation - 1) / dilation;
+        int k1 = begin >= extent ? 0 : Math.Min(kernel, (extent - 1 - begin) / dilation + 1);
+        return (k0, Math.Max(k0, k1));
     }
 
     /// <summary>dX += the gradient routed back from dY (the caller clears dX first).</summary>

@@ -1,4 +1,6 @@
 using System.Text.Json.Nodes;
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
+using MLConv.Training.Kernels;
 using MLConv.Training.Tensors;
 
 namespace MLConv.Training.Layers;
@@ -77,19 +79,24 @@ public sealed class BatchNorm2d : Layer
         var xhat = training ? Tensor.Reuse(ref _xhat, x.ShapeArray) : null;
         float[] xd = x.Data, yd = y.Data, g = _gamma.Value.Data, b = _beta.Value.Data;
 
-        for (int ch = 0; ch < c; ch++)
+        var xh = xhat?.Data;
+        Parallelism.For(c, 3L * m, ch =>
         {
             double mean, variance;
             if (training)
             {
+                // Per-plane float sums, accumulated in double; variance by the two-pass formula on x − μ.
                 double sum = 0;
-                for (int i = 0; i < n; i++) sum += Sum(xd.AsSpan((i * c + ch) * plane, plane));
+                for (int i = 0; i < n; i++) sum += TensorPrimitives.Sum(xd.AsSpan((i * c + ch) * plane, plane));
                 mean = sum / m;
                 double sq = 0;
+                float fmean = (float)mean;
                 for (int i = 0; i < n; i++)
                 {
-                    var s = xd.AsSpan((i * c + ch) * plane, plane);
-                    for (int k = 0; k < s.Length; k++) { double d = s[k] - mean; sq += d * d; }
+                    int o = (i * c + ch) * plane;
+                    var hs = xh.AsSpan(o, plane);
+                    TensorPrimitives.Subtract(xd.AsSpan(o, plane), fmean, hs);
+                    sq += TensorPrimitives.SumOfSquares(hs);
                 }
                 variance = sq / m;
                 RunningMean[ch] = (float)((1 - Momentum) * RunningMean[ch] + Momentum * mean);
@@ -102,30 +109,26 @@ public sealed class BatchNorm2d : Layer
             }
             float inv = (float)(1.0 / Math.Sqrt(variance + Eps));
             _invStd[ch] = inv;
-            float scale = g[ch] * inv, shift = (float)(b[ch] - mean * g[ch] * inv), fm = (float)mean;
             for (int i = 0; i < n; i++)
             {
                 int o = (i * c + ch) * plane;
-                if (xhat is not null)
+                var ys = yd.AsSpan(o, plane);
+                if (xh is not null)
                 {
-                    var xs = xd.AsSpan(o, plane);
-                    var hs = xhat.Data.AsSpan(o, plane);
-                    var ys = yd.AsSpan(o, plane);
-                    for (int k = 0; k < plane; k++)
-                    {
-                        float h = (xs[k] - fm) * inv;
-                        hs[k] = h;
-                        ys[k] = g[ch] * h + b[ch];
-                    }
+                    // x̂ = (x − μ)·inv, y = γ·x̂ + β.
+                    var hs = xh.AsSpan(o, plane);
+                    TensorPrimitives.Multiply(hs, inv, hs);
+                    TensorPrimitives.Multiply(hs, g[ch], ys);
+                    TensorPrimitives.Add(ys, b[ch], ys);
                 }
                 else
                 {
                     // y = scale·x + shift with scale = γ/σ and shift = β − μ·γ/σ.
-                    System.Numerics.Tensors.TensorPrimitives.Multiply(xd.AsSpan(o, plane), scale, yd.AsSpan(o, plane));
-                    System.Numerics.Tensors.TensorPrimitives.Add(yd.AsSpan(o, plane), shift, yd.AsSpan(o, plane));
+                    TensorPrimitives.Multiply(xd.AsSpan(o, plane), g[ch] * inv, ys);
+                    TensorPrimitives.Add(ys, (float)(b[ch] - mean * g[ch] * inv), ys);
                 }
             }
-        }
+        });
         if (training) BatchesTracked++;
         _trainingForward = training;
         _x = x;
@@ -139,9 +142,9 @@ public sealed class BatchNorm2d : Layer
         long m = (long)n * plane;
         var dx = Tensor.Reuse(ref _dx, dy.ShapeArray);
         float[] dyd = dy.Data, dxd = dx.Data, g = _gamma.Value.Data;
-        for (int ch = 0; ch < c; ch++)
+        if (!_trainingForward)
         {
-            if (!_trainingForward)
+            for (int ch = 0; ch < c; ch++)
             {
                 // Running statistics are constants: dx = γ/σ · dy, dγ = Σ dy·(x − μ)/σ, dβ = Σ dy.
                 float k = g[ch] * _invStd[ch], mu = RunningMean[ch];
@@ -152,43 +155,39 @@ public sealed class BatchNorm2d : Layer
                     var ds = dyd.AsSpan(o, plane);
                     var xs = _x!.Data.AsSpan(o, plane);
                     for (int q = 0; q < plane; q++) { dg += ds[q] * (xs[q] - mu) * _invStd[ch]; dbt += ds[q]; }
-                    System.Numerics.Tensors.TensorPrimitives.Multiply(ds, k, dxd.AsSpan(o, plane));
+                    TensorPrimitives.Multiply(ds, k, dxd.AsSpan(o, plane));
                 }
                 _gamma.Grad[ch] += (float)dg;
                 _beta.Grad[ch] += (float)dbt;
-                continue;
             }
+            return dx;
+        }
+        var xh = _xhat!.Data;
+        Parallelism.For(c, 3L * m, ch =>
+        {
             double dGamma = 0, dBeta = 0;
-            var xh = _xhat!.Data;
             for (int i = 0; i < n; i++)
             {
                 int o = (i * c + ch) * plane;
                 var ds = dyd.AsSpan(o, plane);
-                var hs = xh.AsSpan(o, plane);
-                dBeta += Sum(ds);
-                dGamma += System.Numerics.Tensors.TensorPrimitives.Dot(ds, hs);
+                dBeta += TensorPrimitives.Sum(ds);
+                dGamma += TensorPrimitives.Dot(ds, xh.AsSpan(o, plane));
             }
             _gamma.Grad[ch] += (float)dGamma;
             _beta.Grad[ch] += (float)dBeta;
-            float coef = (float)(g[ch] * _invStd[ch] / m);
-            float fdb = (float)dBeta, fdg = (float)dGamma, fm = m;
+            // dx = coef·(M·dy − dβ − x̂·dγ), coef = γ/(M·σ).
+            double coef = g[ch] * _invStd[ch] / m;
+            float a = (float)(coef * m), bh = (float)(-coef * dGamma), k0 = (float)(-coef * dBeta);
             for (int i = 0; i < n; i++)
             {
                 int o = (i * c + ch) * plane;
-                var ds = dyd.AsSpan(o, plane);
-                var hs = xh.AsSpan(o, plane);
                 var xs = dxd.AsSpan(o, plane);
-                for (int k = 0; k < plane; k++) xs[k] = coef * (fm * ds[k] - fdb - hs[k] * fdg);
+                TensorPrimitives.Multiply(dyd.AsSpan(o, plane), a, xs);
+                TensorPrimitives.MultiplyAdd(xh.AsSpan(o, plane), bh, xs, xs);
+                TensorPrimitives.Add(xs, k0, xs);
             }
-        }
+        });
         return dx;
-    }
-
-    private static double Sum(ReadOnlySpan<float> s)
-    {
-        double acc = 0;
-        foreach (float v in s) acc += v;
-        return acc;
     }
 
     public override long MultiplyAccumulates(int[] inputShape) => 2L * inputShape[0] * inputShape[1] * inputShape[2] * inputShape[3];

@@ -166,21 +166,15 @@ public sealed class Trainer
         ArgumentNullException.ThrowIfNull(network);
         CheckData(network, images, labels, nameof(images), nameof(labels));
         var loss = new SoftmaxCrossEntropy();
-        int n = images.N, sample = network.Channels * network.Height * network.Width;
         double total = 0;
         long correct = 0;
-        Tensor? x = null;
-        for (int start = 0; start < n; start += batchSize)
+        InferInBatches(network, images, batchSize, (start, logits) =>
         {
-            int count = Math.Min(batchSize, n - start);
-            x = Tensor.Reuse(ref x, count, network.Channels, network.Height, network.Width);
-            images.Data.AsSpan(start * sample, count * sample).CopyTo(x.Span);
-            network.Normalize(x);
-            var logits = network.Forward(x, false);
-            total += (double)loss.Forward(logits, labels.AsSpan(start, count)) * count;
-            correct += CountCorrect(logits, labels.AsSpan(start, count));
-        }
-        return (total / n, (double)correct / n);
+            var batchLabels = labels.AsSpan(start, logits.N);
+            total += (double)loss.Forward(logits, batchLabels) * logits.N;
+            correct += CountCorrect(logits, batchLabels);
+        });
+        return (total / images.N, (double)correct / images.N);
     }
 
     /// <summary>Class probabilities [N, classes] for raw (un-normalised) images, computed in batches.</summary>
@@ -188,8 +182,21 @@ public sealed class Trainer
     {
         ArgumentNullException.ThrowIfNull(network);
         network.CheckInput(images);
-        int n = images.N, sample = network.Channels * network.Height * network.Width, k = network.NumClasses;
-        var result = new Tensor(n, k);
+        int k = network.NumClasses;
+        var result = new Tensor(images.N, k);
+        InferInBatches(network, images, batchSize, (start, logits) =>
+        {
+            for (int i = 0; i < logits.N; i++)
+                System.Numerics.Tensors.TensorPrimitives.SoftMax(logits.Data.AsSpan(i * k, k), result.Data.AsSpan((start + i) * k, k));
+        });
+        return result;
+    }
+
+    /// <summary>Normalises consecutive batches of raw images and hands each batch's logits (inference mode) to <paramref name="onBatch"/>.</summary>
+    private static void InferInBatches(Network network, Tensor images, int batchSize, Action<int, Tensor> onBatch)
+    {
+        if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "batchSize must be >= 1.");
+        int n = images.N, sample = network.Channels * network.Height * network.Width;
         Tensor? x = null;
         for (int start = 0; start < n; start += batchSize)
         {
@@ -197,10 +204,8 @@ public sealed class Trainer
             x = Tensor.Reuse(ref x, count, network.Channels, network.Height, network.Width);
             images.Data.AsSpan(start * sample, count * sample).CopyTo(x.Span);
             network.Normalize(x);
-            var p = network.PredictProbabilities(x);
-            p.Span.CopyTo(result.Data.AsSpan(start * k, count * k));
+            onBatch(start, network.Forward(x, false));
         }
-        return result;
     }
 
     /// <summary>dst[c, y, x] = src[c, y − dy, x − dx], zero outside the image.</summary>
