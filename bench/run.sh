@@ -8,10 +8,13 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 cd "$root"
 artifacts="$here/artifacts"
+# Which MLConv sources were measured (read-only git queries).
+if commit="$(git rev-parse --short HEAD 2>/dev/null)"; then
+  git diff --quiet HEAD -- src 2>/dev/null || commit="$commit + uncommitted changes in src/"
+  export MLCONV_BENCH_COMMIT="$commit"
+fi
 dotnet build "$here/MLConv.Benchmarks/MLConv.Benchmarks.csproj" -c Release --artifacts-path "$artifacts" -nologo -v q
 dll="$(find "$artifacts/bin/MLConv.Benchmarks" -name MLConv.Benchmarks.dll -path '*release*' | head -n 1)"
 [[ -n "$dll" ]] || { echo "MLConv.Benchmarks.dll not found under $artifacts/bin" >&2; exit 1; }
 export MLCONV_BENCH_COMMAND="bash bench/run.sh${*:+ $*}"
-# Workstation, non-concurrent GC (also set in the project) and no tiered-compilation noise in timed loops.
-export DOTNET_TieredPGO=1
 exec dotnet "$dll" "$@"

@@ -26,6 +26,8 @@ public static class Benches
             (1152, 64, 4096, false, false, ""),
             (64, 576, 3136, false, true, " conv dW-like"),
             (576, 3136, 64, true, false, " conv dX-like"),
+            (16, 6400, 150, false, false, " = LeNet conv2 fwd"),
+            (128, 16384, 576, false, false, " = SimpleCNN conv2 fwd"),
         ];
         var rng = new Random(42);
         foreach (var (m, n, k, ta, tb, note) in shapes)
@@ -154,6 +156,68 @@ public static class Benches
             }
             var (m, t) = Timing.Compare(Ml, Th);
             report.Add(new Row("Layer f+b", "MaxPool2d 2x2 64x6x28x28", m, t, "Melem/s", 64.0 * 6 * 28 * 28 / 1e6));
+        }
+        {
+            // The first pooling of SimpleCNN(32,64,128) on 32x32x3.
+            var pool = new MaxPool2d(2);
+            var x = MlTensor.FromArray(RandomArray(rng, 64 * 32 * 32 * 32), 64, 32, 32, 32);
+            var dy = MlTensor.FromArray(RandomArray(rng, 64 * 32 * 16 * 16), 64, 32, 16, 16);
+            using var xg = ToTorch(x).requires_grad_(true);
+            using var dyt = ToTorch(dy);
+            void Ml() { pool.Forward(x, true); pool.Backward(dy); }
+            void Th() { using var s = NewDisposeScope(); torch.autograd.grad([F.max_pool2d(xg, [2, 2])], [xg], [dyt]); }
+            var (m, t) = Timing.Compare(Ml, Th);
+            report.Add(new Row("Layer f+b", "MaxPool2d 2x2 64x32x32x32", m, t, "Melem/s", 64.0 * 32 * 32 * 32 / 1e6));
+        }
+        {
+            // The first BatchNorm of SimpleCNN(32,64,128), training mode (batch statistics).
+            var bn = new BatchNorm2d(32);
+            var gamma = bn.Parameters[0].Value.Span;
+            var beta = bn.Parameters[1].Value.Span;
+            for (int i = 0; i < 32; i++) { gamma[i] = 1f + (float)(rng.NextDouble() - 0.5); beta[i] = (float)(rng.NextDouble() - 0.5); }
+            var x = MlTensor.FromArray(RandomArray(rng, 64 * 32 * 32 * 32), 64, 32, 32, 32);
+            var dy = MlTensor.FromArray(RandomArray(rng, 64 * 32 * 32 * 32), 64, 32, 32, 32);
+            using var xg = ToTorch(x).requires_grad_(true);
+            using var wg = ToTorch(bn.Parameters[0].Value).requires_grad_(true);
+            using var bg = ToTorch(bn.Parameters[1].Value).requires_grad_(true);
+            using var rm = zeros(32);
+            using var rv = ones(32);
+            using var dyt = ToTorch(dy);
+            void Ml() { foreach (var p in bn.Parameters) p.Grad.Clear(); bn.Forward(x, true); bn.Backward(dy); }
+            TorchTensor[] ThGrads() => [.. torch.autograd.grad([F.batch_norm(xg, rm, rv, wg, bg, true, 0.1, 1e-5)], [xg, wg, bg], [dyt])];
+            void Th() { using var s = NewDisposeScope(); ThGrads(); }
+            using (var s = NewDisposeScope())
+            {
+                foreach (var p in bn.Parameters) p.Grad.Clear();
+                var y = bn.Forward(x, true).Clone();
+                var dx = bn.Backward(dy);
+                var yTh = F.batch_norm(xg, rm, rv, wg, bg, true, 0.1, 1e-5);
+                var g = ThGrads();
+                report.Check($"BatchNorm2d(32) train 64x32x32x32: y {Diff(y.Span, yTh)}; dX {Diff(dx.Span, g[0])}; dγ {Diff(bn.Parameters[0].Grad.Span, g[1])}; dβ {Diff(bn.Parameters[1].Grad.Span, g[2])}");
+            }
+            var (m, t) = Timing.Compare(Ml, Th);
+            report.Add(new Row("Layer f+b", "BatchNorm2d(32) train 64x32x32x32", m, t, "Melem/s", 64.0 * 32 * 32 * 32 / 1e6));
+        }
+        {
+            // Adam step over the parameter sizes of SimpleCNN(32,64,128) (1.2 M values), gradients already there.
+            var net = Architectures.SimpleCnn(3, 32, 32, 10, widths: [32, 64, 128], seed: 1);
+            var ps = net.Parameters.ToList();
+            foreach (var p in ps) RandomArray(rng, p.Grad.Length).CopyTo(p.Grad.Span);
+            var adam = new Adam(ps, 1e-3);
+            var tps = ps.Select(p => new TorchSharp.Modules.Parameter(ToTorch(p.Value))).ToList();
+            for (int i = 0; i < ps.Count; i++)
+            {
+                using var s = NewDisposeScope();
+                (tps[i] * ToTorch(ps[i].Grad)).sum().backward();   // .grad = the same gradient
+            }
+            if (tps.Any(p => p.grad is null)) throw new InvalidOperationException("Adam benchmark: torch gradients missing.");
+            using var opt = optim.Adam(tps, lr: 1e-3);
+            long count = ps.Sum(p => (long)p.Value.Length);
+            void Ml() => adam.Step();
+            void Th() { using var s = NewDisposeScope(); opt.step(); }
+            var (m, t) = Timing.Compare(Ml, Th);
+            report.Add(new Row("Optimizer", $"Adam step, {count / 1e6:F2} M params (SimpleCNN)", m, t, "Mparam/s", count / 1e6));
+            foreach (var p in tps) p.Dispose();
         }
         {
             var relu = new ReLU();
@@ -300,6 +364,54 @@ public static class Benches
 
         var (ms, ts) = Timing.Compare(() => MlStep(), () => ThStep());
         report.Add(new Row("Train step", $"{name}, batch {batch}", ms, ts, "examples/s", batch));
+        Breakdown(report, name, net, x, labels, adam, loss);
+    }
+
+    /// <summary>Where MLConv's training step spends its time: per layer forward/backward, loss, Adam (median of 15 steps).</summary>
+    private static void Breakdown(Report report, string name, Network net, MlTensor x, int[] labels, Adam adam, SoftmaxCrossEntropy loss)
+    {
+        var layers = net.Root.Layers;
+        int n = layers.Count, steps = 15;
+        var fwd = new double[n][];
+        var bwd = new double[n][];
+        for (int i = 0; i < n; i++) { fwd[i] = new double[steps]; bwd[i] = new double[steps]; }
+        var lossT = new double[steps];
+        var adamT = new double[steps];
+        var sw = new System.Diagnostics.Stopwatch();
+        for (int s = -3; s < steps; s++)
+        {
+            adam.ZeroGrad();
+            var h = x;
+            for (int i = 0; i < n; i++)
+            {
+                sw.Restart(); h = layers[i].Forward(h, true); sw.Stop();
+                if (s >= 0) fwd[i][s] = sw.Elapsed.TotalMilliseconds;
+            }
+            sw.Restart();
+            loss.Forward(h, labels);
+            var dy = loss.Backward();
+            sw.Stop();
+            if (s >= 0) lossT[s] = sw.Elapsed.TotalMilliseconds;
+            for (int i = n - 1; i >= 0; i--)
+            {
+                layers[i].ComputeInputGradient = i > 0 || net.Root.ComputeInputGradient;
+                sw.Restart(); dy = layers[i].Backward(dy); sw.Stop();
+                if (s >= 0) bwd[i][s] = sw.Elapsed.TotalMilliseconds;
+            }
+            sw.Restart(); adam.Step(); sw.Stop();
+            if (s >= 0) adamT[s] = sw.Elapsed.TotalMilliseconds;
+        }
+        var lines = new List<(string Part, double Fwd, double Bwd)>();
+        var shape = net.InputShape(x.N);
+        for (int i = 0; i < n; i++)
+        {
+            var outShape = layers[i].OutputShape(shape);
+            lines.Add(($"{i} {layers[i]} -> [{string.Join("x", outShape)}]", new Stats(fwd[i]).Median, new Stats(bwd[i]).Median));
+            shape = outShape;
+        }
+        lines.Add(("softmax cross-entropy (fwd+grad)", new Stats(lossT).Median, 0));
+        lines.Add(("Adam step", new Stats(adamT).Median, 0));
+        report.AddBreakdown(name, lines);
     }
 
     // ---------------------------------------------------------------- helpers

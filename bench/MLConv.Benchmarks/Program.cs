@@ -21,18 +21,22 @@ for (int i = 0; i < args.Length; i++)
         case "--reps": Timing.Repetitions = int.Parse(Next(), CultureInfo.InvariantCulture); break;
         case "--warmup": Timing.WarmupRuns = int.Parse(Next(), CultureInfo.InvariantCulture); break;
         case "--sample-ms": Timing.TargetSampleMs = double.Parse(Next(), CultureInfo.InvariantCulture); break;
+        case "--max-other-cores": Timing.MaxOtherCores = double.Parse(Next(), CultureInfo.InvariantCulture); break;
         case "--out": outPath = Next(); break;
         case "--no-simplecnn": simpleCnn = false; break;
+        case "--samples": Report.PrintSamples = true; break;
         case "--only": foreach (var s in Next().Split(',')) only.Add(s.Trim()); break;
         case "--help" or "-h":
             Console.WriteLine("""
                 MLConv vs libtorch (TorchSharp-cpu) benchmarks. Usage: bash bench/run.sh [options]
                   --threads N     threads for both MLConv (Parallelism.MaxThreads) and libtorch (set_num_threads); default: processor count
-                  --reps N        timed repetitions per case (median reported); default 7
+                  --reps N        timed repetitions per case (median reported); default 9
                   --warmup N      warm-up runs per case; default 2
-                  --sample-ms X   a timed sample repeats short operations to last about X ms; default 60
+                  --sample-ms X   a timed sample repeats short operations to last about X ms; default 100
+                  --max-other-cores X  retake a sample when other processes used more than X cores during it; default 0.25
                   --only LIST     comma-separated sections: gemm, conv, train, other
                   --no-simplecnn  skip the SimpleCNN training step
+                  --samples       print every timed sample
                   --out PATH      markdown report; default bench/results.md under the repository root
                 """);
             return 0;
@@ -71,7 +75,9 @@ if (Run("train")) Benches.Train(report, simpleCnn);
 string loadAfter = LoadAverage();
 Console.WriteLine();
 Console.WriteLine(report.PlainText());
-Console.WriteLine($"Load average before/after: {loadBefore} / {loadAfter}; wall time {(DateTime.UtcNow - started).TotalSeconds:F0} s");
+Console.Write(report.BreakdownsPlainText());
+Console.WriteLine($"Load average before/after: {loadBefore} / {loadAfter}; wall time {(DateTime.UtcNow - started).TotalSeconds:F0} s; " +
+                  $"samples retaken because other processes were busy: {Timing.RetakenSamples}, kept under load after {Timing.MaxRetries} retries: {Timing.ContendedSamples}");
 
 outPath ??= Path.Combine(RepoRoot(), "bench", "results.md");
 var md = new StringBuilder();
@@ -79,15 +85,20 @@ md.AppendLine("# MLConv vs libtorch (TorchSharp-cpu) benchmark results");
 md.AppendLine();
 md.AppendLine($"- Command: `{command}`");
 md.AppendLine($"- Date: {started:yyyy-MM-dd HH:mm} UTC");
+md.AppendLine($"- MLConv sources: {Environment.GetEnvironmentVariable("MLCONV_BENCH_COMMIT") ?? "unknown commit"}");
 md.AppendLine($"- Threads: {threads} (MLConv `Parallelism.MaxThreads` = {Parallelism.MaxThreads}, libtorch `get_num_threads()` = {get_num_threads()})");
 md.AppendLine($"- CPU: {cpu} ({Environment.ProcessorCount} logical cores)");
 md.AppendLine($"- Runtime: .NET {Environment.Version}, TorchSharp {torchVersion}, libtorch {libtorchVersion} (CPU)");
 md.AppendLine($"- Load average (1/5/15 min) before / after: {loadBefore} / {loadAfter}; wall time {(DateTime.UtcNow - started).TotalSeconds:F0} s");
-md.AppendLine($"- Method: median of {Timing.Repetitions} timed samples after {Timing.WarmupRuns} warm-up runs; each sample repeats the operation for ~{Timing.TargetSampleMs} ms; MLConv and libtorch samples alternate in the same process.");
+md.AppendLine($"- Samples retaken because other processes used > {Timing.MaxOtherCores} cores during them: {Timing.RetakenSamples}; kept under load after {Timing.MaxRetries} retries: {Timing.ContendedSamples}");
+md.AppendLine($"- Method: median of {Timing.Repetitions} timed samples after {Timing.WarmupRuns} warm-up runs (and >= {Timing.WarmupSeconds} s); each sample repeats the operation for ~{Timing.TargetSampleMs} ms; MLConv and libtorch samples alternate in the same process; a sample during which other processes were busy is retaken.");
 md.AppendLine("- **ratio = MLConv time / libtorch time** (> 1: MLConv is slower by that factor).");
 md.AppendLine();
 md.Append(report.Markdown());
 md.AppendLine();
+md.AppendLine("## Where MLConv's training step spends its time");
+md.AppendLine();
+md.Append(report.BreakdownsMarkdown());
 md.AppendLine("## Correctness (MLConv vs libtorch on identical inputs/weights)");
 md.AppendLine();
 foreach (var line in report.Checks) md.AppendLine($"- {line}");

@@ -17,11 +17,55 @@ public sealed class Report
     private readonly List<Row> _rows = [];
     public List<string> Checks { get; } = [];
 
+    /// <summary>Print every sample (ms) of each case.</summary>
+    public static bool PrintSamples { get; set; }
+
     public void Add(Row row)
     {
         _rows.Add(row);
+        if (PrintSamples)
+            Console.WriteLine($"    samples ms: MLConv [{string.Join(", ", row.MLConv.Samples.Select(v => Ms(v)))}]  libtorch [{string.Join(", ", row.Torch.Samples.Select(v => Ms(v)))}]");
         Console.WriteLine($"  {row.Section,-10} {row.Case,-44} MLConv {Ms(row.MLConv.Median),9} ms  libtorch {Ms(row.Torch.Median),9} ms  " +
-                          $"ratio {row.Ratio,6:F2}  ({row.Unit}: {Metric(row.MlMetric),8} vs {Metric(row.ThMetric),8}; spread {row.MLConv.Spread:P0}/{row.Torch.Spread:P0})");
+                          $"ratio {row.Ratio,6:F2}  ({row.Unit}: {Metric(row.MlMetric),8} vs {Metric(row.ThMetric),8}; IQR/median {row.MLConv.Spread:P0}/{row.Torch.Spread:P0})");
+    }
+
+    private readonly List<(string Name, List<(string Part, double Fwd, double Bwd)> Lines)> _breakdowns = [];
+
+    public void AddBreakdown(string name, List<(string Part, double Fwd, double Bwd)> lines)
+    {
+        _breakdowns.Add((name, lines));
+        Console.Write(BreakdownText(name, lines));
+    }
+
+    private static string BreakdownText(string name, List<(string Part, double Fwd, double Bwd)> lines)
+    {
+        double total = lines.Sum(l => l.Fwd + l.Bwd);
+        int w = lines.Max(l => l.Part.Length);
+        var sb = new StringBuilder();
+        sb.Append($"MLConv step breakdown, {name} (median ms of 15 steps; sum {total:F2} ms)\n");
+        sb.Append($"  {"part".PadRight(w)}  {"fwd ms",8}  {"bwd ms",8}  {"share",6}\n");
+        foreach (var (part, f, b) in lines)
+            sb.Append($"  {part.PadRight(w)}  {f,8:F3}  {b,8:F3}  {(f + b) / total,6:P0}\n");
+        return sb.ToString();
+    }
+
+    public string BreakdownsPlainText() => string.Concat(_breakdowns.Select(b => BreakdownText(b.Name, b.Lines) + "\n"));
+
+    public string BreakdownsMarkdown()
+    {
+        var sb = new StringBuilder();
+        foreach (var (name, lines) in _breakdowns)
+        {
+            double total = lines.Sum(l => l.Fwd + l.Bwd);
+            sb.AppendLine($"### MLConv step breakdown: {name} (median of 15 steps, sum {total:F2} ms)");
+            sb.AppendLine();
+            sb.AppendLine("| Part | fwd ms | bwd ms | share |");
+            sb.AppendLine("|---|---:|---:|---:|");
+            foreach (var (part, f, b) in lines)
+                sb.AppendLine($"| {part} | {f:F3} | {b:F3} | {(f + b) / total * 100:F0}% |");
+            sb.AppendLine();
+        }
+        return sb.ToString();
     }
 
     public void Check(string line)
@@ -30,7 +74,7 @@ public sealed class Report
         Console.WriteLine("  check: " + line);
     }
 
-    private static readonly string[] Header = ["Section", "Case", "MLConv ms", "libtorch ms", "MLConv", "libtorch", "Unit", "Ratio (ML/torch time)", "Spread ML/torch"];
+    private static readonly string[] Header = ["Section", "Case", "MLConv ms", "libtorch ms", "MLConv", "libtorch", "Unit", "Ratio (ML/torch time)", "IQR/median ML/torch"];
 
     private IEnumerable<string[]> Cells() => _rows.Select(r => new[]
     {
