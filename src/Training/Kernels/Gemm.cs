@@ -10,7 +10,7 @@ namespace MLConv.Training.Kernels;
 /// This is the one hot path of training. Goto-style: C is cut into tiles (MB×NB) spread over threads;
 /// per tile and K block (KC deep) the panels of op(A) and op(B) are packed into contiguous strips (which
 /// also absorbs the transposes and any leading dimension, even power-of-two strides), and a 6×16 FMA
-/// register-blocked micro-kernel runs over them. When M and N are small but K is long (weight gradients:
+/// register-blocked micro-kernel (6×32 with AVX-512) runs over them. When M and N are small but K is long (weight gradients:
 /// K = batch·pixels) K is split into fixed chunks whose partial products are summed in chunk order.
 /// Every C element is reduced in an order that depends only on (M, N, K), never on the thread count,
 /// so results are deterministic.
@@ -18,14 +18,21 @@ namespace MLConv.Training.Kernels;
 public static class Gemm
 {
     private const int MR = 6;       // rows of the micro-kernel
-    private const int NR = 16;      // columns of the micro-kernel (2 × Vector256<float>)
+    /// <summary>Columns of the micro-kernel: 2 × Vector512 (32) where AVX-512 is available, else 2 × Vector256 (16).</summary>
+    private static readonly int NR = Vector512.IsHardwareAccelerated ? 32 : 16;
     private const int KC = 256;     // depth of a packed K block
     private const int MB = 72;      // rows of a tile (multiple of MR)
     private const int NB = 256;     // columns of a tile (multiple of NR)
     private const int KSplit = 1024; // K chunk when K is split
 
     public static void Multiply(bool transA, bool transB, int m, int n, int k, float alpha,
-        ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc)
+        ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc) =>
+        Multiply(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, parallel: true);
+
+    /// <summary>As the public overload; <paramref name="parallel"/> = false keeps the work on the calling thread
+    /// (for callers that already spread independent GEMMs over threads). The result is the same either way.</summary>
+    internal static void Multiply(bool transA, bool transB, int m, int n, int k, float alpha,
+        ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc, bool parallel)
     {
         if (m < 0 || n < 0 || k < 0) throw new ArgumentException($"Gemm sizes must be >= 0; got M={m}, N={n}, K={k}.");
         CheckOperand(nameof(a), a.Length, transA ? k : m, transA ? m : k, lda);
@@ -35,7 +42,7 @@ public static class Gemm
 
         ScaleC(m, n, beta, c, ldc);
         if (k == 0 || alpha == 0f) return;
-        Compute(transA, transB, m, n, k, alpha, a, lda, b, ldb, c, ldc);
+        Compute(transA, transB, m, n, k, alpha, a, lda, b, ldb, c, ldc, parallel);
     }
 
     private static void CheckOperand(string name, int length, int rows, int cols, int ld)
@@ -61,7 +68,7 @@ public static class Gemm
     private readonly record struct Operands(nint A, int Lda, bool TransA, nint B, int Ldb, bool TransB, int M, int N, float Alpha);
 
     private static unsafe void Compute(bool transA, bool transB, int m, int n, int k, float alpha,
-        ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, Span<float> c, int ldc)
+        ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, Span<float> c, int ldc, bool parallel)
     {
         int tilesM = (m + MB - 1) / MB, tilesN = (n + NB - 1) / NB, tiles = tilesM * tilesN;
         // Split K only when the tiles alone cannot feed the cores and K is long; the split depends on the sizes only.
@@ -73,7 +80,7 @@ public static class Gemm
             if (chunks == 1)
             {
                 long work = (long)Math.Min(m, MB) * Math.Min(n, NB) * k;
-                Parallelism.For(tiles, work, t =>
+                Parallelism.For(tiles, parallel ? work : 0, t =>
                 {
                     int i0 = t / tilesN * MB, j0 = t % tilesN * NB;
                     Tile(ops, (float*)ic, ldc, i0, Math.Min(i0 + MB, m), j0, Math.Min(j0 + NB, n), 0, k);
@@ -90,7 +97,7 @@ public static class Gemm
                     nint ip = (nint)pp;
                     new Span<float>(pp, chunks * m * n).Clear();
                     long work = (long)m * n * chunkLen;
-                    Parallelism.For(chunks * tiles, work / tiles, t =>
+                    Parallelism.For(chunks * tiles, parallel ? work / tiles : 0, t =>
                     {
                         int chunk = t / tiles, tile = t % tiles;
                         int i0 = tile / tilesN * MB, j0 = tile % tilesN * NB;
@@ -118,7 +125,8 @@ public static class Gemm
         int kcMax = Math.Min(KC, kEnd - kBegin);
         var bufA = ArrayPool<float>.Shared.Rent(stripsA * MR * kcMax);
         var bufB = ArrayPool<float>.Shared.Rent(stripsB * NR * kcMax);
-        float* acc = stackalloc float[MR * NR];
+        float* acc = stackalloc float[MR * 32];
+        bool wide = NR == 32;
         try
         {
             fixed (float* pa = bufA, pb = bufB)
@@ -137,10 +145,18 @@ public static class Gemm
                             int w = Math.Min(NR, cols - sb * NR);
                             float* bp = pb + (long)sb * NR * kc;
                             float* cp = c + (long)(i0 + sa * MR) * ldc + j0 + sb * NR;
-                            if (r == MR && w == NR) Kernel6x16(ap, bp, kc, cp, ldc, o.Alpha);
+                            if (r == MR && w == NR)
+                            {
+                                if (wide) Kernel6x32(ap, bp, kc, cp, ldc, o.Alpha);
+                                else Kernel6x16(ap, bp, kc, cp, ldc, o.Alpha);
+                            }
                             else
                             {
-                                KernelPartial(ap, bp, kc, acc, r);
+                                // Edge block: the packed panels are zero-padded, so the full kernel runs into a
+                                // scratch block and only the valid r × w corner is added to C.
+                                new Span<float>(acc, MR * NR).Clear();
+                                if (wide) Kernel6x32(ap, bp, kc, acc, NR, 1f);
+                                else Kernel6x16(ap, bp, kc, acc, NR, 1f);
                                 for (int ii = 0; ii < r; ii++)
                                 for (int jj = 0; jj < w; jj++)
                                     cp[(long)ii * ldc + jj] += o.Alpha * acc[ii * NR + jj];
@@ -201,11 +217,7 @@ public static class Gemm
                 if (w == NR)
                 {
                     for (int p = 0; p < kc; p++)
-                    {
-                        float* src = b + (long)(k0 + p) * o.Ldb + c0;
-                        Vector256.Load(src).Store(d + p * NR);
-                        Vector256.Load(src + 8).Store(d + p * NR + 8);
-                    }
+                        new ReadOnlySpan<float>(b + (long)(k0 + p) * o.Ldb + c0, NR).CopyTo(new Span<float>(d + p * NR, NR));
                 }
                 else
                 {
@@ -258,22 +270,38 @@ public static class Gemm
         Store(c + 3 * ldc, c30, c31, al); Store(c + 4 * ldc, c40, c41, al); Store(c + 5 * ldc, c50, c51, al);
     }
 
-    /// <summary>The first <paramref name="rows"/> rows of a 6×16 block into acc (row stride 16), for edge blocks.</summary>
-    private static unsafe void KernelPartial(float* a, float* b, int kc, float* acc, int rows)
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Kernel6x32(float* a, float* b, int kc, float* c, int ldc, float alpha)
     {
-        for (int r = 0; r < rows; r++)
+        Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        Vector512<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        for (int p = 0; p < kc; p++, a += MR, b += 32)
         {
-            Vector256<float> s0 = default, s1 = default;
-            float* ap = a + r, bp = b;
-            for (int p = 0; p < kc; p++, ap += MR, bp += NR)
-            {
-                var x = Vector256.Create(*ap);
-                s0 = Vector256.FusedMultiplyAdd(x, Vector256.Load(bp), s0);
-                s1 = Vector256.FusedMultiplyAdd(x, Vector256.Load(bp + 8), s1);
-            }
-            s0.Store(acc + r * NR);
-            s1.Store(acc + r * NR + 8);
+            var b0 = Vector512.Load(b);
+            var b1 = Vector512.Load(b + 16);
+            var x = Vector512.Create(a[0]);
+            c00 = Vector512.FusedMultiplyAdd(x, b0, c00); c01 = Vector512.FusedMultiplyAdd(x, b1, c01);
+            x = Vector512.Create(a[1]);
+            c10 = Vector512.FusedMultiplyAdd(x, b0, c10); c11 = Vector512.FusedMultiplyAdd(x, b1, c11);
+            x = Vector512.Create(a[2]);
+            c20 = Vector512.FusedMultiplyAdd(x, b0, c20); c21 = Vector512.FusedMultiplyAdd(x, b1, c21);
+            x = Vector512.Create(a[3]);
+            c30 = Vector512.FusedMultiplyAdd(x, b0, c30); c31 = Vector512.FusedMultiplyAdd(x, b1, c31);
+            x = Vector512.Create(a[4]);
+            c40 = Vector512.FusedMultiplyAdd(x, b0, c40); c41 = Vector512.FusedMultiplyAdd(x, b1, c41);
+            x = Vector512.Create(a[5]);
+            c50 = Vector512.FusedMultiplyAdd(x, b0, c50); c51 = Vector512.FusedMultiplyAdd(x, b1, c51);
         }
+        var al = Vector512.Create(alpha);
+        Store(c, c00, c01, al); Store(c + ldc, c10, c11, al); Store(c + 2 * ldc, c20, c21, al);
+        Store(c + 3 * ldc, c30, c31, al); Store(c + 4 * ldc, c40, c41, al); Store(c + 5 * ldc, c50, c51, al);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Store(float* c, Vector512<float> v0, Vector512<float> v1, Vector512<float> alpha)
+    {
+        Vector512.FusedMultiplyAdd(alpha, v0, Vector512.Load(c)).Store(c);
+        Vector512.FusedMultiplyAdd(alpha, v1, Vector512.Load(c + 16)).Store(c + 16);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -8,34 +8,45 @@ namespace MLConv.Training.Kernels;
 /// </summary>
 public static class Im2Col
 {
-    public static void Run(ReadOnlySpan<float> image, int channels, int height, int width, in Window2d g,
+    public static unsafe void Run(ReadOnlySpan<float> image, int channels, int height, int width, in Window2d g,
         int outH, int outW, Span<float> cols, int ldCols)
     {
-        int row = 0;
-        for (int c = 0; c < channels; c++)
+        if (image.Length < channels * height * width)
+            throw new ArgumentException($"image has {image.Length} values; {channels}x{height}x{width} needs {channels * height * width}.", nameof(image));
+        int rows = channels * g.KernelH * g.KernelW;
+        if (rows > 0 && cols.Length < (long)(rows - 1) * ldCols + outH * outW)
+            throw new ArgumentException($"cols has {cols.Length} values; {rows} rows of {outH * outW} with stride {ldCols} need more.", nameof(cols));
+        fixed (float* img = image, col = cols)
         {
-            var plane = image.Slice(c * height * width, height * width);
-            for (int ki = 0; ki < g.KernelH; ki++)
-            for (int kj = 0; kj < g.KernelW; kj++, row++)
+            int row = 0;
+            for (int c = 0; c < channels; c++)
             {
-                var dst = cols.Slice(row * ldCols, outH * outW);
-                int dx = kj * g.DilationW - g.PadLeft;
-                // Columns ow whose source x = ow·sw + dx lies in [0, width).
-                int owBegin = dx >= 0 ? 0 : Math.Min(outW, (-dx + g.StrideW - 1) / g.StrideW);
-                int owEnd = width - dx <= 0 ? 0 : Math.Min(outW, (width - dx + g.StrideW - 1) / g.StrideW);
-                if (owEnd < owBegin) owEnd = owBegin;
-                for (int oh = 0; oh < outH; oh++)
+                float* plane = img + (long)c * height * width;
+                for (int ki = 0; ki < g.KernelH; ki++)
+                for (int kj = 0; kj < g.KernelW; kj++, row++)
                 {
-                    var d = dst.Slice(oh * outW, outW);
-                    int y = oh * g.StrideH + ki * g.DilationH - g.PadTop;
-                    if ((uint)y >= (uint)height) { d.Clear(); continue; }
-                    var src = plane.Slice(y * width, width);
-                    d[..owBegin].Clear();
-                    if (g.StrideW == 1)
-                        src.Slice(owBegin + dx, owEnd - owBegin).CopyTo(d[owBegin..owEnd]);
-                    else
-                        for (int ow = owBegin; ow < owEnd; ow++) d[ow] = src[ow * g.StrideW + dx];
-                    d[owEnd..].Clear();
+                    float* dst = col + (long)row * ldCols;
+                    int dx = kj * g.DilationW - g.PadLeft;
+                    // Columns ow whose source x = ow·sw + dx lies in [0, width).
+                    int owBegin = dx >= 0 ? 0 : Math.Min(outW, (-dx + g.StrideW - 1) / g.StrideW);
+                    int owEnd = width - dx <= 0 ? 0 : Math.Min(outW, (width - dx + g.StrideW - 1) / g.StrideW);
+                    if (owEnd < owBegin) owEnd = owBegin;
+                    for (int oh = 0; oh < outH; oh++, dst += outW)
+                    {
+                        int y = oh * g.StrideH + ki * g.DilationH - g.PadTop;
+                        if ((uint)y >= (uint)height)
+                        {
+                            for (int ow = 0; ow < outW; ow++) dst[ow] = 0f;
+                            continue;
+                        }
+                        float* src = plane + (long)y * width + dx;
+                        for (int ow = 0; ow < owBegin; ow++) dst[ow] = 0f;
+                        if (g.StrideW == 1)
+                            Buffer.MemoryCopy(src + owBegin, dst + owBegin, (owEnd - owBegin) * sizeof(float), (owEnd - owBegin) * sizeof(float));
+                        else
+                            for (int ow = owBegin; ow < owEnd; ow++) dst[ow] = src[ow * g.StrideW];
+                        for (int ow = owEnd; ow < outW; ow++) dst[ow] = 0f;
+                    }
                 }
             }
         }

@@ -1,4 +1,5 @@
 using System.Buffers;
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 using System.Text.Json.Nodes;
 using MLConv.Training.Init;
 using MLConv.Training.Kernels;
@@ -8,9 +9,10 @@ namespace MLConv.Training.Layers;
 
 /// <summary>
 /// 2-D convolution (cross-correlation) by im2col + GEMM, with groups.
-/// For group g, with the columns of the whole batch side by side (L = N·Hout·Wout):
-///   forward   cols = im2col(x),  Y_g = W_g · cols_g + b
+/// Per sample and group g (P = Hout·Wout output pixels, the sample's columns kept in cache):
+///   forward   cols = im2col(x),  Y_g = W_g · cols_g + b                       (Y_g: Cout/g × P, in place in y)
 ///   backward  dW_g += dY_g · cols_gᵀ,   db += Σ dY,   dX = col2im(W_gᵀ · dY_g)
+/// A 1x1 stride-1 unpadded convolution uses the image as its column matrix (no im2col).
 /// (the last is the seeds' transposed convolution: the padded upstream gradient convolved with
 /// the mirrored kernel). Weight shape [Cout, Cin/groups, kh, kw] as in PyTorch and ONNX.
 /// groups = Cin is depthwise (Cout = k·Cin gives a channel multiplier k).
@@ -19,9 +21,7 @@ public sealed class Conv2d : Layer
 {
     private readonly Parameter _weight;
     private readonly Parameter? _bias;
-    private Tensor? _x, _y;
-    private float[] _cols = [];
-    private Tensor? _dx;
+    private Tensor? _x, _y, _dx;
 
     public Conv2d(int inChannels, int outChannels, Size2 kernelSize, Size2? stride = null, Padding padding = default,
         Size2? dilation = null, int groups = 1, bool bias = true, Random? rng = null)
@@ -85,45 +85,34 @@ public sealed class Conv2d : Layer
         CheckRank(x, 4, "Conv2d");
         var outShape = OutputShape(x.ShapeArray);
         int n = x.N, h = x.H, w = x.W, oh = outShape[2], ow = outShape[3];
-        int plane = oh * ow, l = n * plane;
-        int kg = InChannels / Groups * Geometry.KernelH * Geometry.KernelW, mg = OutChannels / Groups;
+        var y = Tensor.Reuse(ref _y, outShape);
+        _x = x;
         if (IsDepthwise)
         {
-            var yd = Tensor.Reuse(ref _y, outShape);
-            DepthwiseConv.Forward(x.Data, _weight.Value.Data, _bias?.Value.Data, yd.Data, n, InChannels, h, w, OutChannels / InChannels, Geometry, oh, ow);
-            _x = x;
-            return yd;
-        }
-        int rows = kg * Groups;
-        if (_cols.Length < rows * l) _cols = new float[rows * l];
-
-        var g = Geometry;
-        int inC = InChannels;
-        float[] cols = _cols, xd = x.Data;
-        Parallelism.For(n, (long)rows * plane, i =>
-            Im2Col.Run(xd.AsSpan(i * inC * h * w, inC * h * w), inC, h, w, g, oh, ow, cols.AsSpan(i * plane), l));
-
-        var yCols = ArrayPool<float>.Shared.Rent(OutChannels * l);
-        try
-        {
-            for (int gi = 0; gi < Groups; gi++)
-                Gemm.Multiply(false, false, mg, l, kg, 1f,
-                    _weight.Value.Span.Slice(gi * mg * kg), kg, cols.AsSpan(gi * kg * l), l,
-                    0f, yCols.AsSpan(gi * mg * l), l);
-            var y = Tensor.Reuse(ref _y, outShape);
-            var bias = _bias?.Value.Data;
-            for (int i = 0; i < n; i++)
-            for (int co = 0; co < OutChannels; co++)
-            {
-                var src = yCols.AsSpan(co * l + i * plane, plane);
-                var dst = y.Data.AsSpan((i * OutChannels + co) * plane, plane);
-                if (bias is null) src.CopyTo(dst);
-                else System.Numerics.Tensors.TensorPrimitives.Add(src, bias[co], dst);
-            }
-            _x = x;
+            DepthwiseConv.Forward(x.Data, _weight.Value.Data, _bias?.Value.Data, y.Data, n, InChannels, h, w, OutChannels / InChannels, Geometry, oh, ow);
             return y;
         }
-        finally { ArrayPool<float>.Shared.Return(yCols); }
+        var s = new Shapes(this, h, w, oh, ow);
+        float[] xd = x.Data, yd = y.Data, wd = _weight.Value.Data;
+        float[]? bias = _bias?.Value.Data;
+        // One sample at a time keeps its columns (K × P) in cache; samples are independent, so they go to
+        // different threads when there are enough of them, otherwise each GEMM spreads over the threads.
+        bool perSample = n >= Parallelism.MaxThreads;
+        Parallelism.For(n, perSample ? s.Work : 0, i =>
+        {
+            float[]? rented = s.Direct ? null : ArrayPool<float>.Shared.Rent(s.Rows * s.P);
+            try
+            {
+                var cols = s.Columns(xd, i, rented);
+                var yn = yd.AsSpan(i * OutChannels * s.P, OutChannels * s.P);
+                for (int co = 0; co < OutChannels; co++) yn.Slice(co * s.P, s.P).Fill(bias?[co] ?? 0f);
+                for (int gi = 0; gi < Groups; gi++)
+                    Gemm.Multiply(false, false, s.Mg, s.P, s.Kg, 1f, wd.AsSpan(gi * s.Mg * s.Kg), s.Kg, cols.Slice(gi * s.Kg * s.P), s.P,
+                        1f, yn.Slice(gi * s.Mg * s.P), s.P, parallel: !perSample);
+            }
+            finally { if (rented is not null) ArrayPool<float>.Shared.Return(rented); }
+        });
+        return y;
     }
 
     public override Tensor Backward(Tensor dy)
@@ -131,55 +120,102 @@ public sealed class Conv2d : Layer
         CheckSameShape(dy, _y, "Conv2d");
         var x = _x!;
         int n = x.N, h = x.H, w = x.W, oh = dy.H, ow = dy.W;
-        int plane = oh * ow, l = n * plane;
-        int kg = InChannels / Groups * Geometry.KernelH * Geometry.KernelW, mg = OutChannels / Groups;
+        var dx = Tensor.Reuse(ref _dx, x.ShapeArray);
         if (IsDepthwise)
         {
-            var dxd = Tensor.Reuse(ref _dx, x.ShapeArray);
             DepthwiseConv.Backward(x.Data, _weight.Value.Data, dy.Data, _weight.Grad.Data, _bias?.Grad.Data,
-                ComputeInputGradient ? dxd.Data : null, n, InChannels, h, w, OutChannels / InChannels, Geometry, oh, ow);
-            return dxd;
-        }
-
-        // dY as a (Cout × L) matrix, the layout of the forward GEMM's output.
-        var dyCols = ArrayPool<float>.Shared.Rent(OutChannels * l);
-        try
-        {
-            for (int i = 0; i < n; i++)
-            for (int co = 0; co < OutChannels; co++)
-                dy.Data.AsSpan((i * OutChannels + co) * plane, plane).CopyTo(dyCols.AsSpan(co * l + i * plane, plane));
-
-            if (_bias is not null)
-            {
-                var db = _bias.Grad.Data;
-                for (int co = 0; co < OutChannels; co++)
-                    db[co] += System.Numerics.Tensors.TensorPrimitives.Sum(dyCols.AsSpan(co * l, l));
-            }
-
-            for (int gi = 0; gi < Groups; gi++)
-                Gemm.Multiply(false, true, mg, kg, l, 1f,
-                    dyCols.AsSpan(gi * mg * l), l, _cols.AsSpan(gi * kg * l), l,
-                    1f, _weight.Grad.Span.Slice(gi * mg * kg), kg);
-
-            if (!ComputeInputGradient) return Tensor.Reuse(ref _dx, x.ShapeArray);
-
-            // dCols overwrites the cached columns: the next forward recomputes them.
-            float[] dCols = _cols;
-            for (int gi = 0; gi < Groups; gi++)
-                Gemm.Multiply(true, false, kg, l, mg, 1f,
-                    _weight.Value.Span.Slice(gi * mg * kg), kg, dyCols.AsSpan(gi * mg * l), l,
-                    0f, dCols.AsSpan(gi * kg * l), l);
-
-            var dx = Tensor.Reuse(ref _dx, x.ShapeArray);
-            dx.Clear();
-            var g = Geometry;
-            int inC = InChannels;
-            float[] dxd = dx.Data;
-            Parallelism.For(n, (long)kg * Groups * plane, i =>
-                Col2Im.Run(dCols.AsSpan(i * plane), l, inC, h, w, g, oh, ow, dxd.AsSpan(i * inC * h * w, inC * h * w)));
+                ComputeInputGradient ? dx.Data : null, n, InChannels, h, w, OutChannels / InChannels, Geometry, oh, ow);
             return dx;
         }
-        finally { ArrayPool<float>.Shared.Return(dyCols); }
+        var s = new Shapes(this, h, w, oh, ow);
+        float[] xd = x.Data, dyd = dy.Data, dxd = dx.Data, wd = _weight.Value.Data;
+        bool needDx = ComputeInputGradient, hasBias = _bias is not null;
+        int wLen = _weight.Value.Length, pLen = wLen + (hasBias ? OutChannels : 0);
+
+        // Samples fall into a fixed number of consecutive groups (it depends on the batch size only); each group sums
+        // its samples' dW and db in order into its own buffer, and the buffers are added in group order:
+        // the result does not depend on the thread count.
+        int groups = Math.Min(n, 8), perGroup = (n + groups - 1) / groups;
+        groups = (n + perGroup - 1) / perGroup;
+        var partial = ArrayPool<float>.Shared.Rent(groups * pLen);
+        try
+        {
+            Array.Clear(partial, 0, groups * pLen);
+            bool perSample = groups >= Parallelism.MaxThreads;
+            Parallelism.For(groups, perSample ? s.Work * 2 * perGroup : 0, gr =>
+            {
+                float[]? rented = s.Direct ? null : ArrayPool<float>.Shared.Rent(2 * s.Rows * s.P);
+                try
+                {
+                    var dW = partial.AsSpan(gr * pLen, wLen);
+                    var db = partial.AsSpan(gr * pLen + wLen, pLen - wLen);
+                    for (int i = gr * perGroup; i < Math.Min(n, (gr + 1) * perGroup); i++)
+                    {
+                        var cols = s.Columns(xd, i, rented);
+                        var dyn = dyd.AsSpan(i * OutChannels * s.P, OutChannels * s.P);
+                        for (int co = 0; co < db.Length; co++) db[co] += TensorPrimitives.Sum(dyn.Slice(co * s.P, s.P));
+                        for (int gi = 0; gi < Groups; gi++)
+                            Gemm.Multiply(false, true, s.Mg, s.Kg, s.P, 1f, dyn.Slice(gi * s.Mg * s.P), s.P, cols.Slice(gi * s.Kg * s.P), s.P,
+                                1f, dW.Slice(gi * s.Mg * s.Kg), s.Kg, parallel: !perSample);
+                        if (!needDx) continue;
+                        var dxn = dxd.AsSpan(i * InChannels * h * w, InChannels * h * w);
+                        // dCols = Wᵀ · dY, folded back onto the image (col2im); for a direct 1x1 conv dCols is dX itself.
+                        var dCols = s.Direct ? dxn : rented.AsSpan(s.Rows * s.P, s.Rows * s.P);
+                        for (int gi = 0; gi < Groups; gi++)
+                            Gemm.Multiply(true, false, s.Kg, s.P, s.Mg, 1f, wd.AsSpan(gi * s.Mg * s.Kg), s.Kg, dyn.Slice(gi * s.Mg * s.P), s.P,
+                                0f, dCols.Slice(gi * s.Kg * s.P), s.P, parallel: !perSample);
+                        if (!s.Direct)
+                        {
+                            dxn.Clear();
+                            Col2Im.Run(dCols, s.P, InChannels, h, w, Geometry, oh, ow, dxn);
+                        }
+                    }
+                }
+                finally { if (rented is not null) ArrayPool<float>.Shared.Return(rented); }
+            });
+            var gW = _weight.Grad.Span;
+            for (int gr = 0; gr < groups; gr++) TensorPrimitives.Add(gW, partial.AsSpan(gr * pLen, wLen), gW);
+            if (_bias is not null)
+            {
+                var gB = _bias.Grad.Span;
+                for (int gr = 0; gr < groups; gr++) TensorPrimitives.Add(gB, partial.AsSpan(gr * pLen + wLen, OutChannels), gB);
+            }
+        }
+        finally { ArrayPool<float>.Shared.Return(partial); }
+        return dx;
+    }
+
+    /// <summary>Per-sample GEMM sizes: P output pixels, Kg = Cin/groups·kh·kw, Mg = Cout/groups.</summary>
+    private readonly struct Shapes
+    {
+        public readonly int P, Kg, Mg, Rows, Channels, H, W, OutH, OutW;
+        public readonly Window2d G;
+        /// <summary>1x1, stride 1, no padding: the image (C × H·W) already is the column matrix.</summary>
+        public readonly bool Direct;
+        public readonly long Work;
+
+        public Shapes(Conv2d c, int h, int w, int oh, int ow)
+        {
+            G = c.Geometry;
+            P = oh * ow;
+            Kg = c.InChannels / c.Groups * G.KernelH * G.KernelW;
+            Mg = c.OutChannels / c.Groups;
+            Rows = Kg * c.Groups;
+            Channels = c.InChannels; H = h; W = w; OutH = oh; OutW = ow;
+            Direct = G.KernelH == 1 && G.KernelW == 1 && G.StrideH == 1 && G.StrideW == 1
+                && G.PadTop == 0 && G.PadLeft == 0 && G.PadBottom == 0 && G.PadRight == 0;
+            Work = (long)c.OutChannels * P * Kg;
+        }
+
+        /// <summary>Sample i's column matrix (Rows × P): the image itself when direct, else im2col into <paramref name="buffer"/>.</summary>
+        public Span<float> Columns(float[] x, int i, float[]? buffer)
+        {
+            int size = Channels * H * W;
+            if (Direct) return x.AsSpan(i * size, size);
+            var cols = buffer.AsSpan(0, Rows * P);
+            Im2Col.Run(x.AsSpan(i * size, size), Channels, H, W, G, OutH, OutW, cols, P);
+            return cols;
+        }
     }
 
     public override long MultiplyAccumulates(int[] inputShape)
