@@ -31,6 +31,23 @@ public sealed class TrainerTests
     }
 
     [TestMethod]
+    public void WeightsDoNotDependOnTheThreadCount()
+    {
+        var (x, y) = Data(40, 8);
+        var opts = new TrainerOptions { Epochs = 1, BatchSize = 16, Seed = 2, RandomShift = 1 };
+        int saved = MLConv.Training.Kernels.Parallelism.MaxThreads;
+        try
+        {
+            MLConv.Training.Kernels.Parallelism.MaxThreads = 1;
+            var a = Net(); new Trainer(opts).Fit(a, x, y);
+            MLConv.Training.Kernels.Parallelism.MaxThreads = 4;
+            var b = Net(); new Trainer(opts).Fit(b, x, y);
+            CollectionAssert.AreEqual(Weights(a), Weights(b));
+        }
+        finally { MLConv.Training.Kernels.Parallelism.MaxThreads = saved; }
+    }
+
+    [TestMethod]
     public void ResumeFromCheckpointMatchesUninterruptedRun()
     {
         var (x, y) = Data(30, 2);
