@@ -216,6 +216,20 @@ public sealed class CnnPipelineTests
         }).Fit(data);
         Assert.AreEqual(2, model.ClassNames.Count);
         Assert.AreEqual(20, model.Transform(data).GetColumn<uint>("PredictedLabel").Count());
+        Assert.IsTrue(model.TrainingResult.History.All(h => h.ValidationAccuracy is null));
+
+        var withValidation = ml.Transforms.TrainCnn(new CnnTrainerOptions
+        {
+            ImageHeight = 2, ImageWidth = 2, Epochs = 2, BatchSize = 4, RandomShift = 0, ValidationFraction = 0.25,
+            CustomArchitecture = (c, h, w, k) => new Training.Layers.Sequential(new Training.Layers.Flatten(), new Training.Layers.Linear(c * h * w, k)),
+        }).Fit(data);
+        Assert.IsTrue(withValidation.TrainingResult.History.All(h => h.ValidationAccuracy is not null));
+        var external = ml.Transforms.TrainCnn(new CnnTrainerOptions
+        {
+            ImageHeight = 2, ImageWidth = 2, Epochs = 1, BatchSize = 4, RandomShift = 0, ValidationData = data,
+            CustomArchitecture = (c, h, w, k) => new Training.Layers.Sequential(new Training.Layers.Flatten(), new Training.Layers.Linear(c * h * w, k)),
+        }).Fit(data);
+        Assert.IsNotNull(external.TrainingResult.History.Single().ValidationLoss);
 
         using var cts = new CancellationTokenSource();
         cts.Cancel();
