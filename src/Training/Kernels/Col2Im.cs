@@ -1,3 +1,5 @@
+using System.Runtime.Intrinsics;
+
 namespace MLConv.Training.Kernels;
 
 /// <summary>
@@ -7,31 +9,43 @@ namespace MLConv.Training.Kernels;
 /// </summary>
 public static class Col2Im
 {
-    public static void Run(ReadOnlySpan<float> cols, int ldCols, int channels, int height, int width, in Window2d g,
+    public static unsafe void Run(ReadOnlySpan<float> cols, int ldCols, int channels, int height, int width, in Window2d g,
         int outH, int outW, Span<float> image)
     {
-        int row = 0;
-        for (int c = 0; c < channels; c++)
+        if (image.Length < channels * height * width)
+            throw new ArgumentException($"image has {image.Length} values; {channels}x{height}x{width} needs {channels * height * width}.", nameof(image));
+        int rows = channels * g.KernelH * g.KernelW;
+        if (rows > 0 && cols.Length < (long)(rows - 1) * ldCols + outH * outW)
+            throw new ArgumentException($"cols has {cols.Length} values; {rows} rows of {outH * outW} with stride {ldCols} need more.", nameof(cols));
+        fixed (float* col = cols, img = image)
         {
-            var plane = image.Slice(c * height * width, height * width);
-            for (int ki = 0; ki < g.KernelH; ki++)
-            for (int kj = 0; kj < g.KernelW; kj++, row++)
+            int row = 0;
+            for (int c = 0; c < channels; c++)
             {
-                var src = cols.Slice(row * ldCols, outH * outW);
-                int dx = kj * g.DilationW - g.PadLeft;
-                int owBegin = dx >= 0 ? 0 : Math.Min(outW, (-dx + g.StrideW - 1) / g.StrideW);
-                int owEnd = width - dx <= 0 ? 0 : Math.Min(outW, (width - dx + g.StrideW - 1) / g.StrideW);
-                if (owEnd <= owBegin) continue;
-                for (int oh = 0; oh < outH; oh++)
+                float* plane = img + (long)c * height * width;
+                for (int ki = 0; ki < g.KernelH; ki++)
+                for (int kj = 0; kj < g.KernelW; kj++, row++)
                 {
-                    int y = oh * g.StrideH + ki * g.DilationH - g.PadTop;
-                    if ((uint)y >= (uint)height) continue;
-                    var s = src.Slice(oh * outW, outW);
-                    var dst = plane.Slice(y * width, width);
-                    if (g.StrideW == 1)
-                        System.Numerics.Tensors.TensorPrimitives.Add(dst.Slice(owBegin + dx, owEnd - owBegin), s[owBegin..owEnd], dst.Slice(owBegin + dx, owEnd - owBegin));
-                    else
-                        for (int ow = owBegin; ow < owEnd; ow++) dst[ow * g.StrideW + dx] += s[ow];
+                    float* src = col + (long)row * ldCols;
+                    int dx = kj * g.DilationW - g.PadLeft;
+                    int owBegin = dx >= 0 ? 0 : Math.Min(outW, (-dx + g.StrideW - 1) / g.StrideW);
+                    int owEnd = width - dx <= 0 ? 0 : Math.Min(outW, (width - dx + g.StrideW - 1) / g.StrideW);
+                    if (owEnd <= owBegin) continue;
+                    for (int oh = 0; oh < outH; oh++, src += outW)
+                    {
+                        int y = oh * g.StrideH + ki * g.DilationH - g.PadTop;
+                        if ((uint)y >= (uint)height) continue;
+                        float* dst = plane + (long)y * width + dx;
+                        if (g.StrideW == 1)
+                        {
+                            int ow = owBegin;
+                            for (; ow + 8 <= owEnd; ow += 8)
+                                (Vector256.Load(dst + ow) + Vector256.Load(src + ow)).Store(dst + ow);
+                            for (; ow < owEnd; ow++) dst[ow] += src[ow];
+                        }
+                        else
+                            for (int ow = owBegin; ow < owEnd; ow++) dst[ow * g.StrideW] += src[ow];
+                    }
                 }
             }
         }

@@ -208,6 +208,7 @@ public static class Gemm
     {
         float* b = (float*)o.B;
         int strips = (cols + NR - 1) / NR;
+        float** rowsB = stackalloc float*[32];
         for (int s = 0; s < strips; s++)
         {
             float* d = dst + (long)s * NR * kc;
@@ -232,13 +233,16 @@ public static class Gemm
             }
             else
             {
-                for (int cc = 0; cc < w; cc++)
+                // op(B) = Bᵀ: column c of the strip is row c of B. Walk p outermost so the writes stream
+                // through the strip while the reads advance along w rows of B together.
+                for (int cc = 0; cc < w; cc++) rowsB[cc] = b + (long)(c0 + cc) * o.Ldb + k0;
+                for (int p = 0; p < kc; p++)
                 {
-                    float* src = b + (long)(c0 + cc) * o.Ldb + k0;
-                    for (int p = 0; p < kc; p++) d[p * NR + cc] = src[p];
+                    float* dp = d + p * NR;
+                    int cc = 0;
+                    for (; cc < w; cc++) dp[cc] = rowsB[cc][p];
+                    for (; cc < NR; cc++) dp[cc] = 0f;
                 }
-                for (int cc = w; cc < NR; cc++)
-                    for (int p = 0; p < kc; p++) d[p * NR + cc] = 0f;
             }
         }
     }
