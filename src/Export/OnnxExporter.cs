@@ -72,19 +72,7 @@ public static class OnnxExporter
     {
         var bytes = built.Model.ToByteArray();
         string full = Path.GetFullPath(path);
-        string dir = Path.GetDirectoryName(full) ?? throw new ArgumentException($"path '{path}' has no folder.", nameof(path));
-        Directory.CreateDirectory(dir);
-        string temp = Path.Combine(dir, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
-        try
-        {
-            File.WriteAllBytes(temp, bytes);
-            File.Move(temp, full, overwrite: true);
-        }
-        catch
-        {
-            try { File.Delete(temp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-            throw;
-        }
+        Training.Data.AtomicFile.Write(full, bytes);
         var g = built.Model.Graph;
         return new OnnxExportReport(full, (int)built.Model.OpsetImport[0].Version, built.Model.IrVersion, g.Node.Count,
             g.Initializer.Count, g.Initializer.Sum(t => (long)t.RawData.Length / sizeof(float)), built.Folded, bytes.LongLength,

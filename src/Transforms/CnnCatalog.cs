@@ -18,7 +18,7 @@ public static class CnnCatalog
 
     /// <summary>Short form with the common options; the rest keep their defaults.</summary>
     public static CnnEstimator TrainCnn(this TransformsCatalog catalog, string labelColumnName = "Label", string featureColumnName = "Features",
-        string architecture = "LeNet5", int imageHeight = 28, int imageWidth = 28, int channels = 1, int epochs = 10) =>
+        string architecture = "LeNet5", int imageHeight = 28, int imageWidth = 28, int channels = 1, int epochs = 15) =>
         catalog.TrainCnn(new CnnTrainerOptions
         {
             LabelColumnName = labelColumnName, FeatureColumnName = featureColumnName, Architecture = architecture,

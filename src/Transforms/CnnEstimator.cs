@@ -51,7 +51,7 @@ public sealed class CnnEstimator : IEstimator<CnnTransformer>
         var network = o.CustomArchitecture is { } custom
             ? new Network(custom(o.Channels, o.ImageHeight, o.ImageWidth, classNames.Length), o.Channels, o.ImageHeight, o.ImageWidth, classNames)
             : Architectures.Create(o.Architecture, o.Channels, o.ImageHeight, o.ImageWidth, classNames.Length, o.Seed, classNames);
-        if (o.CustomArchitecture is not null) network.Root.Reset(new Random(o.Seed));
+        if (o.CustomArchitecture is not null && o.InitializeCustomArchitecture) network.Root.Reset(new Random(o.Seed));
         network = WithNormalization(network, o, images);
 
         Training.Tensors.Tensor? vx = null;
@@ -105,7 +105,7 @@ public sealed class CnnEstimator : IEstimator<CnnTransformer>
     private static (Training.Tensors.Tensor, int[], Training.Tensors.Tensor, int[]) Split(Training.Tensors.Tensor images, int[] labels, double fraction, int seed)
     {
         int n = labels.Length, nv = Math.Max(1, (int)Math.Round(n * fraction));
-        if (nv >= n) throw new ArgumentException($"ValidationFraction {fraction} leaves no training rows out of {n}.", nameof(fraction));
+        if (nv >= n) throw new ArgumentOutOfRangeException(nameof(CnnTrainerOptions.ValidationFraction), fraction, $"ValidationFraction {fraction} leaves no training rows out of {n}.");
         var order = Enumerable.Range(0, n).ToArray();
         new Random(seed).Shuffle(order);
         int sample = images.C * images.H * images.W;

@@ -20,10 +20,12 @@ namespace MLConv.Transforms;
 /// saves and loads these transformers itself — the ONNX bytes travel inside the model zip — so
 /// <c>mlContext.Model.Save</c>/<c>Load</c> of a whole pipeline round-trips (it loads back as the
 /// equivalent <see cref="TransformerChain{TLastTransformer}"/>). MLConv's own C# inference stays
-/// available through <see cref="Network"/> and <see cref="PredictWithNetwork"/> for parity checks.
+/// available through <see cref="Network"/> and <see cref="PredictWithNetwork"/> for parity checks (those calls are
+/// serialised: the network keeps per-call buffers). Scoring runs ONNX Runtime once per row, as ApplyOnnxModel does;
+/// <see cref="PredictWithNetwork"/> is the batched path. Dispose releases the ONNX Runtime session.
 /// </para>
 /// </summary>
-public sealed class CnnTransformer : ITransformer
+public sealed class CnnTransformer : ITransformer, IDisposable
 {
     internal const string ProbabilitiesColumn = "__mlconv_probabilities";
     internal const string IndexColumn = "__mlconv_predicted_index";
@@ -61,14 +63,15 @@ public sealed class CnnTransformer : ITransformer
     public OnnxVerificationReport VerifyOnnx(string onnxPath, IDataView data, int maxRows = 64)
     {
         var images = ReadImages(data, maxRows);
-        return OnnxVerifier.Verify(Network, onnxPath, images);
+        lock (Network) return OnnxVerifier.Verify(Network, onnxPath, images);
     }
 
     /// <summary>Class probabilities from MLConv's own C# forward pass, one row per input row.</summary>
     public float[][] PredictWithNetwork(IDataView data)
     {
         var images = ReadImages(data, int.MaxValue);
-        var p = Trainer.PredictProbabilities(Network, images);
+        Tensor p;
+        lock (Network) p = Trainer.PredictProbabilities(Network, images);
         int k = Network.NumClasses;
         return [.. Enumerable.Range(0, images.N).Select(i => p.Data.AsSpan(i * k, k).ToArray())];
     }
@@ -88,7 +91,8 @@ public sealed class CnnTransformer : ITransformer
         while (rows < maxRows && cursor.MoveNext())
         {
             get(ref buf);
-            pixels.AddRange(buf.DenseValues());
+            if (buf.IsDense) pixels.AddRange(buf.GetValues());
+            else pixels.AddRange(buf.DenseValues());
             rows++;
         }
         if (rows == 0) throw new ArgumentException("The data has no rows.", nameof(data));
@@ -139,6 +143,8 @@ public sealed class CnnTransformer : ITransformer
     }
 
     void ICanSaveModel.Save(ModelSaveContext ctx) => ((ICanSaveModel)_chain).Save(ctx);
+
+    public void Dispose() => _chain.Dispose();
 
     private void CheckFeatures(DataViewSchema schema)
     {

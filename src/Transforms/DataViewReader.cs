@@ -7,21 +7,44 @@ namespace MLConv.Transforms;
 /// <summary>Reads the features and labels of an IDataView into a tensor [N, C, H, W] and class indices.</summary>
 internal static class DataViewReader
 {
-    /// <summary>Class names of the label column: its key values when it is a key with text values, else "0".."K−1".</summary>
+    /// <summary>
+    /// Class names of a key label column: its key values in key order, formatted with the invariant culture (text keys as
+    /// they are, integer keys such as MapValueToKey over digits as "0".."9"); "0".."K−1" when the key has no values.
+    /// Null when the label is not a key.
+    /// </summary>
     public static string[]? KeyNames(DataViewSchema.Column label)
     {
         if (label.Type is not KeyDataViewType key) return null;
-        var kv = label.Annotations.Schema.GetColumnOrNull("KeyValues");
         int count = checked((int)key.Count);
-        if (kv is null) return [.. Enumerable.Range(0, count).Select(i => (i + 1).ToString(System.Globalization.CultureInfo.InvariantCulture))];
-        if (kv.Value.Type is VectorDataViewType { ItemType: TextDataViewType })
+        var kv = label.Annotations.Schema.GetColumnOrNull("KeyValues");
+        string[]? names = kv?.Type is VectorDataViewType { ItemType: var item } ? item.RawType switch
         {
-            VBuffer<ReadOnlyMemory<char>> values = default;
-            label.GetKeyValues(ref values);
-            return [.. values.DenseValues().Select(v => v.ToString())];
-        }
-        // Non-text key values: name keys by their values' string form.
-        return [.. Enumerable.Range(0, count).Select(i => (i + 1).ToString(System.Globalization.CultureInfo.InvariantCulture))];
+            var t when t == typeof(ReadOnlyMemory<char>) => Values<ReadOnlyMemory<char>>(label, v => v.ToString()),
+            var t when t == typeof(int) => Values<int>(label, Format),
+            var t when t == typeof(uint) => Values<uint>(label, Format),
+            var t when t == typeof(long) => Values<long>(label, Format),
+            var t when t == typeof(ulong) => Values<ulong>(label, Format),
+            var t when t == typeof(short) => Values<short>(label, Format),
+            var t when t == typeof(ushort) => Values<ushort>(label, Format),
+            var t when t == typeof(byte) => Values<byte>(label, Format),
+            var t when t == typeof(sbyte) => Values<sbyte>(label, Format),
+            var t when t == typeof(float) => Values<float>(label, Format),
+            var t when t == typeof(double) => Values<double>(label, Format),
+            var t when t == typeof(bool) => Values<bool>(label, v => v.ToString()),
+            _ => null,
+        } : null;
+        return names is { Length: > 0 } && names.Length == count
+            ? names
+            : [.. Enumerable.Range(0, count).Select(i => i.ToString(System.Globalization.CultureInfo.InvariantCulture))];
+    }
+
+    private static string Format<T>(T v) where T : IFormattable => v.ToString(null, System.Globalization.CultureInfo.InvariantCulture);
+
+    private static string[] Values<T>(DataViewSchema.Column label, Func<T, string> format)
+    {
+        VBuffer<T> values = default;
+        label.GetKeyValues(ref values);
+        return [.. values.DenseValues().Select(format)];
     }
 
     public static (Tensor Images, int[] Labels, int MaxLabel) Read(IDataView data, CnnTrainerOptions o, string what)
@@ -44,7 +67,8 @@ internal static class DataViewReader
             if (label < 0)
                 throw new InvalidDataException($"{what} row {row}: label column '{o.LabelColumnName}' is missing (key 0) or negative; every row needs a label.");
             int start = pixels.Count;
-            foreach (float v in buf.DenseValues()) pixels.Add(v);
+            if (buf.IsDense) pixels.AddRange(buf.GetValues());
+            else foreach (float v in buf.DenseValues()) pixels.Add(v);
             for (int i = start; i < pixels.Count; i++)
                 if (!float.IsFinite(pixels[i]))
                     throw new InvalidDataException($"{what} row {row}: features column '{o.FeatureColumnName}' holds {pixels[i]} at slot {i - start}; pixels must be finite.");

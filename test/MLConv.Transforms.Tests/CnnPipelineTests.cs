@@ -245,6 +245,24 @@ public sealed class CnnPipelineTests
         (SchemaShape)typeof(SchemaShape).GetMethod("Create", System.Reflection.BindingFlags.Static | System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.NonPublic, [typeof(DataViewSchema)])!
             .Invoke(null, [schema])!;
 
+    [TestMethod]
+    public void IntegerKeyLabelsKeepTheirValuesAsClassNames()
+    {
+        var ml = new MLContext(seed: 4);
+        var rows = Enumerable.Range(0, 24).Select(i => new IntLabelRow { Label = 5 + i % 3, Features = [.. Enumerable.Range(0, 4).Select(j => (float)((i % 3) + j))] });
+        var data = ml.Data.LoadFromEnumerable(rows);
+        var model = ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.Transforms.TrainCnn(new CnnTrainerOptions
+        {
+            ImageHeight = 2, ImageWidth = 2, Epochs = 2, BatchSize = 4, RandomShift = 0,
+            CustomArchitecture = (c, h, w, k) => new Training.Layers.Sequential(new Training.Layers.Flatten(), new Training.Layers.Linear(c * h * w, k)),
+        })).Fit(data);
+        var cnn = Cnn(model);
+        CollectionAssert.AreEqual(new[] { "5", "6", "7" }, cnn.ClassNames.ToArray());
+        VBuffer<ReadOnlyMemory<char>> keys = default;
+        model.Transform(data).Schema["PredictedLabel"].GetKeyValues(ref keys);
+        CollectionAssert.AreEqual(new[] { "5", "6", "7" }, keys.DenseValues().Select(v => v.ToString()).ToArray());
+    }
+
     public sealed class FloatLabelRow
     {
         public float Label { get; set; }

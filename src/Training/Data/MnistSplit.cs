@@ -105,10 +105,7 @@ public sealed class MnistSplit
         // One list in path order, so a diff of two split files reads naturally.
         foreach (var (part, path) in Train.Select(p => ("train", p)).Concat(Test.Select(p => ("test", p))).OrderBy(e => e.p, StringComparer.Ordinal))
             sb.Append(part).Append(' ').Append(path).Append('\n');
-        string target = Path.Combine(root, FileName);
-        string temp = target + $".{Guid.NewGuid():N}.tmp";
-        File.WriteAllText(temp, sb.ToString(), new UTF8Encoding(false));
-        File.Move(temp, target, overwrite: true);
+        AtomicFile.Write(Path.Combine(root, FileName), new UTF8Encoding(false).GetBytes(sb.ToString()));
     }
 
     /// <summary>Reads <c>root/split.txt</c>.</summary>

@@ -49,21 +49,8 @@ public static class Png
         ArgumentException.ThrowIfNullOrEmpty(path);
         CheckImageArguments(pixels, width, height, channels);
 
-        string full = Path.GetFullPath(path);
-        string dir = Path.GetDirectoryName(full)!;
-        Directory.CreateDirectory(dir);
-        string temp = Path.Combine(dir, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
-        try
-        {
-            using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 4096))
-                Encode(file, pixels, width, height, channels);
-            File.Move(temp, full, overwrite: true);
-        }
-        catch
-        {
-            try { File.Delete(temp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-            throw;
-        }
+        var copy = pixels.ToArray();
+        AtomicFile.Write(path, file => Encode(file, copy, width, height, channels));
     }
 
     /// <summary>Encodes to <paramref name="output"/>; see <see cref="Write"/>.</summary>

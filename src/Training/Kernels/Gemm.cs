@@ -34,7 +34,9 @@ public static class Gemm
     internal static void Multiply(bool transA, bool transB, int m, int n, int k, float alpha,
         ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc, bool parallel)
     {
-        if (m < 0 || n < 0 || k < 0) throw new ArgumentException($"Gemm sizes must be >= 0; got M={m}, N={n}, K={k}.");
+        if (m < 0) throw new ArgumentOutOfRangeException(nameof(m), m, "M must be >= 0.");
+        if (n < 0) throw new ArgumentOutOfRangeException(nameof(n), n, "N must be >= 0.");
+        if (k < 0) throw new ArgumentOutOfRangeException(nameof(k), k, "K must be >= 0.");
         CheckOperand(nameof(a), a.Length, transA ? k : m, transA ? m : k, lda);
         CheckOperand(nameof(b), b.Length, transB ? n : k, transB ? k : n, ldb);
         CheckOperand(nameof(c), c.Length, m, n, ldc);

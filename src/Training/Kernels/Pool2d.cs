@@ -69,7 +69,13 @@ public static class Pool2d
                     int x0 = ow * g.StrideW - g.PadLeft;
                     var (v0, v1) = Taps(x0, g.KernelW, g.DilationW, width);
                     int o = p * outPlane + oh * outW + ow;
-                    if (TR.Selects)
+                    if (TR.Selects && (u0 == u1 || v0 == v1))
+                    {
+                        // A dilated window can fall entirely in the padding: −∞ (max) / +∞ (min) as PyTorch, no gradient.
+                        y[o] = TR.Seed;
+                        argIndex[o] = -1;
+                    }
+                    else if (TR.Selects)
                     {
                         // Padding never wins: start from the first element inside the input; ties keep the earlier one.
                         int arg = (y0 + u0 * g.DilationH) * width + x0 + v0 * g.DilationW;

@@ -43,7 +43,14 @@ public sealed class Dropout : Layer
         }
         if (_mask.Length < x.Length) _mask = new float[x.Length];
         float scale = (float)(1.0 / (1.0 - P));
-        for (int i = 0; i < x.Length; i++) _mask[i] = _rng.NextDouble() >= P ? scale : 0f;
+        // xorshift64* seeded from the layer's generator: one draw per forward from Random, none per element.
+        ulong state = (ulong)_rng.NextInt64() | 1UL;
+        ulong threshold = (ulong)(P * (1UL << 53));
+        for (int i = 0; i < x.Length; i++)
+        {
+            state ^= state >> 12; state ^= state << 25; state ^= state >> 27;
+            _mask[i] = ((state * 0x2545F4914F6CDD1DUL) >> 11) >= threshold ? scale : 0f;
+        }
         System.Numerics.Tensors.TensorPrimitives.Multiply(x.Span, _mask.AsSpan(0, x.Length), y.Span);
         return y;
     }

@@ -35,8 +35,8 @@ public static class Architectures
     {
         if (channels < 1) throw new ArgumentOutOfRangeException(nameof(channels), channels, "channels must be >= 1.");
         if (numClasses < 2) throw new ArgumentOutOfRangeException(nameof(numClasses), numClasses, "numClasses must be >= 2.");
-        if (height < minSize || width < minSize)
-            throw new ArgumentException($"This architecture needs inputs of at least {minSize}x{minSize}; got {height}x{width}.", nameof(height));
+        if (height < minSize) throw new ArgumentOutOfRangeException(nameof(height), height, $"This architecture needs inputs of at least {minSize}x{minSize}; got {height}x{width}.");
+        if (width < minSize) throw new ArgumentOutOfRangeException(nameof(width), width, $"This architecture needs inputs of at least {minSize}x{minSize}; got {height}x{width}.");
     }
 
     /// <summary>

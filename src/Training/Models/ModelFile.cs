@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
+using MLConv.Training.Data;
 using MLConv.Training.Layers;
 using MLConv.Training.Tensors;
 using MLConv.Training.Training;
@@ -31,6 +32,13 @@ public static class ModelFile
     {
         ArgumentNullException.ThrowIfNull(network);
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        // Refuse what Load could not rebuild, before anything is written.
+        var spec = network.Root.ToSpec();
+        try { LayerFactory.FromSpec(spec); }
+        catch (InvalidDataException e)
+        {
+            throw new NotSupportedException($"The network cannot be saved: {e.Message} Model files hold the layers LayerFactory knows.", e);
+        }
         var tensors = new List<(string Name, Tensor Value)>();
         tensors.AddRange(network.Root.NamedParameters().Select(p => (p.Path, p.Parameter.Value)));
         tensors.AddRange(network.Root.NamedBuffers());
@@ -44,7 +52,7 @@ public static class ModelFile
                 ["mean"] = new JsonArray([.. network.Normalization.Mean.Select(v => (JsonNode)JsonValue.Create(v))]),
                 ["std"] = new JsonArray([.. network.Normalization.Std.Select(v => (JsonNode)JsonValue.Create(v))]),
             },
-            ["spec"] = network.Root.ToSpec(),
+            ["spec"] = spec,
         };
         if (checkpoint is not null)
         {
@@ -151,31 +159,5 @@ public static class ModelFile
     {
         if (BitConverter.IsLittleEndian) { src.CopyTo(MemoryMarshal.AsBytes(dst)); return; }
         for (int i = 0; i < dst.Length; i++) dst[i] = BinaryPrimitives.ReadSingleLittleEndian(src.Slice(4 * i));
-    }
-}
-
-/// <summary>Writes a file through a temp file in the same folder and a rename, so readers never see a half-written file.</summary>
-public static class AtomicFile
-{
-    public static void Write(string path, ReadOnlySpan<byte> content)
-    {
-        string full = Path.GetFullPath(path);
-        string dir = Path.GetDirectoryName(full)!;
-        Directory.CreateDirectory(dir);
-        string tmp = Path.Combine(dir, $".{Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
-        try
-        {
-            using (var fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
-            {
-                fs.Write(content);
-                fs.Flush(true);
-            }
-            File.Move(tmp, full, overwrite: true);
-        }
-        catch
-        {
-            try { File.Delete(tmp); } catch (IOException) { }
-            throw;
-        }
     }
 }

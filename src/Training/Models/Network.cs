@@ -8,14 +8,16 @@ namespace MLConv.Training.Models;
 /// A trained or trainable classifier: a root <see cref="Sequential"/> mapping [N, C, H, W] images to
 /// [N, classes] logits, plus what a user needs to apply it — the input shape, class names and the
 /// normalisation its inputs went through (x' = (x − mean[c]) / std[c], applied by <see cref="Normalize"/>).
+/// Like its layers, a network keeps per-call buffers: use one network from one thread at a time.
 /// </summary>
 public sealed class Network
 {
     public Network(Sequential root, int channels, int height, int width, IReadOnlyList<string>? classNames = null, Normalization? normalization = null)
     {
         Root = root ?? throw new ArgumentNullException(nameof(root));
-        if (channels < 1 || height < 1 || width < 1)
-            throw new ArgumentException($"Input shape must be positive; got ({channels}, {height}, {width}).", nameof(channels));
+        if (channels < 1) throw new ArgumentOutOfRangeException(nameof(channels), channels, "channels must be >= 1.");
+        if (height < 1) throw new ArgumentOutOfRangeException(nameof(height), height, "height must be >= 1.");
+        if (width < 1) throw new ArgumentOutOfRangeException(nameof(width), width, "width must be >= 1.");
         Channels = channels; Height = height; Width = width;
         var outShape = root.OutputShape([1, channels, height, width]);
         if (outShape.Length != 2)
@@ -25,8 +27,10 @@ public sealed class Network
         if (ClassNames.Count != NumClasses)
             throw new ArgumentException($"classNames has {ClassNames.Count} names; the network has {NumClasses} outputs.", nameof(classNames));
         Normalization = normalization ?? Normalization.Identity(channels);
-        if (Normalization.Mean.Length != channels)
-            throw new ArgumentException($"normalization has {Normalization.Mean.Length} channels; the input has {channels}.", nameof(normalization));
+        if (Normalization.Mean.Length != channels || Normalization.Std.Length != channels)
+            throw new ArgumentException($"normalization has {Normalization.Mean.Length} means and {Normalization.Std.Length} standard deviations; the input has {channels} channels.", nameof(normalization));
+        if (Normalization.Mean.Any(v => !float.IsFinite(v)) || Normalization.Std.Any(v => !(v > 0) || !float.IsFinite(v)))
+            throw new ArgumentException("normalization needs finite means and finite standard deviations > 0.", nameof(normalization));
         Root.ComputeInputGradient = false;
     }
 

@@ -54,6 +54,7 @@ public sealed class Trainer
             if (cp is null) throw new InvalidDataException($"'{resumeFrom}' is a model file, not a training checkpoint.");
             if (cp.OptimizerKind != o.Optimizer.ToString())
                 throw new InvalidDataException($"Checkpoint '{resumeFrom}' was written with {cp.OptimizerKind}; the options ask for {o.Optimizer}.");
+            cp.CheckResumable(o, resumeFrom);
             CopyState(StateTensors(saved), stateTensors, resumeFrom);
             int optCount = cp.OptimizerState.Count - cp.BestTensorCount;
             optimizer.LoadState([.. cp.OptimizerState.Take(optCount).Select(t => t.Span.ToArray())], cp.OptimizerSteps);
@@ -142,7 +143,7 @@ public sealed class Trainer
             {
                 var extra = optimizer.State.Concat(best ?? []).ToList();
                 ModelFile.Save(network, o.CheckpointPath, new TrainingCheckpoint(epoch + 1, optimizer.StepCount, o.Optimizer.ToString(),
-                    bestValLoss, bestEpoch, sinceBest, history, extra, best?.Length ?? 0));
+                    bestValLoss, bestEpoch, sinceBest, history, extra, best?.Length ?? 0, TrainingCheckpoint.Fingerprint(o)));
             }
             if (stop) { stoppedEarly = true; break; }
         }

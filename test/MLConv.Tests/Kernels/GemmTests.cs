@@ -12,7 +12,7 @@ public sealed class GemmTests
     [DataRow(3, 5, 7)]
     [DataRow(4, 16, 9)]
     [DataRow(13, 37, 29)]
-    [DataRow(70, 300, 260)]   // crosses tile (64×256) and K-block (256) boundaries
+    [DataRow(150, 300, 260)]  // crosses row-tile (72), column-tile (256) and K-block (256) boundaries
     [DataRow(5, 1, 600)]
     [DataRow(130, 17, 3)]
     [DataRow(5, 23, 9000)]    // small M, N and long K: the K-split path
@@ -42,6 +42,26 @@ public sealed class GemmTests
             for (int i = 0; i < expected.Length; i++)
                 Assert.AreEqual(expected[i], c[i], 1e-4 * Math.Sqrt(k) + 1e-5, $"transA={ta} transB={tb} at {i}");
         }
+    }
+
+    [TestMethod]
+    public void KSplitResultDoesNotDependOnThreadCount()
+    {
+        var r = new Random(6);
+        var a = Rand(7 * 9000, r);
+        var b = Rand(9000 * 29, r);
+        var c1 = new float[7 * 29];
+        var c2 = new float[7 * 29];
+        int saved = Parallelism.MaxThreads;
+        try
+        {
+            Parallelism.MaxThreads = 1;
+            Gemm.Multiply(false, false, 7, 29, 9000, 1f, a, 9000, b, 29, 0f, c1, 29);
+            Parallelism.MaxThreads = 8;
+            Gemm.Multiply(false, false, 7, 29, 9000, 1f, a, 9000, b, 29, 0f, c2, 29);
+        }
+        finally { Parallelism.MaxThreads = saved; }
+        CollectionAssert.AreEqual(c1, c2);
     }
 
     [TestMethod]

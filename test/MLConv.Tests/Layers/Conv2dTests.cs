@@ -25,6 +25,22 @@ public sealed class Conv2dTests
     [TestMethod] public void Pointwise1x1() => Check(3, 5, 4, 6, 4, 1, 1, 0, 1, 1, true, 8);
     [TestMethod] public void SamePaddingEvenKernel() => Check(2, 2, 5, 6, 3, (4, 2), 1, Padding.Same, (1, 2), 1, true, 9);
 
+    /// <summary>Batch 10 exercises the multi-sample gradient groups; both thread settings take different parallel paths.</summary>
+    [TestMethod]
+    [DataRow(1)]
+    [DataRow(16)]
+    public void BatchOfTenAnyThreadCount(int threads)
+    {
+        int saved = MLConv.Training.Kernels.Parallelism.MaxThreads;
+        try
+        {
+            MLConv.Training.Kernels.Parallelism.MaxThreads = threads;
+            Check(10, 4, 6, 5, 6, 3, (2, 1), 1, 1, 2, true, 11);
+            Check(10, 3, 5, 7, 4, 1, 1, 0, 1, 1, true, 12);
+        }
+        finally { MLConv.Training.Kernels.Parallelism.MaxThreads = saved; }
+    }
+
     [TestMethod]
     public void SamePaddingKeepsSize()
     {
@@ -84,10 +100,13 @@ public sealed class Conv2dTests
         var conv = new Conv2d(3, 4, 5);
         var e = Assert.ThrowsExactly<ArgumentException>(() => conv.Forward(new Tensor(1, 3, 4, 9), false));
         StringAssert.Contains(e.Message, "larger than the padded input");
+        Assert.AreEqual("x", e.ParamName);
         e = Assert.ThrowsExactly<ArgumentException>(() => conv.Forward(new Tensor(1, 2, 8, 8), false));
         StringAssert.Contains(e.Message, "3 input channels");
+        Assert.AreEqual("x", e.ParamName);
         e = Assert.ThrowsExactly<ArgumentException>(() => conv.Forward(new Tensor(3, 8, 8), false));
         StringAssert.Contains(e.Message, "rank-4");
+        Assert.AreEqual("x", e.ParamName);
     }
 }
 

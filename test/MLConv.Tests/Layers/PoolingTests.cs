@@ -60,11 +60,25 @@ public sealed class PoolingTests
     }
 
     [TestMethod]
+    public void WindowEntirelyInPaddingGivesInfinityAndNoGradient()
+    {
+        // Width 2, kernel 2, dilation 3, padding 1: the taps sit at −1 and 2, both outside (PyTorch gives −inf).
+        var x = Tensor.FromArray([1, 2, 3, 4], 1, 1, 2, 2);
+        var max = new MaxPool2d(2, 1, 1, 3);
+        var y = max.Forward(x, true);
+        CollectionAssert.AreEqual(new[] { 1, 1, 1, 1 }, y.ShapeArray);
+        Assert.AreEqual(float.NegativeInfinity, y[0]);
+        CollectionAssert.AreEqual(new float[4], max.Backward(Tensor.FromArray([1f], 1, 1, 1, 1)).Span.ToArray());
+        Assert.AreEqual(float.PositiveInfinity, new MinPool2d(2, 1, 1, 3).Forward(x, false)[0]);
+    }
+
+    [TestMethod]
     public void BadArguments()
     {
         Assert.AreEqual("padding", Assert.ThrowsExactly<ArgumentException>(() => new MaxPool2d(2, 2, 2)).ParamName);
         Assert.AreEqual("stride", Assert.ThrowsExactly<ArgumentException>(() => new AvgPool2d(2, 0)).ParamName);
         Assert.AreEqual("dilation", Assert.ThrowsExactly<ArgumentException>(() => new MaxPool2d(2, 2, 0, 0)).ParamName);
-        Assert.ThrowsExactly<ArgumentException>(() => new MaxPool2d(5).Forward(new Tensor(1, 1, 4, 4), false));
+        Assert.AreEqual("x", Assert.ThrowsExactly<ArgumentException>(() => new MaxPool2d(5).Forward(new Tensor(1, 1, 4, 4), false)).ParamName);
+        Assert.AreEqual("x", Assert.ThrowsExactly<ArgumentException>(() => new AvgPool2d(2).Forward(new Tensor(4, 4), false)).ParamName);
     }
 }

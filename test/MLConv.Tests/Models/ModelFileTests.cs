@@ -1,5 +1,7 @@
 using MLConv.Tests.Reference;
+using MLConv.Training.Layers;
 using MLConv.Training.Models;
+using MLConv.Training.Tensors;
 using MLConv.Training.Training;
 
 namespace MLConv.Tests.Models;
@@ -29,6 +31,24 @@ public sealed class ModelFileTests
         var x = GradCheck.Random([5, 3, 12, 10], new Random(9));
         CollectionAssert.AreEqual(Trainer.PredictProbabilities(net, x).Span.ToArray(), Trainer.PredictProbabilities(loaded, x).Span.ToArray());
         Assert.AreEqual(0, Directory.GetFiles(Path.GetDirectoryName(path)!, "*.tmp").Length, "no temp file left behind");
+    }
+
+    [TestMethod]
+    public void UnknownLayerIsRefusedBeforeWriting()
+    {
+        var net = new Network(new Sequential(new Flatten(), new Custom(), new Linear(4, 2)), 1, 2, 2);
+        var path = TempPath();
+        var e = Assert.ThrowsExactly<NotSupportedException>(() => ModelFile.Save(net, path));
+        StringAssert.Contains(e.Message, "Custom");
+        Assert.IsFalse(File.Exists(path));
+    }
+
+    private sealed class Custom : Layer
+    {
+        public override Tensor Forward(Tensor x, bool training) => x;
+        public override Tensor Backward(Tensor dy) => dy;
+        public override int[] OutputShape(int[] inputShape) => inputShape;
+        public override System.Text.Json.Nodes.JsonObject ToSpec() => new() { ["type"] = "Custom" };
     }
 
     [TestMethod]

@@ -67,14 +67,41 @@ public sealed class TrainerTests
     }
 
     [TestMethod]
+    public void ResumeAfterCancellationWithAdamCosineAndShiftMatchesUninterruptedRun()
+    {
+        var (x, y) = Data(30, 9);
+        string cp = Path.Combine(Path.GetTempPath(), "mlconv-tests", Guid.NewGuid().ToString("N") + ".ckpt");
+        TrainerOptions Opts() => new() { Epochs = 4, BatchSize = 8, Seed = 6, Schedule = LearningRateSchedule.Cosine, RandomShift = 1, CheckpointPath = cp };
+
+        var full = Net();
+        new Trainer(Opts()).Fit(full, x, y);
+
+        var interrupted = Net();
+        using var cts = new CancellationTokenSource();
+        var stopAfterTwo = new SyncProgress(p => { if (p.Kind == ProgressKind.Epoch && p.Epoch == 2) cts.Cancel(); });
+        Assert.ThrowsExactly<OperationCanceledException>(() => new Trainer(Opts()).Fit(interrupted, x, y, progress: stopAfterTwo, cancellationToken: cts.Token));
+
+        var resumed = Net();
+        var result = new Trainer(Opts()).Fit(resumed, x, y, resumeFrom: cp);
+        Assert.AreEqual(4, result.History.Count);
+        CollectionAssert.AreEqual(Weights(full), Weights(resumed));
+
+        var other = Opts();
+        other.LearningRate = 0.01;
+        StringAssert.Contains(Assert.ThrowsExactly<InvalidDataException>(() => new Trainer(other).Fit(Net(), x, y, resumeFrom: cp)).Message, "learningRate");
+        var longer = Opts();
+        longer.Epochs = 6;   // the cosine schedule spans the run: a different length is a different run
+        StringAssert.Contains(Assert.ThrowsExactly<InvalidDataException>(() => new Trainer(longer).Fit(Net(), x, y, resumeFrom: cp)).Message, "epochs");
+    }
+
+    [TestMethod]
     public void NaNLossStopsWithEpochAndBatch()
     {
         var (x, y) = Data(16, 4);
         var net = Net();
         var e = Assert.ThrowsExactly<TrainingDivergedException>(() =>
             new Trainer(new TrainerOptions { Epochs = 3, BatchSize = 8, Optimizer = OptimizerKind.Sgd, LearningRate = 1e30, Momentum = 0 }).Fit(net, x, y));
-        StringAssert.Contains(e.Message, "epoch");
-        StringAssert.Contains(e.Message, "batch");
+        StringAssert.Contains(e.Message, "at epoch 1, batch ");
     }
 
     [TestMethod]
@@ -106,10 +133,15 @@ public sealed class TrainerTests
         var (x, y) = Data(24, 6);
         var (vx, _) = Data(24, 7);
         int[] randomLabels = [.. Enumerable.Range(0, 24).Select(i => (i * 7 + 3) % 4)];
-        var result = new Trainer(new TrainerOptions { Epochs = 30, BatchSize = 8, LearningRate = 5e-3, EarlyStoppingPatience = 2 }).Fit(Net(), x, y, vx, randomLabels);
+        var net = Net();
+        var snapshots = new Dictionary<int, float[]>();
+        var progress = new SyncProgress(p => { if (p.Kind == ProgressKind.Epoch) snapshots[p.Epoch] = Weights(net); });
+        var result = new Trainer(new TrainerOptions { Epochs = 30, BatchSize = 8, LearningRate = 5e-3, EarlyStoppingPatience = 2 }).Fit(net, x, y, vx, randomLabels, progress);
         Assert.IsTrue(result.StoppedEarly);
         Assert.IsTrue(result.History.Count < 30);
         Assert.AreEqual(result.BestEpoch + 2, result.History.Count);
+        CollectionAssert.AreEqual(snapshots[result.BestEpoch], Weights(net), "the best epoch's weights are restored");
+        CollectionAssert.AreNotEqual(snapshots[result.History.Count], Weights(net));
     }
 
     [TestMethod]
