@@ -18,7 +18,9 @@ public static class OnnxVerifier
 
     /// <summary>
     /// Compares <paramref name="onnxPath"/> with <c>network.Forward(inputs, training: false)</c> (logits)
-    /// and its softmax (probabilities). <paramref name="inputs"/> is [N, C, H, W], already normalised.
+    /// and its softmax (probabilities). <paramref name="inputs"/> is [N, C, H, W]. The file's metadata decides how they
+    /// are read: a file whose graph applies the network's normalisation (the default export, "input_normalization" =
+    /// "included") gets them as raw pixels and MLConv's forward gets them normalised; otherwise both get them as given.
     /// </summary>
     public static OnnxVerificationReport Verify(Network network, string onnxPath, Tensor inputs)
     {

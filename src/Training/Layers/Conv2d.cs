@@ -12,10 +12,10 @@ namespace MLConv.Training.Layers;
 /// Per sample and group g (P = Hout·Wout output pixels, the sample's columns kept in cache):
 ///   forward   cols = im2col(x),  Y_g = W_g · cols_g + b                       (Y_g: Cout/g × P, in place in y)
 ///   backward  dW_g += dY_g · cols_gᵀ,   db += Σ dY,   dX = col2im(W_gᵀ · dY_g)
-/// A 1x1 stride-1 unpadded convolution uses the image as its column matrix (no im2col).
-/// (the last is the seeds' transposed convolution: the padded upstream gradient convolved with
-/// the mirrored kernel). Weight shape [Cout, Cin/groups, kh, kw] as in PyTorch and ONNX.
-/// groups = Cin is depthwise (Cout = k·Cin gives a channel multiplier k).
+/// (dX is the seeds' transposed convolution: the padded upstream gradient convolved with the mirrored kernel).
+/// A 1x1 stride-1 unpadded convolution uses the image as its column matrix (no im2col). Weight shape
+/// [Cout, Cin/groups, kh, kw] as in PyTorch and ONNX. groups = Cin is depthwise (Cout = k·Cin gives a channel
+/// multiplier k) and runs the direct <see cref="DepthwiseConv"/> kernel.
 /// </summary>
 public sealed class Conv2d : Layer
 {
