@@ -92,23 +92,30 @@ public sealed class Conv2d : Layer
             DepthwiseConv.Forward(x.Data, _weight.Value.Data, _bias?.Value.Data, y.Data, n, InChannels, h, w, OutChannels / InChannels, Geometry, oh, ow);
             return y;
         }
-        var s = new Shapes(this, h, w, oh, ow);
+        var s = new Shapes(this, h, w, oh, ow, n);
         float[] xd = x.Data, yd = y.Data, wd = _weight.Value.Data;
         float[]? bias = _bias?.Value.Data;
-        // One sample at a time keeps its columns (K × P) in cache; samples are independent, so they go to
-        // different threads when there are enough of them, otherwise each GEMM spreads over the threads.
-        bool perSample = n >= Parallelism.MaxThreads;
-        Parallelism.For(n, perSample ? s.Work : 0, i =>
+        // A block of samples at a time keeps its columns (Rows × block·P) in cache; blocks are independent, so they
+        // go to different threads when there are enough of them, otherwise each GEMM spreads over the threads.
+        int blocks = (n + s.Block - 1) / s.Block;
+        bool perBlock = blocks >= Parallelism.MaxThreads;
+        Parallelism.For(blocks, perBlock ? s.Work * s.Block : 0, b =>
         {
-            float[]? rented = s.Direct ? null : ArrayPool<float>.Shared.Rent(s.Rows * s.P);
+            int i0 = b * s.Block, count = Math.Min(s.Block, n - i0), cw = count * s.P;
+            float[]? rented = s.Direct ? null : ArrayPool<float>.Shared.Rent(s.Rows * cw + (count > 1 ? OutChannels * cw : 0));
             try
             {
-                var cols = s.Columns(xd, i, rented);
-                var yn = yd.AsSpan(i * OutChannels * s.P, OutChannels * s.P);
-                for (int co = 0; co < OutChannels; co++) yn.Slice(co * s.P, s.P).Fill(bias?[co] ?? 0f);
+                var cols = s.Columns(xd, i0, count, rented);
+                // One sample: the GEMM writes straight into y. Several: into a (Cout × block·P) scratch, then scattered.
+                var outM = count == 1 ? yd.AsSpan(i0 * OutChannels * s.P, OutChannels * s.P) : rented.AsSpan(s.Rows * cw, OutChannels * cw);
+                for (int co = 0; co < OutChannels; co++) outM.Slice(co * cw, cw).Fill(bias?[co] ?? 0f);
                 for (int gi = 0; gi < Groups; gi++)
-                    Gemm.Multiply(false, false, s.Mg, s.P, s.Kg, 1f, wd.AsSpan(gi * s.Mg * s.Kg), s.Kg, cols.Slice(gi * s.Kg * s.P), s.P,
-                        1f, yn.Slice(gi * s.Mg * s.P), s.P, parallel: !perSample);
+                    Gemm.Multiply(false, false, s.Mg, cw, s.Kg, 1f, wd.AsSpan(gi * s.Mg * s.Kg), s.Kg, cols.Slice(gi * s.Kg * cw), cw,
+                        1f, outM.Slice(gi * s.Mg * cw), cw, parallel: !perBlock);
+                if (count > 1)
+                    for (int k = 0; k < count; k++)
+                    for (int co = 0; co < OutChannels; co++)
+                        outM.Slice(co * cw + k * s.P, s.P).CopyTo(yd.AsSpan(((i0 + k) * OutChannels + co) * s.P, s.P));
             }
             finally { if (rented is not null) ArrayPool<float>.Shared.Return(rented); }
         });
@@ -127,47 +134,65 @@ public sealed class Conv2d : Layer
                 ComputeInputGradient ? dx.Data : null, n, InChannels, h, w, OutChannels / InChannels, Geometry, oh, ow);
             return dx;
         }
-        var s = new Shapes(this, h, w, oh, ow);
+        var s = new Shapes(this, h, w, oh, ow, n);
         float[] xd = x.Data, dyd = dy.Data, dxd = dx.Data, wd = _weight.Value.Data;
         bool needDx = ComputeInputGradient, hasBias = _bias is not null;
         int wLen = _weight.Value.Length, pLen = wLen + (hasBias ? OutChannels : 0);
+        int blocks = (n + s.Block - 1) / s.Block, plane = InChannels * h * w;
 
-        // Samples fall into a fixed number of consecutive groups (it depends on the batch size only); each group sums
-        // its samples' dW and db in order into its own buffer, and the buffers are added in group order:
+        // Sample blocks fall into a fixed number of consecutive groups (it depends on the shapes only); each group sums
+        // its blocks' dW and db in order into its own buffer, and the buffers are added in group order:
         // the result does not depend on the thread count.
-        int groups = Math.Min(n, 8), perGroup = (n + groups - 1) / groups;
-        groups = (n + perGroup - 1) / perGroup;
+        int groups = Math.Min(blocks, 8), perGroup = (blocks + groups - 1) / groups;
+        groups = (blocks + perGroup - 1) / perGroup;
         var partial = ArrayPool<float>.Shared.Rent(groups * pLen);
         try
         {
             Array.Clear(partial, 0, groups * pLen);
-            bool perSample = groups >= Parallelism.MaxThreads;
-            Parallelism.For(groups, perSample ? s.Work * 2 * perGroup : 0, gr =>
+            bool perGroupThreads = groups >= Parallelism.MaxThreads;
+            Parallelism.For(groups, perGroupThreads ? s.Work * 2 * perGroup * s.Block : 0, gr =>
             {
-                float[]? rented = s.Direct ? null : ArrayPool<float>.Shared.Rent(2 * s.Rows * s.P);
+                float[]? rented = null;
                 try
                 {
                     var dW = partial.AsSpan(gr * pLen, wLen);
                     var db = partial.AsSpan(gr * pLen + wLen, pLen - wLen);
-                    for (int i = gr * perGroup; i < Math.Min(n, (gr + 1) * perGroup); i++)
+                    for (int b = gr * perGroup; b < Math.Min(blocks, (gr + 1) * perGroup); b++)
                     {
-                        var cols = s.Columns(xd, i, rented);
-                        var dyn = dyd.AsSpan(i * OutChannels * s.P, OutChannels * s.P);
-                        for (int co = 0; co < db.Length; co++) db[co] += TensorPrimitives.Sum(dyn.Slice(co * s.P, s.P));
-                        for (int gi = 0; gi < Groups; gi++)
-                            Gemm.Multiply(false, true, s.Mg, s.Kg, s.P, 1f, dyn.Slice(gi * s.Mg * s.P), s.P, cols.Slice(gi * s.Kg * s.P), s.P,
-                                1f, dW.Slice(gi * s.Mg * s.Kg), s.Kg, parallel: !perSample);
-                        if (!needDx) continue;
-                        var dxn = dxd.AsSpan(i * InChannels * h * w, InChannels * h * w);
-                        // dCols = Wᵀ · dY, folded back onto the image (col2im); for a direct 1x1 conv dCols is dX itself.
-                        var dCols = s.Direct ? dxn : rented.AsSpan(s.Rows * s.P, s.Rows * s.P);
-                        for (int gi = 0; gi < Groups; gi++)
-                            Gemm.Multiply(true, false, s.Kg, s.P, s.Mg, 1f, wd.AsSpan(gi * s.Mg * s.Kg), s.Kg, dyn.Slice(gi * s.Mg * s.P), s.P,
-                                0f, dCols.Slice(gi * s.Kg * s.P), s.P, parallel: !perSample);
-                        if (!s.Direct)
+                        int i0 = b * s.Block, count = Math.Min(s.Block, n - i0), cw = count * s.P;
+                        int need = s.Direct ? 0 : 2 * s.Rows * cw + (count > 1 ? OutChannels * cw : 0);
+                        if (need > 0 && (rented is null || rented.Length < need))
                         {
+                            if (rented is not null) ArrayPool<float>.Shared.Return(rented);
+                            rented = ArrayPool<float>.Shared.Rent(need);
+                        }
+                        var cols = s.Columns(xd, i0, count, rented);
+                        // dY of the block as a (Cout × block·P) matrix: the sample's own slice, or gathered.
+                        var dyM = dyd.AsSpan(i0 * OutChannels * s.P, OutChannels * s.P);
+                        if (count > 1)
+                        {
+                            var gathered = rented.AsSpan(2 * s.Rows * cw, OutChannels * cw);
+                            for (int k = 0; k < count; k++)
+                            for (int co = 0; co < OutChannels; co++)
+                                dyd.AsSpan(((i0 + k) * OutChannels + co) * s.P, s.P).CopyTo(gathered.Slice(co * cw + k * s.P, s.P));
+                            dyM = gathered;
+                        }
+                        for (int co = 0; co < db.Length; co++) db[co] += TensorPrimitives.Sum(dyM.Slice(co * cw, cw));
+                        for (int gi = 0; gi < Groups; gi++)
+                            Gemm.Multiply(false, true, s.Mg, s.Kg, cw, 1f, dyM.Slice(gi * s.Mg * cw), cw, cols.Slice(gi * s.Kg * cw), cw,
+                                1f, dW.Slice(gi * s.Mg * s.Kg), s.Kg, parallel: !perGroupThreads);
+                        if (!needDx) continue;
+                        // dCols = Wᵀ · dY, folded back onto each image (col2im); for a direct 1x1 conv dCols is dX itself.
+                        var dCols = s.Direct ? dxd.AsSpan(i0 * plane, plane) : rented.AsSpan(s.Rows * cw, s.Rows * cw);
+                        for (int gi = 0; gi < Groups; gi++)
+                            Gemm.Multiply(true, false, s.Kg, cw, s.Mg, 1f, wd.AsSpan(gi * s.Mg * s.Kg), s.Kg, dyM.Slice(gi * s.Mg * cw), cw,
+                                0f, dCols.Slice(gi * s.Kg * cw), cw, parallel: !perGroupThreads);
+                        if (s.Direct) continue;
+                        for (int k = 0; k < count; k++)
+                        {
+                            var dxn = dxd.AsSpan((i0 + k) * plane, plane);
                             dxn.Clear();
-                            Col2Im.Run(dCols, s.P, InChannels, h, w, Geometry, oh, ow, dxn);
+                            Col2Im.Run(dCols.Slice(k * s.P), cw, InChannels, h, w, Geometry, oh, ow, dxn);
                         }
                     }
                 }
@@ -185,16 +210,19 @@ public sealed class Conv2d : Layer
         return dx;
     }
 
-    /// <summary>Per-sample GEMM sizes: P output pixels, Kg = Cin/groups·kh·kw, Mg = Cout/groups.</summary>
+    /// <summary>
+    /// GEMM sizes: P output pixels per sample, Kg = Cin/groups·kh·kw, Mg = Cout/groups; <see cref="Block"/> samples share one
+    /// column matrix (Rows × Block·P) so that small images still give GEMMs of ~512 columns, as long as it stays ≤ 256 KiB.
+    /// </summary>
     private readonly struct Shapes
     {
-        public readonly int P, Kg, Mg, Rows, Channels, H, W, OutH, OutW;
+        public readonly int P, Kg, Mg, Rows, Channels, H, W, OutH, OutW, Block;
         public readonly Window2d G;
         /// <summary>1x1, stride 1, no padding: the image (C × H·W) already is the column matrix.</summary>
         public readonly bool Direct;
         public readonly long Work;
 
-        public Shapes(Conv2d c, int h, int w, int oh, int ow)
+        public Shapes(Conv2d c, int h, int w, int oh, int ow, int n)
         {
             G = c.Geometry;
             P = oh * ow;
@@ -205,15 +233,20 @@ public sealed class Conv2d : Layer
             Direct = G.KernelH == 1 && G.KernelW == 1 && G.StrideH == 1 && G.StrideW == 1
                 && G.PadTop == 0 && G.PadLeft == 0 && G.PadBottom == 0 && G.PadRight == 0;
             Work = (long)c.OutChannels * P * Kg;
+            Block = Direct ? 1 : Math.Max(1, Math.Min(n, Math.Min(512 / P, (64 * 1024) / Math.Max(1, Rows * P))));
         }
 
-        /// <summary>Sample i's column matrix (Rows × P): the image itself when direct, else im2col into <paramref name="buffer"/>.</summary>
-        public Span<float> Columns(float[] x, int i, float[]? buffer)
+        /// <summary>
+        /// The column matrix (Rows × count·P) of samples [i0, i0 + count): sample k fills columns [k·P, (k + 1)·P). A direct
+        /// conv (count 1) uses the image itself; otherwise im2col writes into <paramref name="buffer"/>.
+        /// </summary>
+        public Span<float> Columns(float[] x, int i0, int count, float[]? buffer)
         {
             int size = Channels * H * W;
-            if (Direct) return x.AsSpan(i * size, size);
-            var cols = buffer.AsSpan(0, Rows * P);
-            Im2Col.Run(x.AsSpan(i * size, size), Channels, H, W, G, OutH, OutW, cols, P);
+            if (Direct) return x.AsSpan(i0 * size, size);
+            var cols = buffer.AsSpan(0, Rows * count * P);
+            for (int k = 0; k < count; k++)
+                Im2Col.Run(x.AsSpan((i0 + k) * size, size), Channels, H, W, G, OutH, OutW, cols.Slice(k * P), count * P);
             return cols;
         }
     }
