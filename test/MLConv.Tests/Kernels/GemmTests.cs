@@ -72,6 +72,37 @@ public sealed class GemmTests
         Assert.AreEqual(11f, c[0]);
     }
 
+    /// <summary>Tiled (150×520×300) and K-split (7×29×9000) products: bit-identical with 1 and with 8 threads.</summary>
+    [TestMethod]
+    [DataRow(150, 520, 300)]
+    [DataRow(7, 29, 9000)]
+    public void ResultDoesNotDependOnThreadCount(int m, int n, int k)
+    {
+        var r = new Random(m + n + k);
+        var a = Rand(m * k, r);
+        var b = Rand(k * n, r);
+        var c1 = new float[m * n];
+        var c2 = new float[m * n];
+        int saved = Parallelism.MaxThreads;
+        try
+        {
+            Parallelism.MaxThreads = 1;
+            Gemm.Multiply(false, false, m, n, k, 1f, a, k, b, n, 0f, c1, n);
+            Parallelism.MaxThreads = 8;
+            Gemm.Multiply(false, false, m, n, k, 1f, a, k, b, n, 0f, c2, n);
+        }
+        finally { Parallelism.MaxThreads = saved; }
+        CollectionAssert.AreEqual(c1, c2);
+    }
+
+    [TestMethod]
+    public void BetaZeroIgnoresNaNInC()
+    {
+        float[] a = [1, 2], b = [3, 4], c = [float.NaN];
+        Gemm.Multiply(false, false, 1, 1, 2, 1f, a, 2, b, 1, 0f, c, 1);
+        Assert.AreEqual(11f, c[0]);
+    }
+
     [TestMethod]
     public void ResultDoesNotDependOnThreadCount()
     {
