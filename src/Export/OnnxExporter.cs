@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
 using Google.Protobuf;
-using MLConv.Export.Layers;
 using MLConv.Export.Onnx;
 using MLConv.Training.Layers;
 using MLConv.Training.Models;
@@ -21,7 +20,10 @@ namespace MLConv.Export;
 /// with the running statistics (inference form; ONNX momentum = 1 − PyTorch momentum), or folded into
 /// the preceding Conv2d (<see cref="OnnxExportOptions.FoldBatchNorm"/>); ReLU → Relu; Residual → its
 /// body and shortcut (or the input) joined by Add; Flatten → Flatten(axis 1); Linear → Gemm(transB 1);
-/// Dropout → nothing (inference is the identity); Sequential → its layers in order; Softmax → Softmax.
+/// Dropout → nothing (inference is the identity); Sequential → its layers in order; Softmax → Softmax;
+/// LocalResponseNorm → LRN; Reshape → Reshape to [0, shape…] (0 keeps the batch); Transpose → Transpose;
+/// Graph → its nodes in topological order, each reading the ONNX values of its inputs, with Concat → Concat
+/// and Sum → Sum.
 /// Any other layer is refused with a <see cref="NotSupportedException"/> naming it, before anything is written.
 /// </para>
 /// <para>
@@ -194,10 +196,12 @@ public static class OnnxExporter
             Pool2dLayer p when p.CeilMode => (10, "ceil_mode (MaxPool/AveragePool-10)"),
             Pool2dLayer p when p.Dilation != (Size2)1 => (10, "pooling dilations (MaxPool-10)"),
             Conv2d or MaxPool2d or MinPool2d or AvgPool2d or GlobalAvgPool2d or BatchNorm2d or ReLU or Flatten or Linear
-                or Dropout or Sequential or Residual or Softmax => (OnnxVersions.MinOpset, ""),
+                or Dropout or Sequential or Residual or Softmax or LocalResponseNorm or Reshape or Transpose or Graph or Concat or Sum
+                => (OnnxVersions.MinOpset, ""),
             _ => throw new NotSupportedException(
                 $"Layer {Describe(path)} {layer} (type {layer.GetType().FullName}) has no ONNX mapping. Exportable layers: Conv2d, MaxPool2d, " +
-                "MinPool2d, AvgPool2d, GlobalAvgPool2d, BatchNorm2d, ReLU, Flatten, Linear, Dropout, Softmax, Sequential, Residual."),
+                "MinPool2d, AvgPool2d, GlobalAvgPool2d, BatchNorm2d, ReLU, Flatten, Linear, Dropout, Softmax, LocalResponseNorm, Reshape, " +
+                "Transpose, Sequential, Residual, Graph (with Concat and Sum)."),
         };
         if (opset < need)
             throw new NotSupportedException($"Layer {Describe(path)} {layer} needs opset >= {need} for {why}; the export asked for opset {opset}.");
@@ -225,8 +229,34 @@ public static class OnnxExporter
             Linear l => EmitLinear(l, path, x),
             Dropout => x,
             Softmax s => Builder.Node(s.Log ? "LogSoftmax" : "Softmax", path, s.ToString(), [x], A.Int("axis", 1)),
+            LocalResponseNorm l => Builder.Node("LRN", path, l.ToString(), [x],
+                A.Float("alpha", (float)l.Alpha), A.Float("beta", (float)l.Beta), A.Float("bias", (float)l.K), A.Int("size", l.Size)),
+            Reshape r => Builder.Node("Reshape", path, r.ToString(),
+                [x, Builder.Int64Initializer(Join(path, "shape"), [0, .. r.Shape.Select(d => (long)d)], r.Shape.Count + 1)]),
+            Transpose t => Builder.Node("Transpose", path, t.ToString(), [x], A.Ints("perm", [.. t.Perm.Select(p => (long)p)])),
+            Graph g => EmitGraph(g, path, x),
             _ => throw new NotSupportedException($"Layer {Describe(path)} {layer} has no ONNX mapping."),
         };
+
+        /// <summary>The nodes in topological order; each graph value maps to the ONNX value that holds it.</summary>
+        private string EmitGraph(Graph g, string path, string x)
+        {
+            var values = new Dictionary<string, string>(StringComparer.Ordinal) { [g.Input] = x };
+            foreach (var node in g.Nodes)
+            {
+                string nodePath = Join(path, node.Name);
+                var inputs = node.Inputs.Select(v => values[v]).ToList();
+                values[node.Output] = node.Layer switch
+                {
+                    Concat c => Builder.Node("Concat", nodePath, c.ToString(), inputs, A.Int("axis", c.Axis)),
+                    Sum when inputs.Count == 1 => inputs[0],
+                    Sum s => Builder.Node("Sum", nodePath, s.ToString(), inputs),
+                    MultiInputLayer m => throw new NotSupportedException($"Layer {Describe(nodePath)} {m} has no ONNX mapping."),
+                    var single => Emit(single, nodePath, inputs[0]),
+                };
+            }
+            return values[g.Output];
+        }
 
         private string EmitSequential(Sequential s, string path, string x)
         {

@@ -45,15 +45,7 @@ public static class OnnxTensors
     public static Tensor ToTensor(TensorProto proto)
     {
         ArgumentNullException.ThrowIfNull(proto);
-        var shape = new int[proto.Dims.Count];
-        long n = 1;
-        for (int i = 0; i < shape.Length; i++)
-        {
-            if (proto.Dims[i] < 0 || proto.Dims[i] > int.MaxValue)
-                throw new InvalidDataException($"Tensor '{proto.Name}' has dimension {proto.Dims[i]} at axis {i}.");
-            shape[i] = (int)proto.Dims[i];
-            n *= shape[i];
-        }
+        var shape = Shape(proto, out long n);
         var data = new float[n];
         var type = (TensorProto.Types.DataType)proto.DataType;
         switch (type)
@@ -78,6 +70,59 @@ public static class OnnxTensors
                 throw new NotSupportedException($"Tensor '{proto.Name}' has data type {type}; only FLOAT and DOUBLE are read.");
         }
         return new Tensor(shape, data);
+    }
+
+    /// <summary>Whether <see cref="ToTensor"/> reads the tensor's data type (FLOAT or DOUBLE).</summary>
+    public static bool IsFloat(TensorProto proto) =>
+        (TensorProto.Types.DataType)proto.DataType is TensorProto.Types.DataType.Float or TensorProto.Types.DataType.Double;
+
+    /// <summary>Whether <see cref="ToInt64s"/> reads the tensor's data type (INT64 or INT32).</summary>
+    public static bool IsInteger(TensorProto proto) =>
+        (TensorProto.Types.DataType)proto.DataType is TensorProto.Types.DataType.Int64 or TensorProto.Types.DataType.Int32;
+
+    /// <summary>An INT64 or INT32 tensor's values (shapes, Reshape targets) in row-major order, and its dims.</summary>
+    public static long[] ToInt64s(TensorProto proto, out int[] shape)
+    {
+        ArgumentNullException.ThrowIfNull(proto);
+        shape = Shape(proto, out long n);
+        var data = new long[n];
+        var type = (TensorProto.Types.DataType)proto.DataType;
+        switch (type)
+        {
+            case TensorProto.Types.DataType.Int64 when !proto.RawData.IsEmpty:
+                CheckCount(proto, proto.RawData.Length, 8 * n);
+                for (int i = 0; i < n; i++) data[i] = BinaryPrimitives.ReadInt64LittleEndian(proto.RawData.Span.Slice(8 * i, 8));
+                break;
+            case TensorProto.Types.DataType.Int64:
+                CheckCount(proto, proto.Int64Data.Count, n);
+                proto.Int64Data.CopyTo(data, 0);
+                break;
+            case TensorProto.Types.DataType.Int32 when !proto.RawData.IsEmpty:
+                CheckCount(proto, proto.RawData.Length, 4 * n);
+                for (int i = 0; i < n; i++) data[i] = BinaryPrimitives.ReadInt32LittleEndian(proto.RawData.Span.Slice(4 * i, 4));
+                break;
+            case TensorProto.Types.DataType.Int32:
+                CheckCount(proto, proto.Int32Data.Count, n);
+                for (int i = 0; i < n; i++) data[i] = proto.Int32Data[i];
+                break;
+            default:
+                throw new NotSupportedException($"Tensor '{proto.Name}' has data type {type}; only INT64 and INT32 are read as integers.");
+        }
+        return data;
+    }
+
+    private static int[] Shape(TensorProto proto, out long count)
+    {
+        var shape = new int[proto.Dims.Count];
+        count = 1;
+        for (int i = 0; i < shape.Length; i++)
+        {
+            if (proto.Dims[i] < 0 || proto.Dims[i] > int.MaxValue)
+                throw new InvalidDataException($"Tensor '{proto.Name}' has dimension {proto.Dims[i]} at axis {i}.");
+            shape[i] = (int)proto.Dims[i];
+            count *= shape[i];
+        }
+        return shape;
     }
 
     private static void CheckCount(TensorProto proto, long have, long need)

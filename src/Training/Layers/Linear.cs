@@ -15,7 +15,28 @@ public sealed class Linear : Layer
     private readonly Parameter? _bias;
     private Tensor? _x, _y, _dx;
 
-    public Linear(int inFeatures, int outFeatures, bool bias = true, Random? rng = null)
+    public Linear(int inFeatures, int outFeatures, bool bias = true, Random? rng = null) : this(inFeatures, outFeatures, bias)
+    {
+        Reset(rng ?? new Random(0));
+    }
+
+    /// <summary>
+    /// A Linear holding a copy of <paramref name="weight"/> ([out, in]) and <paramref name="bias"/> ([out], or none),
+    /// without drawing random weights first (importers: a VGG classifier holds 10⁸ weights).
+    /// </summary>
+    public static Linear FromWeights(Tensor weight, Tensor? bias = null)
+    {
+        ArgumentNullException.ThrowIfNull(weight);
+        if (weight.Rank != 2) throw new ArgumentException($"weight must be [outFeatures, inFeatures]; got [{weight.ShapeString}].", nameof(weight));
+        if (bias is not null && bias.Length != weight.Shape[0])
+            throw new ArgumentException($"bias must have {weight.Shape[0]} values (one per output); got [{bias.ShapeString}].", nameof(bias));
+        var linear = new Linear(weight.Shape[1], weight.Shape[0], bias is not null);
+        weight.Span.CopyTo(linear._weight.Value.Span);
+        if (bias is not null) bias.Span.CopyTo(linear._bias!.Value.Span);
+        return linear;
+    }
+
+    private Linear(int inFeatures, int outFeatures, bool bias)
     {
         if (inFeatures < 1) throw new ArgumentOutOfRangeException(nameof(inFeatures), inFeatures, "inFeatures must be >= 1.");
         if (outFeatures < 1) throw new ArgumentOutOfRangeException(nameof(outFeatures), outFeatures, "outFeatures must be >= 1.");
@@ -23,7 +44,6 @@ public sealed class Linear : Layer
         OutFeatures = outFeatures;
         _weight = new Parameter("weight", new Tensor(outFeatures, inFeatures));
         if (bias) _bias = new Parameter("bias", new Tensor(outFeatures)) { Decay = false };
-        Reset(rng ?? new Random(0));
     }
 
     public int InFeatures { get; }

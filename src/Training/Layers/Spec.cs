@@ -18,6 +18,12 @@ internal static class Spec
     public static bool Bool(JsonObject o, string name) =>
         (o[name] ?? throw new InvalidDataException($"Layer spec '{o["type"]}' lacks '{name}'.")).GetValue<bool>();
 
+    public static int[] Ints(JsonObject o, string name) =>
+        [.. (o[name] as JsonArray ?? throw new InvalidDataException($"Layer spec '{o["type"]}' lacks '{name}'.")).Select(n => n!.GetValue<int>())];
+
+    public static string String(JsonObject o, string name) =>
+        (o[name] ?? throw new InvalidDataException($"Layer spec '{o["type"]}' lacks '{name}'.")).GetValue<string>();
+
     public static Size2 Pair(JsonObject o, string name)
     {
         var a = o[name] as JsonArray ?? throw new InvalidDataException($"Layer spec '{o["type"]}' lacks '{name}'.");

@@ -10,7 +10,7 @@ public sealed record SummaryRow(string Path, int Depth, string Layer, int[] Outp
 /// <summary>
 /// Per-layer output shape, parameter count, multiply-accumulates and receptive field, with totals
 /// (as torchinfo or Keras' summary). Receptive field along an axis: r ← r + (k_eff − 1)·j, j ← j·s,
-/// starting from r = j = 1 at the input; a residual block takes the larger of its two branches.
+/// starting from r = j = 1 at the input; a residual block, or a graph node joining branches, takes the larger of its branches.
 /// </summary>
 public sealed class ModelSummary
 {
@@ -61,6 +61,34 @@ public sealed class ModelSummary
                 rf = new Rf(Math.Max(body.RH, sc.RH), Math.Max(body.RW, sc.RW), body.JH, body.JW);
                 rows.Insert(rowIndex, new SummaryRow(path, depth, res.ToString(), y, 0, Product(y), (rf.RH, rf.RW)));
                 return y;
+            }
+            case Graph graph:
+            {
+                // Each value carries its receptive field; where branches join, the larger one (and the coarser jump) wins.
+                int rowIndex = rows.Count;
+                int childDepth = isRoot ? depth : depth + 1;
+                var shapes = new Dictionary<string, int[]>(StringComparer.Ordinal) { [graph.Input] = input };
+                var fields = new Dictionary<string, Rf>(StringComparer.Ordinal) { [graph.Input] = rf };
+                foreach (var node in graph.Nodes)
+                {
+                    var r = node.Inputs.Select(v => fields[v]).Aggregate((a, b) =>
+                        new Rf(Math.Max(a.RH, b.RH), Math.Max(a.RW, b.RW), Math.Max(a.JH, b.JH), Math.Max(a.JW, b.JW)));
+                    string p = Join(path, node.Name);
+                    int[] y;
+                    if (node.Layer is MultiInputLayer m)
+                    {
+                        int[][] ins = [.. node.Inputs.Select(v => shapes[v])];
+                        y = m.OutputShape(ins);
+                        rows.Add(new SummaryRow(p, childDepth, m.ToString(), y, m.Parameters.Sum(q => (long)q.Value.Length), m.MultiplyAccumulates(ins), (r.RH, r.RW)));
+                    }
+                    else y = Walk(node.Layer, p, childDepth, shapes[node.Inputs[0]], ref r, rows);
+                    shapes[node.Output] = y;
+                    fields[node.Output] = r;
+                }
+                rf = fields[graph.Output];
+                var output = shapes[graph.Output];
+                if (!isRoot) rows.Insert(rowIndex, new SummaryRow(path, depth, graph.ToString(), output, 0, 0, (rf.RH, rf.RW)));
+                return output;
             }
             default:
             {

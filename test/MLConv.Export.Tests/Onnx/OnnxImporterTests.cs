@@ -1,6 +1,6 @@
-using MLConv.Export.Layers;
 using MLConv.Export.Onnx;
 using MLConv.Training.Layers;
+using MLConv.Training.Models;
 using MLConv.Training.Tensors;
 
 namespace MLConv.Export.Tests.Onnx;
@@ -18,17 +18,9 @@ public sealed class OnnxImporterTests
 
     private static string CaseFolder(string name)
     {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (!File.Exists(Path.Combine(dir.FullName, "MLConv.sln"))) continue;
-            string suite = Path.GetFullPath(Path.Combine(dir.FullName, "..", "shared", "conformance", "onnx-pytorch-converted"));
-            if (!Directory.Exists(suite)) Assert.Inconclusive($"The conformance data is not at {suite}.");
-            string folder = Path.Combine(suite, name);
-            if (!Directory.Exists(folder)) Assert.Inconclusive($"The conformance case {name} is not at {folder}.");
-            return folder;
-        }
-        Assert.Inconclusive("MLConv.sln was not found above the test binaries.");
-        return "";
+        string folder = Path.Combine(ConformanceData.Suite("onnx-pytorch-converted"), name);
+        if (!Directory.Exists(folder)) Assert.Inconclusive($"The conformance case {name} is not at {folder}.");
+        return folder;
     }
 
     [TestMethod]
@@ -115,5 +107,38 @@ public sealed class OnnxImporterTests
         var want = OnnxVerifier.SoftmaxRows(root.Forward(x, false));
         var got = model.Root.Forward(x, false);
         for (int i = 0; i < want.Length; i++) Assert.AreEqual(want[i], got[i], 1e-6f);
+    }
+
+    /// <summary>Residual blocks export as Add of two branches: they import back as one Graph (Add → Sum), the flat input as a Reshape.</summary>
+    [TestMethod]
+    [DataRow(false)]
+    [DataRow(true)]
+    public void ExportedResidualNetworksImportAsAGraph(bool flatInput)
+    {
+        var net = Architectures.MobileNetV2(3, 12, 10, 5, seed: 3);
+        Fixtures.Randomize(net.Root);
+        var model = OnnxImporter.Import(ModelProto.Parser.ParseFrom(OnnxExporter.ExportToBytes(net, new OnnxExportOptions { FlattenInput = flatInput })));
+        var graph = (Graph)model.Root.Layers.Single();
+        Assert.IsTrue(graph.Nodes.Any(n => n.Layer is Sum), "the residual Adds");
+        Assert.AreEqual(flatInput, graph.Nodes[0].Layer is Reshape);
+        var x = Fixtures.RandomTensor(new Random(4), [3, 3, 12, 10]);
+        var want = OnnxVerifier.SoftmaxRows(net.Forward(x, false));
+        var got = model.Root.Forward(flatInput ? x.Reshape(3, 3 * 12 * 10) : x, false);
+        for (int i = 0; i < want.Length; i++) Assert.AreEqual(want[i], got[i], 1e-5f);
+    }
+
+    [TestMethod]
+    public void UnsupportedNodesInAGraphAreRefusedByNameAndOperator()
+    {
+        var g = new GraphProto();
+        g.Input.Add(OnnxGraphBuilder.FloatValue("x", "N", null, 2, 3, 3));
+        g.Output.Add(OnnxGraphBuilder.FloatValue("y", "N", null, 2, 3, 3));
+        g.Node.Add(new NodeProto { Name = "left", OpType = "Relu", Input = { "x" }, Output = { "a" } });
+        g.Node.Add(new NodeProto { Name = "mystery", OpType = "Mul", Input = { "a", "x" }, Output = { "y" } });
+        var model = new ModelProto { IrVersion = 8, Graph = g };
+        model.OpsetImport.Add(new OperatorSetIdProto { Version = 13 });
+        var e = Assert.ThrowsExactly<NotSupportedException>(() => OnnxImporter.Import(model));
+        StringAssert.Contains(e.Message, "'mystery'");
+        StringAssert.Contains(e.Message, "Mul");
     }
 }

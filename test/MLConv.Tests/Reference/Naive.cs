@@ -128,6 +128,95 @@ internal static class Naive
 
     public static double[] Add(double[] a, double[] b) => [.. a.Select((v, i) => v + b[i])];
 
+    /// <summary>Concatenation along <paramref name="axis"/>: y[o, off_i + k, r] = x_i[o, k, r], by explicit multi-indices.</summary>
+    public static double[] Concat(double[][] xs, int[][] shapes, int axis)
+    {
+        int[] yShape = (int[])shapes[0].Clone();
+        yShape[axis] = shapes.Sum(s => s[axis]);
+        var y = new double[yShape.Aggregate(1, (a, b) => a * b)];
+        int offset = 0;
+        for (int i = 0; i < xs.Length; i++)
+        {
+            for (int flat = 0; flat < xs[i].Length; flat++)
+            {
+                var idx = Unravel(flat, shapes[i]);
+                idx[axis] += offset;
+                y[Ravel(idx, yShape)] = xs[i][flat];
+            }
+            offset += shapes[i][axis];
+        }
+        return y;
+    }
+
+    /// <summary>
+    /// ONNX LRN: y[n,c,p] = x[n,c,p] / (k + α/size · Σ_{i = max(0, c − ⌊(size−1)/2⌋)}^{min(C−1, c + ⌈(size−1)/2⌉)} x[n,i,p]²)^β.
+    /// </summary>
+    public static double[] Lrn(double[] x, int n, int c, int plane, int size, double alpha, double beta, double k)
+    {
+        var y = new double[x.Length];
+        int before = (int)Math.Floor((size - 1) / 2.0), after = (int)Math.Ceiling((size - 1) / 2.0);
+        for (int b = 0; b < n; b++)
+        for (int ch = 0; ch < c; ch++)
+        for (int p = 0; p < plane; p++)
+        {
+            double sq = 0;
+            for (int i = Math.Max(0, ch - before); i <= Math.Min(c - 1, ch + after); i++)
+            {
+                double v = x[(b * c + i) * plane + p];
+                sq += v * v;
+            }
+            int at = (b * c + ch) * plane + p;
+            y[at] = x[at] / Math.Pow(k + alpha / size * sq, beta);
+        }
+        return y;
+    }
+
+    /// <summary>Axis permutation: y[i_0, …] = x[j] with j[perm[k]] = i_k, by explicit multi-indices.</summary>
+    public static double[] Transpose(double[] x, int[] shape, int[] perm)
+    {
+        int[] yShape = [.. perm.Select(p => shape[p])];
+        var y = new double[x.Length];
+        for (int flat = 0; flat < y.Length; flat++)
+        {
+            var i = Unravel(flat, yShape);
+            var j = new int[shape.Length];
+            for (int k = 0; k < perm.Length; k++) j[perm[k]] = i[k];
+            y[flat] = x[Ravel(j, shape)];
+        }
+        return y;
+    }
+
+    public static double[] Sum(params double[][] xs) => [.. xs[0].Select((_, i) => xs.Sum(x => x[i]))];
+
+    private static int[] Unravel(int flat, int[] shape)
+    {
+        var idx = new int[shape.Length];
+        for (int d = shape.Length - 1; d >= 0; d--) { idx[d] = flat % shape[d]; flat /= shape[d]; }
+        return idx;
+    }
+
+    private static int Ravel(int[] idx, int[] shape)
+    {
+        int flat = 0;
+        for (int d = 0; d < shape.Length; d++) flat = flat * shape[d] + idx[d];
+        return flat;
+    }
+
+    /// <summary>Row-wise softmax (or log-softmax) of [n, k] in double.</summary>
+    public static double[] Softmax(double[] z, int n, int k, bool log)
+    {
+        var y = new double[z.Length];
+        for (int i = 0; i < n; i++)
+        {
+            double m = double.NegativeInfinity;
+            for (int j = 0; j < k; j++) m = Math.Max(m, z[i * k + j]);
+            double s = 0;
+            for (int j = 0; j < k; j++) s += Math.Exp(z[i * k + j] - m);
+            for (int j = 0; j < k; j++) y[i * k + j] = log ? z[i * k + j] - m - Math.Log(s) : Math.Exp(z[i * k + j] - m) / s;
+        }
+        return y;
+    }
+
     /// <summary>Mean softmax cross-entropy in double.</summary>
     public static double CrossEntropy(double[] z, int n, int k, int[] labels)
     {

@@ -1,12 +1,11 @@
 using System.Text.Json.Nodes;
-using MLConv.Training.Layers;
 using MLConv.Training.Tensors;
 
-namespace MLConv.Export.Layers;
+namespace MLConv.Training.Layers;
 
 /// <summary>
-/// Row-wise softmax (or log-softmax) of [N, K]: the layer ONNX's Softmax / LogSoftmax nodes import
-/// to, and export back to. With m = max_k z_k (for stability):
+/// Row-wise softmax (or log-softmax) of [N, K] as a layer (ONNX's Softmax / LogSoftmax nodes import to it and export
+/// back from it; training uses <see cref="Losses.SoftmaxCrossEntropy"/> on logits instead). With m = max_k z_k (for stability):
 ///   softmax     y_k = exp(z_k − m) / Σ_j exp(z_j − m);      dx_k = y_k · (dy_k − Σ_j dy_j·y_j)
 ///   log-softmax y_k = z_k − m − log Σ_j exp(z_j − m);       dx_k = dy_k − exp(y_k) · Σ_j dy_j
 /// </summary>

@@ -1,0 +1,118 @@
+using System.Text.Json.Nodes;
+using MLConv.Training.Kernels;
+using MLConv.Training.Tensors;
+using TP = System.Numerics.Tensors.TensorPrimitives;
+
+namespace MLConv.Training.Layers;
+
+/// <summary>
+/// Local response normalisation across channels (AlexNet, GoogLeNet; ONNX LRN, Caffe's ACROSS_CHANNELS).
+/// For channel c of C, with lo = ⌊(size − 1)/2⌋, hi = ⌈(size − 1)/2⌉ and W(c) = [max(0, c − lo), min(C − 1, c + hi)]
+/// (ONNX's window; PyTorch puts the odd cell of an even size before c instead):
+///   forward   s_c = k + α/size · Σ_{i ∈ W(c)} x_i²,    y_c = x_c · s_c^(−β)
+///   backward  dx_j = dy_j · s_j^(−β) − (2αβ/size) · x_j · Σ_{c : j ∈ W(c)} dy_c · y_c / s_c,
+///             where j ∈ W(c) ⇔ c ∈ [j − hi, j + lo].
+/// Every position of [N, C, spatial…] is normalised independently of the others.
+/// </summary>
+public sealed class LocalResponseNorm : Layer
+{
+    private Tensor? _x, _y, _scale, _pow, _dx, _t;
+
+    public LocalResponseNorm(int size, double alpha = 1e-4, double beta = 0.75, double k = 1.0)
+    {
+        if (size < 1) throw new ArgumentOutOfRangeException(nameof(size), size, "size must be >= 1.");
+        if (!double.IsFinite(alpha)) throw new ArgumentOutOfRangeException(nameof(alpha), alpha, "alpha must be finite.");
+        if (!double.IsFinite(beta)) throw new ArgumentOutOfRangeException(nameof(beta), beta, "beta must be finite.");
+        if (!double.IsFinite(k)) throw new ArgumentOutOfRangeException(nameof(k), k, "k must be finite.");
+        Size = size;
+        Alpha = alpha;
+        Beta = beta;
+        K = k;
+    }
+
+    public int Size { get; }
+    public double Alpha { get; }
+    public double Beta { get; }
+    public double K { get; }
+    private int Lo => (Size - 1) / 2;
+    private int Hi => Size / 2;
+
+    public override int[] OutputShape(int[] inputShape)
+    {
+        if (inputShape.Length < 2)
+            throw new ArgumentException($"LocalResponseNorm expects [N, C, …] (rank >= 2); got [{string.Join(", ", inputShape)}].", nameof(inputShape));
+        return (int[])inputShape.Clone();
+    }
+
+    public override Tensor Forward(Tensor x, bool training)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        var shape = OutputShape(x.ShapeArray);
+        var y = Tensor.Reuse(ref _y, shape);
+        var scale = Tensor.Reuse(ref _scale, shape);
+        var pow = Tensor.Reuse(ref _pow, shape);
+        _x = x;
+        int n = shape[0], c = shape[1], plane = x.Length / Math.Max(1, n * c);
+        float[] xd = x.Data, yd = y.Data, sd = scale.Data, pd = pow.Data;
+        float a = (float)(Alpha / Size), k = (float)K, negBeta = (float)-Beta;
+        Parallelism.For(n, (long)c * plane * (Size + 4), i =>
+        {
+            int start = i * c * plane;
+            // pow holds x² first, then s^(−β): s_c = k + a · Σ_{W(c)} x_i²
+            var sq = pd.AsSpan(start, c * plane);
+            TP.Multiply(xd.AsSpan(start, c * plane), xd.AsSpan(start, c * plane), sq);
+            for (int ch = 0; ch < c; ch++)
+            {
+                var s = sd.AsSpan(start + ch * plane, plane);
+                s.Clear();
+                for (int j = Math.Max(0, ch - Lo); j <= Math.Min(c - 1, ch + Hi); j++) TP.Add(s, sq.Slice(j * plane, plane), s);
+                TP.Multiply(s, a, s);
+                TP.Add(s, k, s);
+            }
+            var sAll = sd.AsSpan(start, c * plane);
+            TP.Pow(sAll, negBeta, sq);
+            TP.Multiply(xd.AsSpan(start, c * plane), sq, yd.AsSpan(start, c * plane));
+        });
+        return y;
+    }
+
+    public override Tensor Backward(Tensor dy)
+    {
+        CheckSameShape(dy, _y, "LocalResponseNorm");
+        var shape = dy.ShapeArray;
+        var dx = Tensor.Reuse(ref _dx, shape);
+        var t = Tensor.Reuse(ref _t, shape);
+        int n = shape[0], c = shape[1], plane = dy.Length / Math.Max(1, n * c);
+        float[] xd = _x!.Data, yd = _y!.Data, sd = _scale!.Data, pd = _pow!.Data, dyd = dy.Data, dxd = dx.Data, td = t.Data;
+        float coef = (float)(-2 * Alpha * Beta / Size);
+        Parallelism.For(n, (long)c * plane * (Size + 6), i =>
+        {
+            int start = i * c * plane, len = c * plane;
+            // t_c = dy_c · y_c / s_c
+            var ts = td.AsSpan(start, len);
+            TP.Multiply(dyd.AsSpan(start, len), yd.AsSpan(start, len), ts);
+            TP.Divide(ts, sd.AsSpan(start, len), ts);
+            for (int j = 0; j < c; j++)
+            {
+                var o = dxd.AsSpan(start + j * plane, plane);
+                o.Clear();
+                for (int ch = Math.Max(0, j - Hi); ch <= Math.Min(c - 1, j + Lo); ch++) TP.Add(o, ts.Slice(ch * plane, plane), o);
+                // dx_j = dy_j · s_j^(−β) + coef · x_j · Σ t
+                TP.Multiply(o, xd.AsSpan(start + j * plane, plane), o);
+                TP.Multiply(o, coef, o);
+                TP.FusedMultiplyAdd(dyd.AsSpan(start + j * plane, plane), pd.AsSpan(start + j * plane, plane), o, o);
+            }
+        });
+        return dx;
+    }
+
+    public override long MultiplyAccumulates(int[] inputShape)
+    {
+        long n = 1;
+        foreach (int d in inputShape) n *= d;
+        return n * (Size + 2);
+    }
+
+    public override JsonObject ToSpec() => new() { ["type"] = TypeName, ["size"] = Size, ["alpha"] = Alpha, ["beta"] = Beta, ["k"] = K };
+    public override string ToString() => $"LocalResponseNorm({Size}, alpha={Alpha}, beta={Beta}, k={K})";
+}
