@@ -56,7 +56,7 @@ Console.WriteLine($"Test (2,000 held-out digits): micro accuracy {metrics.MicroA
 Console.WriteLine(metrics.ConfusionMatrix.GetFormattedConfusionTable());
 
 string zip = Path.Combine(outDir, "model.zip");
-ml.Model.Save(model, train.Schema, zip);
+MLConv.Training.Data.AtomicFile.Write(zip, stream => ml.Model.Save(model, train.Schema, stream));
 var reloaded = new MLContext().Model.Load(zip, out _);
 var reloadedMetrics = ml.MulticlassClassification.Evaluate(reloaded.Transform(test));
 Console.WriteLine($"Saved {zip}; reloaded model: micro accuracy {reloadedMetrics.MicroAccuracy:P2} (same: {reloadedMetrics.MicroAccuracy == metrics.MicroAccuracy})");
