@@ -67,7 +67,61 @@ public static class Gemm
         }
     }
 
-    private readonly record struct Operands(nint A, int Lda, bool TransA, nint B, int Ldb, bool TransB, int M, int N, float Alpha);
+    /// <summary>Operand pointers; <c>Packed</c> ≠ 0 points at a <see cref="PackedA"/> (then A/Lda/TransA are unused).</summary>
+    private readonly record struct Operands(nint A, int Lda, bool TransA, nint B, int Ldb, bool TransB, int M, int N, float Alpha,
+        nint Packed = 0, int MPad = 0);
+
+    /// <summary>
+    /// op(A) (M×K) packed once in the layout the tiles read — per K block of KC, strips of MR rows — for products
+    /// that reuse one A against many B (a convolution's weights over the samples of a batch). Rented; dispose it.
+    /// </summary>
+    internal sealed class PackedA : IDisposable
+    {
+        internal float[] Data { get; }
+        internal int M { get; }
+        internal int K { get; }
+        internal int MPad { get; }
+
+        internal unsafe PackedA(bool transA, int m, int k, ReadOnlySpan<float> a, int lda)
+        {
+            CheckOperand(nameof(a), a.Length, transA ? k : m, transA ? m : k, lda);
+            M = m; K = k; MPad = (m + MR - 1) / MR * MR;
+            Data = ArrayPool<float>.Shared.Rent(Math.Max(1, MPad * k));
+            fixed (float* pa = a, pd = Data)
+            {
+                var o = new Operands((nint)pa, lda, transA, 0, 0, false, m, 0, 1f);
+                for (int k0 = 0; k0 < k; k0 += KC)
+                    PackA(o, pd + (long)k0 * MPad, 0, m, k0, Math.Min(KC, k - k0));
+            }
+        }
+
+        public void Dispose() => ArrayPool<float>.Shared.Return(Data);
+    }
+
+    /// <summary>C = alpha · A · op(B) + beta · C with A packed by <see cref="PackedA"/> (M×K); no K split.</summary>
+    internal static unsafe void Multiply(PackedA a, bool transB, int n, float alpha, ReadOnlySpan<float> b, int ldb,
+        float beta, Span<float> c, int ldc, bool parallel)
+    {
+        int m = a.M, k = a.K;
+        if (n < 0) throw new ArgumentOutOfRangeException(nameof(n), n, "N must be >= 0.");
+        CheckOperand(nameof(b), b.Length, transB ? n : k, transB ? k : n, ldb);
+        CheckOperand(nameof(c), c.Length, m, n, ldc);
+        if (m == 0 || n == 0) return;
+        ScaleC(m, n, beta, c, ldc);
+        if (k == 0 || alpha == 0f) return;
+        int tilesM = (m + MB - 1) / MB, tilesN = (n + NB - 1) / NB, tiles = tilesM * tilesN;
+        fixed (float* pp = a.Data, pb = b, pc = c)
+        {
+            var ops = new Operands(0, 0, false, (nint)pb, ldb, transB, m, n, alpha, (nint)pp, a.MPad);
+            nint ic = (nint)pc;
+            long work = (long)Math.Min(m, MB) * Math.Min(n, NB) * k;
+            Parallelism.For(tiles, parallel ? work : 0, t =>
+            {
+                int i0 = t / tilesN * MB, j0 = t % tilesN * NB;
+                Tile(ops, (float*)ic, ldc, i0, Math.Min(i0 + MB, m), j0, Math.Min(j0 + NB, n), 0, k);
+            });
+        }
+    }
 
     private static unsafe void Compute(bool transA, bool transB, int m, int n, int k, float alpha,
         ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, Span<float> c, int ldc, bool parallel)
@@ -125,7 +179,7 @@ public static class Gemm
         int rows = i1 - i0, cols = j1 - j0;
         int stripsA = (rows + MR - 1) / MR, stripsB = (cols + NR - 1) / NR;
         int kcMax = Math.Min(KC, kEnd - kBegin);
-        var bufA = ArrayPool<float>.Shared.Rent(stripsA * MR * kcMax);
+        var bufA = ArrayPool<float>.Shared.Rent(o.Packed != 0 ? 1 : stripsA * MR * kcMax);
         var bufB = ArrayPool<float>.Shared.Rent(stripsB * NR * kcMax);
         float* acc = stackalloc float[MR * 32];
         bool wide = NR == 32;
@@ -136,12 +190,14 @@ public static class Gemm
                 for (int k0 = kBegin; k0 < kEnd; k0 += KC)
                 {
                     int kc = Math.Min(KC, kEnd - k0);
-                    PackA(o, pa, i0, rows, k0, kc);
+                    // A pre-packed over the whole matrix: this tile's strips of K block k0 (i0 is a multiple of MR).
+                    float* aBlock = o.Packed != 0 ? (float*)o.Packed + (long)k0 * o.MPad + (long)i0 * kc : pa;
+                    if (o.Packed == 0) PackA(o, pa, i0, rows, k0, kc);
                     PackB(o, pb, j0, cols, k0, kc);
                     for (int sa = 0; sa < stripsA; sa++)
                     {
                         int r = Math.Min(MR, rows - sa * MR);
-                        float* ap = pa + (long)sa * MR * kc;
+                        float* ap = aBlock + (long)sa * MR * kc;
                         for (int sb = 0; sb < stripsB; sb++)
                         {
                             int w = Math.Min(NR, cols - sb * NR);

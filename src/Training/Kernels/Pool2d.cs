@@ -18,20 +18,24 @@ public static class Pool2d
         static abstract bool Selects { get; }
         static abstract float Seed { get; }
         static abstract bool Takes(float candidate, float current);
+        /// <summary>The selected value of two (max / min; NaN propagates).</summary>
+        static abstract float Pick(float current, float candidate);
     }
 
     private struct MaxReduction : IReduction
     {
         public static bool Selects => true;
         public static float Seed => float.NegativeInfinity;
-        public static bool Takes(float v, float cur) => v > cur || float.IsNaN(v);
+        public static bool Takes(float v, float cur) => v > cur;
+        public static float Pick(float cur, float v) => MathF.Max(cur, v);
     }
 
     private struct MinReduction : IReduction
     {
         public static bool Selects => true;
         public static float Seed => float.PositiveInfinity;
-        public static bool Takes(float v, float cur) => v < cur || float.IsNaN(v);
+        public static bool Takes(float v, float cur) => v < cur;
+        public static float Pick(float cur, float v) => MathF.Min(cur, v);
     }
 
     private struct SumReduction : IReduction
@@ -39,6 +43,7 @@ public static class Pool2d
         public static bool Selects => false;
         public static float Seed => 0f;
         public static bool Takes(float v, float cur) => false;
+        public static float Pick(float cur, float v) => cur + v;
     }
 
     /// <param name="argIndex">For max/min: receives the in-plane index of the selected element (may be empty for average).</param>
@@ -58,60 +63,76 @@ public static class Pool2d
     {
         int inPlane = height * width, outPlane = outH * outW;
         Parallelism.For(planes, (long)outPlane * g.KernelH * g.KernelW, p =>
+            ForwardPlane<TR>(x.AsSpan(p * inPlane, inPlane), height, width, g, countIncludePad,
+                y.AsSpan(p * outPlane, outPlane), outH, outW, TR.Selects ? argIndex.AsSpan(p * outPlane, outPlane) : default));
+    }
+
+    /// <summary>One plane; everything the loops read is a local or a parameter (not a closure field).</summary>
+    private static void ForwardPlane<TR>(ReadOnlySpan<float> xs, int height, int width, Window2d g, bool countIncludePad,
+        Span<float> ys, int outH, int outW, Span<int> args) where TR : struct, IReduction
+    {
+        int sh = g.StrideH, sw = g.StrideW, dh = g.DilationH, dw = g.DilationW, kh = g.KernelH, kw = g.KernelW;
+        for (int oh = 0; oh < outH; oh++)
         {
-            var xs = x.AsSpan(p * inPlane, inPlane);
-            for (int oh = 0; oh < outH; oh++)
+            int y0 = oh * sh - g.PadTop;
+            var (u0, u1) = Taps(y0, kh, dh, height);
+            for (int ow = 0; ow < outW; ow++)
             {
-                int y0 = oh * g.StrideH - g.PadTop;
-                var (u0, u1) = Taps(y0, g.KernelH, g.DilationH, height);
-                for (int ow = 0; ow < outW; ow++)
+                int x0 = ow * sw - g.PadLeft;
+                var (v0, v1) = Taps(x0, kw, dw, width);
+                int o = oh * outW + ow;
+                if (TR.Selects)
                 {
-                    int x0 = ow * g.StrideW - g.PadLeft;
-                    var (v0, v1) = Taps(x0, g.KernelW, g.DilationW, width);
-                    int o = p * outPlane + oh * outW + ow;
-                    if (TR.Selects && (u0 == u1 || v0 == v1))
+                    if (u0 == u1 || v0 == v1)
                     {
                         // A dilated window can fall entirely in the padding: −∞ (max) / +∞ (min) as PyTorch, no gradient.
-                        y[o] = TR.Seed;
-                        argIndex[o] = -1;
+                        ys[o] = TR.Seed;
+                        args[o] = -1;
+                        continue;
                     }
-                    else if (TR.Selects)
+                    // Padding never wins: start from the first element inside the input; ties keep the earlier one.
+                    int arg = (y0 + u0 * dh) * width + x0 + v0 * dw;
+                    float acc = xs[arg];
+                    for (int u = u0; u < u1; u++)
                     {
-                        // Padding never wins: start from the first element inside the input; ties keep the earlier one.
-                        int arg = (y0 + u0 * g.DilationH) * width + x0 + v0 * g.DilationW;
-                        float acc = xs[arg];
-                        for (int u = u0; u < u1; u++)
+                        int row = (y0 + u * dh) * width + x0;
+                        for (int v = v0; v < v1; v++)
                         {
-                            int row = (y0 + u * g.DilationH) * width + x0;
-                            for (int v = v0; v < v1; v++)
-                            {
-                                int idx = row + v * g.DilationW;
-                                float val = xs[idx];
-                                if (TR.Takes(val, acc)) { acc = val; arg = idx; }
-                            }
+                            int idx = row + v * dw;
+                            float val = xs[idx];
+                            // Branch-free select (a branch here mispredicts about once per window on real data):
+                            // the first strict improvement moves the arg; max/min propagate NaN.
+                            int take = TR.Takes(val, acc) ? 1 : 0;
+                            arg += (idx - arg) & -take;
+                            acc = TR.Pick(acc, val);
                         }
-                        y[o] = acc;
-                        argIndex[o] = arg;
                     }
-                    else
+                    ys[o] = acc;
+                    args[o] = arg;
+                }
+                else
+                {
+                    float acc = 0f;
+                    for (int u = u0; u < u1; u++)
                     {
-                        float acc = 0f;
-                        for (int u = u0; u < u1; u++)
-                        {
-                            int row = (y0 + u * g.DilationH) * width + x0;
-                            for (int v = v0; v < v1; v++) acc += xs[row + v * g.DilationW];
-                        }
-                        int divisor = Bounds(g, oh, ow, height, width, countIncludePad).Divisor;
-                        y[o] = divisor > 0 ? acc / divisor : 0f;
+                        int row = (y0 + u * dh) * width + x0;
+                        for (int v = v0; v < v1; v++) acc += xs[row + v * dw];
                     }
+                    int divisor = Bounds(g, oh, ow, height, width, countIncludePad).Divisor;
+                    ys[o] = divisor > 0 ? acc / divisor : 0f;
                 }
             }
-        });
+        }
     }
 
     /// <summary>The taps [k0, k1) of a window starting at <paramref name="begin"/> that fall inside [0, extent).</summary>
     private static (int K0, int K1) Taps(int begin, int kernel, int dilation, int extent)
     {
+        if (dilation == 1)   // the common case, without the integer divisions
+        {
+            int a = Math.Max(0, -begin), b = Math.Min(kernel, extent - begin);
+            return (a, Math.Max(a, b));
+        }
         int k0 = begin >= 0 ? 0 : (-begin + dilation - 1) / dilation;
         int k1 = begin >= extent ? 0 : Math.Min(kernel, (extent - 1 - begin) / dilation + 1);
         return (k0, Math.Max(k0, k1));

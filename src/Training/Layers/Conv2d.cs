@@ -99,26 +99,32 @@ public sealed class Conv2d : Layer
         // go to different threads when there are enough of them, otherwise each GEMM spreads over the threads.
         int blocks = (n + s.Block - 1) / s.Block;
         bool perBlock = blocks >= Parallelism.MaxThreads;
-        Parallelism.For(blocks, perBlock ? s.Work * s.Block : 0, b =>
+        // The weights are packed for the GEMM once per call, not once per block.
+        var packed = new Gemm.PackedA[Groups];
+        for (int gi = 0; gi < Groups; gi++) packed[gi] = new Gemm.PackedA(false, s.Mg, s.Kg, wd.AsSpan(gi * s.Mg * s.Kg), s.Kg);
+        try
         {
-            int i0 = b * s.Block, count = Math.Min(s.Block, n - i0), cw = count * s.P;
-            float[]? rented = s.Direct ? null : ArrayPool<float>.Shared.Rent(s.Rows * cw + (count > 1 ? OutChannels * cw : 0));
-            try
+            Parallelism.For(blocks, perBlock ? s.Work * s.Block : 0, b =>
             {
-                var cols = s.Columns(xd, i0, count, rented);
-                // One sample: the GEMM writes straight into y. Several: into a (Cout × block·P) scratch, then scattered.
-                var outM = count == 1 ? yd.AsSpan(i0 * OutChannels * s.P, OutChannels * s.P) : rented.AsSpan(s.Rows * cw, OutChannels * cw);
-                for (int co = 0; co < OutChannels; co++) outM.Slice(co * cw, cw).Fill(bias?[co] ?? 0f);
-                for (int gi = 0; gi < Groups; gi++)
-                    Gemm.Multiply(false, false, s.Mg, cw, s.Kg, 1f, wd.AsSpan(gi * s.Mg * s.Kg), s.Kg, cols.Slice(gi * s.Kg * cw), cw,
-                        1f, outM.Slice(gi * s.Mg * cw), cw, parallel: !perBlock);
-                if (count > 1)
-                    for (int k = 0; k < count; k++)
-                    for (int co = 0; co < OutChannels; co++)
-                        outM.Slice(co * cw + k * s.P, s.P).CopyTo(yd.AsSpan(((i0 + k) * OutChannels + co) * s.P, s.P));
-            }
-            finally { if (rented is not null) ArrayPool<float>.Shared.Return(rented); }
-        });
+                int i0 = b * s.Block, count = Math.Min(s.Block, n - i0), cw = count * s.P;
+                float[]? rented = s.Direct ? null : ArrayPool<float>.Shared.Rent(s.Rows * cw + (count > 1 ? OutChannels * cw : 0));
+                try
+                {
+                    var cols = s.Columns(xd, i0, count, rented);
+                    // One sample: the GEMM writes straight into y. Several: into a (Cout × block·P) scratch, then scattered.
+                    var outM = count == 1 ? yd.AsSpan(i0 * OutChannels * s.P, OutChannels * s.P) : rented.AsSpan(s.Rows * cw, OutChannels * cw);
+                    for (int co = 0; co < OutChannels; co++) outM.Slice(co * cw, cw).Fill(bias?[co] ?? 0f);
+                    for (int gi = 0; gi < Groups; gi++)
+                        Gemm.Multiply(packed[gi], false, cw, 1f, cols.Slice(gi * s.Kg * cw), cw, 1f, outM.Slice(gi * s.Mg * cw), cw, parallel: !perBlock);
+                    if (count > 1)
+                        for (int k = 0; k < count; k++)
+                        for (int co = 0; co < OutChannels; co++)
+                            outM.Slice(co * cw + k * s.P, s.P).CopyTo(yd.AsSpan(((i0 + k) * OutChannels + co) * s.P, s.P));
+                }
+                finally { if (rented is not null) ArrayPool<float>.Shared.Return(rented); }
+            });
+        }
+        finally { foreach (var p in packed) p.Dispose(); }
         return y;
     }
 
@@ -146,6 +152,9 @@ public sealed class Conv2d : Layer
         int groups = Math.Min(blocks, 8), perGroup = (blocks + groups - 1) / groups;
         groups = (blocks + perGroup - 1) / perGroup;
         var partial = ArrayPool<float>.Shared.Rent(groups * pLen);
+        // Wᵀ packed once per call for the dCols GEMMs.
+        var packedT = needDx ? new Gemm.PackedA[Groups] : [];
+        for (int gi = 0; gi < packedT.Length; gi++) packedT[gi] = new Gemm.PackedA(true, s.Kg, s.Mg, wd.AsSpan(gi * s.Mg * s.Kg), s.Kg);
         try
         {
             Array.Clear(partial, 0, groups * pLen);
@@ -185,8 +194,7 @@ public sealed class Conv2d : Layer
                         // dCols = Wᵀ · dY, folded back onto each image (col2im); for a direct 1x1 conv dCols is dX itself.
                         var dCols = s.Direct ? dxd.AsSpan(i0 * plane, plane) : rented.AsSpan(s.Rows * cw, s.Rows * cw);
                         for (int gi = 0; gi < Groups; gi++)
-                            Gemm.Multiply(true, false, s.Kg, cw, s.Mg, 1f, wd.AsSpan(gi * s.Mg * s.Kg), s.Kg, dyM.Slice(gi * s.Mg * cw), cw,
-                                0f, dCols.Slice(gi * s.Kg * cw), cw, parallel: !perGroupThreads);
+                            Gemm.Multiply(packedT[gi], false, cw, 1f, dyM.Slice(gi * s.Mg * cw), cw, 0f, dCols.Slice(gi * s.Kg * cw), cw, parallel: !perGroupThreads);
                         if (s.Direct) continue;
                         for (int k = 0; k < count; k++)
                         {
@@ -206,7 +214,11 @@ public sealed class Conv2d : Layer
                 for (int gr = 0; gr < groups; gr++) TensorPrimitives.Add(gB, partial.AsSpan(gr * pLen + wLen, OutChannels), gB);
             }
         }
-        finally { ArrayPool<float>.Shared.Return(partial); }
+        finally
+        {
+            ArrayPool<float>.Shared.Return(partial);
+            foreach (var p in packedT) p.Dispose();
+        }
         return dx;
     }
 

@@ -44,6 +44,28 @@ public sealed class GemmTests
         }
     }
 
+    /// <summary>A pre-packed A (both transposes, several row tiles and K blocks) gives exactly the plain product.</summary>
+    [TestMethod]
+    [DataRow(150, 70, 300)]
+    [DataRow(5, 33, 7)]
+    public void PackedAMatchesPlainMultiply(int m, int n, int k)
+    {
+        var r = new Random(m * n + k);
+        foreach (bool ta in new[] { false, true })
+        foreach (bool tb in new[] { false, true })
+        {
+            int lda = (ta ? m : k) + 1, ldb = (tb ? k : n) + 2;
+            var a = Rand((ta ? k : m) * lda, r);
+            var b = Rand((tb ? n : k) * ldb, r);
+            var c0 = Rand(m * n, r);
+            var c1 = (float[])c0.Clone();
+            Gemm.Multiply(ta, tb, m, n, k, 0.5f, a, lda, b, ldb, 0.25f, c0, n, parallel: true);
+            using var packed = new Gemm.PackedA(ta, m, k, a, lda);
+            Gemm.Multiply(packed, tb, n, 0.5f, b, ldb, 0.25f, c1, n, parallel: true);
+            CollectionAssert.AreEqual(c0, c1, $"transA={ta} transB={tb}");
+        }
+    }
+
     [TestMethod]
     public void BetaZeroIgnoresNaNInC()
     {
