@@ -63,7 +63,6 @@ internal sealed class OnnxGraphBuilder
         }
     }
 
-    public bool IsNodeOutput(string value) => Graph.Node.Any(n => n.Output.Contains(value));
 
     private static string Unique(HashSet<string> used, string name)
     {
@@ -87,9 +86,6 @@ internal sealed class OnnxGraphBuilder
         foreach (long v in values) a.Ints.Add(v);
         return a;
     }
-
-    public static AttributeProto String(string name, string value) =>
-        new() { Name = name, Type = AttributeProto.Types.AttributeType.String, S = ByteString.CopyFromUtf8(value) };
 
     /// <summary>A float tensor type with the given dims; a null entry is the symbolic dimension <paramref name="symbol"/>.</summary>
     public static ValueInfoProto FloatValue(string name, string symbol, params long?[] dims)

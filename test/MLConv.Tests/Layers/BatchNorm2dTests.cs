@@ -39,6 +39,8 @@ public sealed class BatchNorm2dTests
     {
         var e = Assert.ThrowsExactly<ArgumentException>(() => new BatchNorm2d(3).Forward(new Tensor(2, 4, 2, 2), true));
         StringAssert.Contains(e.Message, "3 channels");
+        Assert.AreEqual("x", e.ParamName);
+        Assert.AreEqual("x", Assert.ThrowsExactly<ArgumentException>(() => new BatchNorm2d(3).Forward(new Tensor(2, 3), true)).ParamName);
         Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new BatchNorm2d(3, momentum: 1.5));
     }
 }

@@ -49,5 +49,7 @@ public sealed class DenseLayerTests
     {
         var e = Assert.ThrowsExactly<ArgumentException>(() => new Linear(4, 2).Forward(new Tensor(2, 5), false));
         StringAssert.Contains(e.Message, "4 input features");
+        Assert.AreEqual("x", e.ParamName);
+        Assert.AreEqual("x", Assert.ThrowsExactly<ArgumentException>(() => new Linear(4, 2).Forward(new Tensor(2, 1, 2, 2), false)).ParamName);
     }
 }
