@@ -1,3 +1,6 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
 namespace MLConv.Training.Kernels;
 
 /// <summary>
@@ -42,7 +45,7 @@ public static class Im2Col
                         float* src = plane + (long)y * width + dx;
                         for (int ow = 0; ow < owBegin; ow++) dst[ow] = 0f;
                         if (g.StrideW == 1)
-                            Buffer.MemoryCopy(src + owBegin, dst + owBegin, (owEnd - owBegin) * sizeof(float), (owEnd - owBegin) * sizeof(float));
+                            Copy(src + owBegin, dst + owBegin, owEnd - owBegin);
                         else
                             for (int ow = owBegin; ow < owEnd; ow++) dst[ow] = src[ow * g.StrideW];
                         for (int ow = owEnd; ow < outW; ow++) dst[ow] = 0f;
@@ -50,5 +53,19 @@ public static class Im2Col
                 }
             }
         }
+    }
+
+    /// <summary>Copies a short row: 8-wide moves, the last one overlapping the previous (rows are typically 5–64 floats).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Copy(float* src, float* dst, int len)
+    {
+        if (len < 8)
+        {
+            for (int i = 0; i < len; i++) dst[i] = src[i];
+            return;
+        }
+        int j = 0;
+        for (; j + 8 <= len; j += 8) Vector256.Load(src + j).Store(dst + j);
+        if (j < len) Vector256.Load(src + len - 8).Store(dst + len - 8);
     }
 }
