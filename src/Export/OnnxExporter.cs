@@ -195,6 +195,8 @@ public static class OnnxExporter
                 (19, "ceil_mode with count_include_pad (the divisor of a window running past the padding is pinned down from AveragePool-19)"),
             Pool2dLayer p when p.CeilMode => (10, "ceil_mode (MaxPool/AveragePool-10)"),
             Pool2dLayer p when p.Dilation != (Size2)1 => (10, "pooling dilations (MaxPool-10)"),
+            LocalResponseNorm l when l.Size % 2 == 0 => throw new NotSupportedException(
+                $"Layer {Describe(path)} {l}: ONNX allows an even LRN size but ONNX Runtime's LRN kernel accepts only odd sizes, so the file could not be verified; use an odd size."),
             Conv2d or MaxPool2d or MinPool2d or AvgPool2d or GlobalAvgPool2d or BatchNorm2d or ReLU or Flatten or Linear
                 or Dropout or Sequential or Residual or Softmax or LocalResponseNorm or Reshape or Transpose or Graph or Concat or Sum
                 => (OnnxVersions.MinOpset, ""),

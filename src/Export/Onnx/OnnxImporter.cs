@@ -121,7 +121,7 @@ public static class OnnxImporter
                         "BatchNormalization" => ReadBatchNorm(ins, attrs, what),
                         "Gemm" => ReadGemm(ins, attrs, what),
                         "MatMul" => ReadMatMul(ins, what),
-                        "Add" => null,
+                        "Add" => Accept(attrs, "broadcast", "axis", "consumed_inputs"),
                         "Relu" => new ReLU(),
                         "LRN" => ReadLrn(attrs, what),
                         "Reshape" => ReadReshape(ins, shape, attrs, what),

@@ -11,7 +11,8 @@ namespace MLConv.Training.Kernels;
 /// per tile and K block (KC deep) the panels of op(A) and op(B) are packed into contiguous strips (which
 /// also absorbs the transposes and any leading dimension, even power-of-two strides), and a 6×16 FMA
 /// register-blocked micro-kernel (6×32 with AVX-512) runs over them. When M and N are small but K is long (weight gradients:
-/// K = batch·pixels) K is split into fixed chunks whose partial products are summed in chunk order.
+/// K = batch·pixels) K is split into fixed chunks whose partial products are summed in chunk order (not for a pre-packed
+/// A, whose products always run unsplit).
 /// Every C element is reduced in an order that depends only on (M, N, K), never on the thread count,
 /// so results are deterministic.
 /// </summary>
@@ -95,7 +96,12 @@ public static class Gemm
             }
         }
 
-        public void Dispose() => ArrayPool<float>.Shared.Return(Data);
+        private int _disposed;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) == 0) ArrayPool<float>.Shared.Return(Data);
+        }
     }
 
     /// <summary>C = alpha · A · op(B) + beta · C with A packed by <see cref="PackedA"/> (M×K); no K split.</summary>

@@ -17,9 +17,8 @@ public static class Pool2d
     {
         static abstract bool Selects { get; }
         static abstract float Seed { get; }
+        /// <summary>Whether <paramref name="candidate"/> strictly beats <paramref name="current"/> (selecting reductions only).</summary>
         static abstract bool Takes(float candidate, float current);
-        /// <summary>The selected value of two (max / min; NaN propagates).</summary>
-        static abstract float Pick(float current, float candidate);
     }
 
     private struct MaxReduction : IReduction
@@ -27,7 +26,6 @@ public static class Pool2d
         public static bool Selects => true;
         public static float Seed => float.NegativeInfinity;
         public static bool Takes(float v, float cur) => v > cur;
-        public static float Pick(float cur, float v) => MathF.Max(cur, v);
     }
 
     private struct MinReduction : IReduction
@@ -35,15 +33,13 @@ public static class Pool2d
         public static bool Selects => true;
         public static float Seed => float.PositiveInfinity;
         public static bool Takes(float v, float cur) => v < cur;
-        public static float Pick(float cur, float v) => MathF.Min(cur, v);
     }
 
     private struct SumReduction : IReduction
     {
         public static bool Selects => false;
         public static float Seed => 0f;
-        public static bool Takes(float v, float cur) => false;
-        public static float Pick(float cur, float v) => cur + v;
+        public static bool Takes(float v, float cur) => false;   // not used: averages sum
     }
 
     /// <param name="argIndex">For max/min: receives the in-plane index of the selected element (may be empty for average).</param>
@@ -101,10 +97,10 @@ public static class Pool2d
                             int idx = row + v * dw;
                             float val = xs[idx];
                             // Branch-free select (a branch here mispredicts about once per window on real data):
-                            // the first strict improvement moves the arg; max/min propagate NaN.
-                            int take = TR.Takes(val, acc) ? 1 : 0;
-                            arg += (idx - arg) & -take;
-                            acc = TR.Pick(acc, val);
+                            // a strict improvement or a NaN moves the arg (so y = x[arg] always, NaN propagates as in PyTorch).
+                            bool take = TR.Takes(val, acc) | float.IsNaN(val);
+                            arg += (idx - arg) & -(take ? 1 : 0);
+                            acc = take ? val : acc;
                         }
                     }
                     ys[o] = acc;

@@ -100,10 +100,10 @@ public sealed class Conv2d : Layer
         int blocks = (n + s.Block - 1) / s.Block;
         bool perBlock = blocks >= Parallelism.MaxThreads;
         // The weights are packed for the GEMM once per call, not once per block.
-        var packed = new Gemm.PackedA[Groups];
-        for (int gi = 0; gi < Groups; gi++) packed[gi] = new Gemm.PackedA(false, s.Mg, s.Kg, wd.AsSpan(gi * s.Mg * s.Kg), s.Kg);
+        var packed = new Gemm.PackedA?[Groups];
         try
         {
+            for (int gi = 0; gi < Groups; gi++) packed[gi] = new Gemm.PackedA(false, s.Mg, s.Kg, wd.AsSpan(gi * s.Mg * s.Kg), s.Kg);
             Parallelism.For(blocks, perBlock ? s.Work * s.Block : 0, b =>
             {
                 int i0 = b * s.Block, count = Math.Min(s.Block, n - i0), cw = count * s.P;
@@ -115,7 +115,7 @@ public sealed class Conv2d : Layer
                     var outM = count == 1 ? yd.AsSpan(i0 * OutChannels * s.P, OutChannels * s.P) : rented.AsSpan(s.Rows * cw, OutChannels * cw);
                     for (int co = 0; co < OutChannels; co++) outM.Slice(co * cw, cw).Fill(bias?[co] ?? 0f);
                     for (int gi = 0; gi < Groups; gi++)
-                        Gemm.Multiply(packed[gi], false, cw, 1f, cols.Slice(gi * s.Kg * cw), cw, 1f, outM.Slice(gi * s.Mg * cw), cw, parallel: !perBlock);
+                        Gemm.Multiply(packed[gi]!, false, cw, 1f, cols.Slice(gi * s.Kg * cw), cw, 1f, outM.Slice(gi * s.Mg * cw), cw, parallel: !perBlock);
                     if (count > 1)
                         for (int k = 0; k < count; k++)
                         for (int co = 0; co < OutChannels; co++)
@@ -124,7 +124,7 @@ public sealed class Conv2d : Layer
                 finally { if (rented is not null) ArrayPool<float>.Shared.Return(rented); }
             });
         }
-        finally { foreach (var p in packed) p.Dispose(); }
+        finally { foreach (var p in packed) p?.Dispose(); }
         return y;
     }
 
@@ -153,10 +153,10 @@ public sealed class Conv2d : Layer
         groups = (blocks + perGroup - 1) / perGroup;
         var partial = ArrayPool<float>.Shared.Rent(groups * pLen);
         // Wᵀ packed once per call for the dCols GEMMs.
-        var packedT = needDx ? new Gemm.PackedA[Groups] : [];
-        for (int gi = 0; gi < packedT.Length; gi++) packedT[gi] = new Gemm.PackedA(true, s.Kg, s.Mg, wd.AsSpan(gi * s.Mg * s.Kg), s.Kg);
+        var packedT = needDx ? new Gemm.PackedA?[Groups] : [];
         try
         {
+            for (int gi = 0; gi < packedT.Length; gi++) packedT[gi] = new Gemm.PackedA(true, s.Kg, s.Mg, wd.AsSpan(gi * s.Mg * s.Kg), s.Kg);
             Array.Clear(partial, 0, groups * pLen);
             bool perGroupThreads = groups >= Parallelism.MaxThreads;
             Parallelism.For(groups, perGroupThreads ? s.Work * 2 * perGroup * s.Block : 0, gr =>
@@ -194,7 +194,7 @@ public sealed class Conv2d : Layer
                         // dCols = Wᵀ · dY, folded back onto each image (col2im); for a direct 1x1 conv dCols is dX itself.
                         var dCols = s.Direct ? dxd.AsSpan(i0 * plane, plane) : rented.AsSpan(s.Rows * cw, s.Rows * cw);
                         for (int gi = 0; gi < Groups; gi++)
-                            Gemm.Multiply(packedT[gi], false, cw, 1f, dyM.Slice(gi * s.Mg * cw), cw, 0f, dCols.Slice(gi * s.Kg * cw), cw, parallel: !perGroupThreads);
+                            Gemm.Multiply(packedT[gi]!, false, cw, 1f, dyM.Slice(gi * s.Mg * cw), cw, 0f, dCols.Slice(gi * s.Kg * cw), cw, parallel: !perGroupThreads);
                         if (s.Direct) continue;
                         for (int k = 0; k < count; k++)
                         {
@@ -217,7 +217,7 @@ public sealed class Conv2d : Layer
         finally
         {
             ArrayPool<float>.Shared.Return(partial);
-            foreach (var p in packedT) p.Dispose();
+            foreach (var p in packedT) p?.Dispose();
         }
         return dx;
     }

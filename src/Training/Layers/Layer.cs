@@ -7,7 +7,8 @@ namespace MLConv.Training.Layers;
 /// The contract every layer shares. <see cref="Forward"/> computes the output and keeps what its
 /// backward needs; <see cref="Backward"/> takes dL/dY of the last forward, accumulates the
 /// parameter gradients (+=) and returns dL/dX. Output buffers are owned by the layer and reused
-/// across batches of the same shape: a returned tensor is valid until the next call.
+/// across batches of the same shape: a returned tensor is valid until the next call. A layer never writes into the
+/// tensors it is given (x in forward, dy in backward): a <see cref="Graph"/> hands one tensor to several layers.
 /// </summary>
 public abstract class Layer
 {
@@ -92,6 +93,7 @@ public abstract class Layer
 
     protected static void CheckSameShape(Tensor dy, Tensor? y, string layer)
     {
+        ArgumentNullException.ThrowIfNull(dy);
         if (y is null) throw new InvalidOperationException($"{layer}.Backward called before Forward.");
         if (!dy.ShapeEquals(y.Shape))
             throw new ArgumentException($"{layer}.Backward expects dy of shape [{y.ShapeString}] (the last output); got [{dy.ShapeString}].", nameof(dy));

@@ -27,7 +27,8 @@ public sealed class Linear : Layer
     public static Linear FromWeights(Tensor weight, Tensor? bias = null)
     {
         ArgumentNullException.ThrowIfNull(weight);
-        if (weight.Rank != 2) throw new ArgumentException($"weight must be [outFeatures, inFeatures]; got [{weight.ShapeString}].", nameof(weight));
+        if (weight.Rank != 2 || weight.Shape[0] < 1 || weight.Shape[1] < 1)
+            throw new ArgumentException($"weight must be [outFeatures, inFeatures] with both >= 1; got [{weight.ShapeString}].", nameof(weight));
         if (bias is not null && bias.Length != weight.Shape[0])
             throw new ArgumentException($"bias must have {weight.Shape[0]} values (one per output); got [{bias.ShapeString}].", nameof(bias));
         var linear = new Linear(weight.Shape[1], weight.Shape[0], bias is not null);

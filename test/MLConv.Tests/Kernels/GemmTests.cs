@@ -47,6 +47,8 @@ public sealed class GemmTests
     /// <summary>A pre-packed A (both transposes, several row tiles and K blocks) gives exactly the plain product.</summary>
     [TestMethod]
     [DataRow(150, 70, 300)]
+    [DataRow(151, 70, 600)]   // M not a multiple of 6 (padded strips) and three K blocks
+    [DataRow(5, 40, 520)]
     [DataRow(5, 33, 7)]
     public void PackedAMatchesPlainMultiply(int m, int n, int k)
     {

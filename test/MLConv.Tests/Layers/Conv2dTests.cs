@@ -41,6 +41,38 @@ public sealed class Conv2dTests
         finally { MLConv.Training.Kernels.Parallelism.MaxThreads = saved; }
     }
 
+    /// <summary>Kg = 288 (two K blocks of the packed GEMM) and Mg = 77 (two row tiles), against the naive loop.</summary>
+    [TestMethod]
+    public void WideConvolutionMatchesNaiveLoop()
+    {
+        var conv = new Conv2d(64, 154, 3, padding: 1, groups: 2);
+        var r = new Random(21);
+        foreach (var p in conv.Parameters) for (int i = 0; i < p.Value.Length; i++) p.Value[i] = (float)(r.NextDouble() * 2 - 1);
+        var x = GradCheck.Random([3, 64, 5, 6], r);
+        var y = conv.Forward(x, false);
+        var g = conv.Geometry;
+        var expected = Naive.Conv(GradCheck.ToDouble(x), 3, 64, 5, 6, GradCheck.ToDouble(conv.Weight.Value), GradCheck.ToDouble(conv.Bias!.Value), 154,
+            new Naive.Geo(g.KernelH, g.KernelW, g.StrideH, g.StrideW, g.PadTop, g.PadLeft, g.PadBottom, g.PadRight), 2, out _, out _);
+        GradCheck.AssertClose(expected, GradCheck.ToDouble(y), 1e-5, "forward");
+        // dX of Σ y: each input pixel's gradient is the sum of the weights that touch it (naive scatter).
+        var ones = new Tensor(y.ShapeArray); ones.Fill(1f);
+        var dx = conv.Backward(ones);
+        var ex = new double[x.Length];
+        for (int b = 0; b < 3; b++)
+        for (int co = 0; co < 154; co++)
+        for (int i = 0; i < 5; i++)
+        for (int j = 0; j < 6; j++)
+        for (int ci = 0; ci < 32; ci++)
+        for (int u = 0; u < 3; u++)
+        for (int v = 0; v < 3; v++)
+        {
+            int yy = i - 1 + u, xx = j - 1 + v;
+            if (yy < 0 || yy >= 5 || xx < 0 || xx >= 6) continue;
+            ex[((b * 64 + co / 77 * 32 + ci) * 5 + yy) * 6 + xx] += conv.Weight.Value[((co * 32 + ci) * 3 + u) * 3 + v];
+        }
+        GradCheck.AssertClose(ex, GradCheck.ToDouble(dx), 1e-5, "dX");
+    }
+
     [TestMethod]
     public void SamePaddingKeepsSize()
     {

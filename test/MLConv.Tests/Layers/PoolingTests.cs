@@ -60,6 +60,17 @@ public sealed class PoolingTests
     }
 
     [TestMethod]
+    public void NaNPropagatesAndTakesTheGradient()
+    {
+        var x = Tensor.FromArray([1, float.NaN, 3, 2], 1, 1, 2, 2);
+        foreach (Pool2dLayer pool in new Pool2dLayer[] { new MaxPool2d(2), new MinPool2d(2) })
+        {
+            Assert.IsTrue(float.IsNaN(pool.Forward(x, true)[0]), pool.ToString());
+            CollectionAssert.AreEqual(new float[] { 0, 5, 0, 0 }, pool.Backward(Tensor.FromArray([5f], 1, 1, 1, 1)).Span.ToArray(), pool.ToString());
+        }
+    }
+
+    [TestMethod]
     public void WindowEntirelyInPaddingGivesInfinityAndNoGradient()
     {
         // Width 2, kernel 2, dilation 3, padding 1: the taps sit at −1 and 2, both outside (PyTorch gives −inf).

@@ -38,7 +38,11 @@ internal static class GradCheck
         double[] rd = ToDouble(r);
         foreach (var p in parameters) p.Grad.Clear();
         layer.ComputeInputGradient = true;
+        var rBefore = r.Span.ToArray();
+        var xBefore = x.Span.ToArray();
         var dx = layer.Backward(r);
+        CollectionAssert.AreEqual(rBefore, r.Span.ToArray(), "backward must not write into dy");
+        CollectionAssert.AreEqual(xBefore, x.Span.ToArray(), "forward/backward must not write into x");
 
         double Loss(double[] xv, double[][] pv)
         {
