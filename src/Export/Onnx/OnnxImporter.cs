@@ -265,11 +265,14 @@ public static class OnnxImporter
             if (dims.Any(d => d < 0 || d > int.MaxValue)) throw new NotSupportedException($"{what}: shape [{string.Join(", ", dims)}] has a negative or huge dimension.");
             int[] shape = [.. dims.Select(d => (int)d)];
             var value = node.Attribute.FirstOrDefault(a => a.Name == "value")?.T;
+            long n = 1;
+            foreach (int d in shape) n *= d;
+            if (n > int.MaxValue) throw new NotSupportedException($"{what}: shape [{string.Join(", ", dims)}] holds {n} values, more than one tensor can.");
+            if (value is not null && value.Dims.Aggregate(1L, (a, d) => a * d) != 1)
+                throw new NotSupportedException($"{what}: 'value' must hold exactly one element; it has shape [{string.Join(", ", value.Dims)}].");
             if (value is not null && OnnxTensors.IsInteger(value))
             {
                 long v = OnnxTensors.ToInt64s(value, out _).Single();
-                long n = 1;
-                foreach (int d in shape) n *= d;
                 _ints[node.Output[0]] = ([.. Enumerable.Repeat(v, (int)n)], shape);
                 return;
             }

@@ -173,13 +173,20 @@ public sealed class Graph : Layer
         {
             var reads = _reads[i];
             Tensor y;
-            if (_nodes[i].Layer is MultiInputLayer m)
+            try
             {
-                var ins = _gathered[i];
-                for (int k = 0; k < reads.Length; k++) ins[k] = _values[reads[k]]!;
-                y = m.Forward(ins, training);
+                if (_nodes[i].Layer is MultiInputLayer m)
+                {
+                    var ins = _gathered[i];
+                    for (int k = 0; k < reads.Length; k++) ins[k] = _values[reads[k]]!;
+                    y = m.Forward(ins, training);
+                }
+                else y = _nodes[i].Layer.Forward(_values[reads[0]]!, training);
             }
-            else y = _nodes[i].Layer.Forward(_values[reads[0]]!, training);
+            catch (ArgumentException e) when (e.ParamName is "x" or "inputs" or "inputShapes")
+            {
+                throw new ArgumentException($"Graph node '{_nodes[i].Name}' ({_nodes[i].Layer}): {e.Message}", nameof(x), e);
+            }
             _values[_writes[i]] = y;
         }
         return _values[_output]!;

@@ -264,4 +264,13 @@ public sealed class GraphTests
         Assert.IsGreaterThanOrEqualTo(15, correct, $"train accuracy {correct}/16; loss {first} -> {last}");
         Assert.IsLessThan(0.1 * first, last, $"loss fell only from {first} to {last}");
     }
+
+    [TestMethod]
+    public void ForwardShapeErrorNamesTheNode()
+    {
+        var graph = new Graph("x", [new GraphNode("widen", new Conv2d(2, 3, 1), ["x"], "w"), new GraphNode("join", new Sum(), ["w", "x"], "y")], "y");
+        var e = Assert.ThrowsExactly<ArgumentException>(() => graph.Forward(new Tensor(1, 2, 3, 3), false));
+        StringAssert.Contains(e.Message, "'join'");
+        Assert.AreEqual("x", e.ParamName);
+    }
 }
