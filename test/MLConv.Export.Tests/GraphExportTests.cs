@@ -18,6 +18,18 @@ public sealed class GraphExportTests
         Fixtures.AssertMatchesOrt(new LocalResponseNorm(size, alpha: 0.5, beta: 0.75, k: 2), [6, 5, 7], batch: 3);
 
     [TestMethod]
+    public void MissingOrCorruptModelFilesGiveClearErrors()
+    {
+        using var dir = new TempFolder();
+        Assert.ThrowsExactly<FileNotFoundException>(() => OnnxImporter.Import(dir["none.onnx"]));
+        string path = dir["graph.onnx"];
+        OnnxExporter.Export(new Sequential(Branching()), [4, 5, 6], path);
+        var bytes = File.ReadAllBytes(path);
+        File.WriteAllBytes(path, bytes[..(bytes.Length / 3)]);
+        StringAssert.Contains(Assert.ThrowsExactly<InvalidDataException>(() => OnnxImporter.Import(path)).Message, "not a valid ONNX model");
+    }
+
+    [TestMethod]
     public void EvenLrnSizeIsRefusedByName()
     {
         using var dir = new TempFolder();

@@ -29,8 +29,18 @@ public static class OnnxImporter
     public static OnnxImportedModel Import(string path)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
-        using var stream = File.OpenRead(path);
-        return Import(ModelProto.Parser.ParseFrom(stream));
+        if (!File.Exists(path)) throw new FileNotFoundException($"No ONNX model at '{path}'.", path);
+        ModelProto model;
+        try
+        {
+            using var stream = File.OpenRead(path);
+            model = ModelProto.Parser.ParseFrom(stream);
+        }
+        catch (Google.Protobuf.InvalidProtocolBufferException e)
+        {
+            throw new InvalidDataException($"'{path}' is not a valid ONNX model (truncated or corrupted): {e.Message}", e);
+        }
+        return Import(model);
     }
 
     public static OnnxImportedModel Import(ModelProto model)
