@@ -19,30 +19,45 @@ public static class Im2Col
         int rows = channels * g.KernelH * g.KernelW;
         if (rows > 0 && cols.Length < (long)(rows - 1) * ldCols + outH * outW)
             throw new ArgumentException($"cols has {cols.Length} values; {rows} rows of {outH * outW} with stride {ldCols} need more.", nameof(cols));
+        // Valid output rows per kernel row ki and valid output columns per kernel column kj do not depend on the
+        // channel: work them out once, then each (c, ki, kj) row is zero bands plus straight row copies.
+        Span<int> rowRange = stackalloc int[2 * g.KernelH];
+        Span<int> colRange = stackalloc int[3 * g.KernelW];
+        for (int ki = 0; ki < g.KernelH; ki++)
+        {
+            int off = ki * g.DilationH - g.PadTop;   // y = oh·sh + off
+            int b = off >= 0 ? 0 : Math.Min(outH, (-off + g.StrideH - 1) / g.StrideH);
+            int e = height - off <= 0 ? 0 : Math.Min(outH, (height - off + g.StrideH - 1) / g.StrideH);
+            rowRange[2 * ki] = b;
+            rowRange[2 * ki + 1] = Math.Max(b, e);
+        }
+        for (int kj = 0; kj < g.KernelW; kj++)
+        {
+            int dx = kj * g.DilationW - g.PadLeft;   // x = ow·sw + dx
+            int b = dx >= 0 ? 0 : Math.Min(outW, (-dx + g.StrideW - 1) / g.StrideW);
+            int e = width - dx <= 0 ? 0 : Math.Min(outW, (width - dx + g.StrideW - 1) / g.StrideW);
+            colRange[3 * kj] = b;
+            colRange[3 * kj + 1] = Math.Max(b, e);
+            colRange[3 * kj + 2] = dx;
+        }
         fixed (float* img = image, col = cols)
         {
-            int row = 0;
+            int row = 0, plane = height * width;
             for (int c = 0; c < channels; c++)
+            for (int ki = 0; ki < g.KernelH; ki++)
             {
-                float* plane = img + (long)c * height * width;
-                for (int ki = 0; ki < g.KernelH; ki++)
+                int ohBegin = rowRange[2 * ki], ohEnd = rowRange[2 * ki + 1];
                 for (int kj = 0; kj < g.KernelW; kj++, row++)
                 {
-                    float* dst = col + (long)row * ldCols;
-                    int dx = kj * g.DilationW - g.PadLeft;
-                    // Columns ow whose source x = ow·sw + dx lies in [0, width).
-                    int owBegin = dx >= 0 ? 0 : Math.Min(outW, (-dx + g.StrideW - 1) / g.StrideW);
-                    int owEnd = width - dx <= 0 ? 0 : Math.Min(outW, (width - dx + g.StrideW - 1) / g.StrideW);
-                    if (owEnd < owBegin) owEnd = owBegin;
-                    for (int oh = 0; oh < outH; oh++, dst += outW)
+                    float* dstRow = col + (long)row * ldCols;
+                    int owBegin = colRange[3 * kj], owEnd = colRange[3 * kj + 1], dx = colRange[3 * kj + 2];
+                    new Span<float>(dstRow, ohBegin * outW).Clear();
+                    new Span<float>(dstRow + ohEnd * outW, (outH - ohEnd) * outW).Clear();
+                    float* dst = dstRow + ohBegin * outW;
+                    float* src = img + (long)c * plane + (long)(ohBegin * g.StrideH + ki * g.DilationH - g.PadTop) * width + dx;
+                    long srcStep = (long)g.StrideH * width;
+                    for (int oh = ohBegin; oh < ohEnd; oh++, dst += outW, src += srcStep)
                     {
-                        int y = oh * g.StrideH + ki * g.DilationH - g.PadTop;
-                        if ((uint)y >= (uint)height)
-                        {
-                            for (int ow = 0; ow < outW; ow++) dst[ow] = 0f;
-                            continue;
-                        }
-                        float* src = plane + (long)y * width + dx;
                         for (int ow = 0; ow < owBegin; ow++) dst[ow] = 0f;
                         if (g.StrideW == 1)
                             Copy(src + owBegin, dst + owBegin, owEnd - owBegin);
