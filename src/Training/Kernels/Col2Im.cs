@@ -28,8 +28,7 @@ public static class Col2Im
                 {
                     float* src = col + (long)row * ldCols;
                     int dx = kj * g.DilationW - g.PadLeft;
-                    int owBegin = dx >= 0 ? 0 : Math.Min(outW, (-dx + g.StrideW - 1) / g.StrideW);
-                    int owEnd = width - dx <= 0 ? 0 : Math.Min(outW, (width - dx + g.StrideW - 1) / g.StrideW);
+                    var (owBegin, owEnd) = Window2d.Inside(dx, g.StrideW, width, outW);
                     if (owEnd <= owBegin) continue;
                     for (int oh = 0; oh < outH; oh++, src += outW)
                     {

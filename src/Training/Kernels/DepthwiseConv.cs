@@ -25,8 +25,7 @@ public static class DepthwiseConv
         for (int v = 0; v < g.KernelW; v++)
         {
             int dx = v * g.DilationW - g.PadLeft;
-            int j0 = dx >= 0 ? 0 : Math.Min(outW, (-dx + g.StrideW - 1) / g.StrideW);
-            int j1 = width - dx <= 0 ? 0 : Math.Min(outW, (width - dx + g.StrideW - 1) / g.StrideW);
+            var (j0, j1) = Window2d.Inside(dx, g.StrideW, width, outW);
             if (j1 <= j0) continue;
             for (int i = 0; i < outH; i++)
             {

@@ -25,19 +25,13 @@ public static class Im2Col
         Span<int> colRange = stackalloc int[3 * g.KernelW];
         for (int ki = 0; ki < g.KernelH; ki++)
         {
-            int off = ki * g.DilationH - g.PadTop;   // y = oh·sh + off
-            int b = off >= 0 ? 0 : Math.Min(outH, (-off + g.StrideH - 1) / g.StrideH);
-            int e = height - off <= 0 ? 0 : Math.Min(outH, (height - off + g.StrideH - 1) / g.StrideH);
-            rowRange[2 * ki] = b;
-            rowRange[2 * ki + 1] = Math.Max(b, e);
+            // y = oh·sh + ki·dh − pt
+            (rowRange[2 * ki], rowRange[2 * ki + 1]) = Window2d.Inside(ki * g.DilationH - g.PadTop, g.StrideH, height, outH);
         }
         for (int kj = 0; kj < g.KernelW; kj++)
         {
             int dx = kj * g.DilationW - g.PadLeft;   // x = ow·sw + dx
-            int b = dx >= 0 ? 0 : Math.Min(outW, (-dx + g.StrideW - 1) / g.StrideW);
-            int e = width - dx <= 0 ? 0 : Math.Min(outW, (width - dx + g.StrideW - 1) / g.StrideW);
-            colRange[3 * kj] = b;
-            colRange[3 * kj + 1] = Math.Max(b, e);
+            (colRange[3 * kj], colRange[3 * kj + 1]) = Window2d.Inside(dx, g.StrideW, width, outW);
             colRange[3 * kj + 2] = dx;
         }
         fixed (float* img = image, col = cols)

@@ -184,22 +184,13 @@ public static class Pool2d
         }
         else
         {
-            divisor = CountInside(y0, g.KernelH, g.DilationH, height) * CountInside(x0, g.KernelW, g.DilationW, width);
+            var (u0, u1) = Taps(y0, g.KernelH, g.DilationH, height);
+            var (v0, v1) = Taps(x0, g.KernelW, g.DilationW, width);
+            divisor = (u1 - u0) * (v1 - v0);
         }
         return new Window(y0, x0, divisor);
     }
 
     // Taps of a dilated window starting at b that fall before e.
     private static int Count(int b, int e, int dilation) => e <= b ? 0 : (e - b - 1) / dilation + 1;
-
-    private static int CountInside(int b, int kernel, int dilation, int extent)
-    {
-        int n = 0;
-        for (int k = 0; k < kernel; k++)
-        {
-            int v = b + k * dilation;
-            if ((uint)v < (uint)extent) n++;
-        }
-        return n;
-    }
 }

@@ -37,6 +37,17 @@ public readonly record struct Window2d(
         return o;
     }
 
+    /// <summary>
+    /// The outputs o in [Begin, End) whose input index o·stride + offset lies in [0, extent): the part of a window
+    /// row or column that reads the image rather than the padding (im2col, col2im and the depthwise kernel share it).
+    /// </summary>
+    public static (int Begin, int End) Inside(int offset, int stride, int extent, int outputs)
+    {
+        int begin = offset >= 0 ? 0 : Math.Min(outputs, (-offset + stride - 1) / stride);
+        int end = extent - offset <= 0 ? 0 : Math.Min(outputs, (extent - offset + stride - 1) / stride);
+        return (begin, Math.Max(begin, end));
+    }
+
     public (int H, int W) OutputSize(int height, int width, bool ceilMode = false) =>
         (OutputExtent(height, KernelH, StrideH, PadTop, PadBottom, DilationH, ceilMode),
          OutputExtent(width, KernelW, StrideW, PadLeft, PadRight, DilationW, ceilMode));
