@@ -1,3 +1,4 @@
+using Onnx;
 using System.Globalization;
 using System.Text.Json;
 using Google.Protobuf;

@@ -53,7 +53,7 @@ public static class OnnxVerifier
     {
         try
         {
-            var model = Onnx.ModelProto.Parser.ParseFrom(File.ReadAllBytes(onnxPath));
+            var model = global::Onnx.ModelProto.Parser.ParseFrom(File.ReadAllBytes(onnxPath));
             return model.MetadataProps.Any(p => p.Key == OnnxExporter.NormalizationKey && p.Value == "included");
         }
         catch (Google.Protobuf.InvalidProtocolBufferException e)

@@ -1,3 +1,4 @@
+using Onnx;
 using MLConv.Export.Onnx;
 using MLConv.Training.Layers;
 using MLConv.Training.Models;

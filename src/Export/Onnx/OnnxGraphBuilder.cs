@@ -1,3 +1,4 @@
+using Onnx;
 using Google.Protobuf;
 
 namespace MLConv.Export.Onnx;

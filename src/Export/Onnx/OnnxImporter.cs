@@ -1,3 +1,4 @@
+using Onnx;
 using System.Text;
 using MLConv.Training.Layers;
 using MLConv.Training.Tensors;

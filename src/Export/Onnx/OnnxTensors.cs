@@ -1,3 +1,4 @@
+using Onnx;
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using Google.Protobuf;

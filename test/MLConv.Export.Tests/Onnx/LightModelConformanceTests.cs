@@ -1,3 +1,4 @@
+using Onnx;
 using System.Diagnostics;
 using Google.Protobuf;
 using Microsoft.ML.OnnxRuntime;
