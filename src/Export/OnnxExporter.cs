@@ -106,8 +106,8 @@ public static class OnnxExporter
         string inName = options.InputName, logitsName = options.LogitsName, probsName = options.ProbabilitiesName;
         if (new[] { inName, logitsName, probsName }.Distinct(StringComparer.Ordinal).Count() != 3 || string.IsNullOrWhiteSpace(inName) || string.IsNullOrWhiteSpace(logitsName) || string.IsNullOrWhiteSpace(probsName))
             throw new ArgumentException($"options: InputName, LogitsName and ProbabilitiesName must be distinct, non-empty names; got '{inName}', '{logitsName}', '{probsName}'.", nameof(options));
-        var emitter = new Emitter(options);
-        var b = emitter.Builder;
+        var context = new OnnxExportContext(options);
+        var b = context.Builder;
         b.ReserveValue(inName);
         b.ReserveValue(logitsName);
         b.ReserveValue(probsName);
@@ -128,7 +128,7 @@ public static class OnnxExporter
             x = b.Node("Mul", "", "input normalisation: (x - mean[c]) / std[c]", [x, inv]);
             normalized = true;
         }
-        string final = emitter.Emit(root, "", x);
+        string final = context.Emit(root, "", x);
         if (final == inName)
             final = b.Node("Identity", "", "the network is the identity at inference", [inName]);
         b.RenameValue(final, logitsName);
@@ -162,7 +162,7 @@ public static class OnnxExporter
             AddMetadata(model, "normalization_std", JsonSerializer.Serialize(network.Normalization.Std));
             AddMetadata(model, NormalizationKey, normalized ? "included" : IsIdentity(network.Normalization) ? "identity" : "not included");
         }
-        return new Built(model, emitter.Folded, outShape);
+        return new Built(model, context.Folded, outShape);
     }
 
     /// <summary>Metadata key telling whether the graph applies the input normalisation itself.</summary>
@@ -180,170 +180,19 @@ public static class OnnxExporter
     {
         yield return (path, layer);
         foreach (var (name, child) in layer.Children)
-            foreach (var item in WithPaths(child, Join(path, name))) yield return item;
+            foreach (var item in WithPaths(child, OnnxExportContext.Join(path, name))) yield return item;
     }
 
-    private static string Join(string path, string name) => path.Length == 0 ? name : path + "." + name;
-
-    private static string Describe(string path) => path.Length == 0 ? "(root)" : $"'{path}'";
 
     /// <summary>Throws when the layer has no ONNX mapping, or needs a newer opset than requested.</summary>
     private static void CheckSupported(Layer layer, string path, int opset)
     {
-        (int need, string why) = layer switch
-        {
-            AvgPool2d p when p.CeilMode && p.CountIncludePad =>
-                (19, "ceil_mode with count_include_pad (the divisor of a window running past the padding is pinned down from AveragePool-19)"),
-            Pool2dLayer p when p.CeilMode => (10, "ceil_mode (MaxPool/AveragePool-10)"),
-            Pool2dLayer p when p.Dilation != (Size2)1 => (10, "pooling dilations (MaxPool-10)"),
-            LocalResponseNorm l when l.Size % 2 == 0 => throw new NotSupportedException(
-                $"Layer {Describe(path)} {l}: ONNX allows an even LRN size but ONNX Runtime's LRN kernel accepts only odd sizes, so the file could not be verified; use an odd size."),
-            Conv2d or MaxPool2d or MinPool2d or AvgPool2d or GlobalAvgPool2d or BatchNorm2d or ReLU or Flatten or Linear
-                or Dropout or Sequential or Residual or Softmax or LocalResponseNorm or Reshape or Transpose or Graph or Concat or Sum
-                => (OnnxVersions.MinOpset, ""),
-            _ => throw new NotSupportedException(
-                $"Layer {Describe(path)} {layer} (type {layer.GetType().FullName}) has no ONNX mapping. Exportable layers: Conv2d, MaxPool2d, " +
-                "MinPool2d, AvgPool2d, GlobalAvgPool2d, BatchNorm2d, ReLU, Flatten, Linear, Dropout, Softmax, LocalResponseNorm, Reshape, " +
-                "Transpose, Sequential, Residual, Graph (with Concat and Sum)."),
-        };
+        string where = OnnxExportContext.Describe(path);
+        var mapping = OnnxLayerMappings.For(layer.GetType()) ?? throw new NotSupportedException(
+            $"Layer {where} {layer} (type {layer.GetType().FullName}) has no ONNX mapping. Exportable layers: " +
+            string.Join(", ", OnnxLayerMappings.LayerTypes.Select(t => t.Name).Order(StringComparer.Ordinal)) + ".");
+        var (need, why) = mapping.RequiredOpset(layer, where);
         if (opset < need)
-            throw new NotSupportedException($"Layer {Describe(path)} {layer} needs opset >= {need} for {why}; the export asked for opset {opset}.");
-    }
-
-    /// <summary>Maps layers to nodes; each method takes the input value's name and returns the output's.</summary>
-    private sealed class Emitter(OnnxExportOptions options)
-    {
-        public A Builder { get; } = new();
-        public int Folded { get; private set; }
-
-        public string Emit(Layer layer, string path, string x) => layer switch
-        {
-            Sequential s => EmitSequential(s, path, x),
-            Residual r => Builder.Node("Add", path, r.ToString(),
-                [Emit(r.Body, Join(path, "body"), x), r.Shortcut is null ? x : Emit(r.Shortcut, Join(path, "shortcut"), x)]),
-            Conv2d c => EmitConv(c, null, path, x),
-            BatchNorm2d bn => EmitBatchNorm(bn, path, x),
-            MinPool2d p => Builder.Node("Neg", path, $"{p}: min = -max(-x)",
-                [EmitPool("MaxPool", p, path, Builder.Node("Neg", path, $"{p}: min = -max(-x)", [x]))]),
-            Pool2dLayer p => EmitPool(p.Mode == Training.Kernels.PoolMode.Average ? "AveragePool" : "MaxPool", p, path, x),
-            GlobalAvgPool2d g => Builder.Node("GlobalAveragePool", path, g.ToString(), [x]),
-            ReLU r => Builder.Node("Relu", path, r.ToString(), [x]),
-            Flatten f => Builder.Node("Flatten", path, f.ToString(), [x], A.Int("axis", 1)),
-            Linear l => EmitLinear(l, path, x),
-            Dropout => x,
-            Softmax s => Builder.Node(s.Log ? "LogSoftmax" : "Softmax", path, s.ToString(), [x], A.Int("axis", 1)),
-            LocalResponseNorm l => Builder.Node("LRN", path, l.ToString(), [x],
-                A.Float("alpha", (float)l.Alpha), A.Float("beta", (float)l.Beta), A.Float("bias", (float)l.K), A.Int("size", l.Size)),
-            Reshape r => Builder.Node("Reshape", path, r.ToString(),
-                [x, Builder.Int64Initializer(Join(path, "shape"), [0, .. r.Shape.Select(d => (long)d)], r.Shape.Count + 1)]),
-            Transpose t => Builder.Node("Transpose", path, t.ToString(), [x], A.Ints("perm", [.. t.Perm.Select(p => (long)p)])),
-            Graph g => EmitGraph(g, path, x),
-            _ => throw new NotSupportedException($"Layer {Describe(path)} {layer} has no ONNX mapping."),
-        };
-
-        /// <summary>The nodes in topological order; each graph value maps to the ONNX value that holds it.</summary>
-        private string EmitGraph(Graph g, string path, string x)
-        {
-            var values = new Dictionary<string, string>(StringComparer.Ordinal) { [g.Input] = x };
-            foreach (var node in g.Nodes)
-            {
-                string nodePath = Join(path, node.Name);
-                var inputs = node.Inputs.Select(v => values[v]).ToList();
-                values[node.Output] = node.Layer switch
-                {
-                    Concat c => Builder.Node("Concat", nodePath, c.ToString(), inputs, A.Int("axis", c.Axis)),
-                    Sum when inputs.Count == 1 => inputs[0],
-                    Sum s => Builder.Node("Sum", nodePath, s.ToString(), inputs),
-                    MultiInputLayer m => throw new NotSupportedException($"Layer {Describe(nodePath)} {m} has no ONNX mapping."),
-                    var single => Emit(single, nodePath, inputs[0]),
-                };
-            }
-            return values[g.Output];
-        }
-
-        private string EmitSequential(Sequential s, string path, string x)
-        {
-            for (int i = 0; i < s.Count; i++)
-            {
-                string childPath = Join(path, i.ToString(CultureInfo.InvariantCulture));
-                if (options.FoldBatchNorm && s[i] is Conv2d conv && i + 1 < s.Count && s[i + 1] is BatchNorm2d bn)
-                {
-                    x = EmitConv(conv, bn, childPath, x);
-                    Folded++;
-                    i++;
-                }
-                else x = Emit(s[i], childPath, x);
-            }
-            return x;
-        }
-
-        private string EmitConv(Conv2d c, BatchNorm2d? bn, string path, string x)
-        {
-            var w = c.Weight.Value.Span.ToArray();
-            float[]? bias = c.Bias?.Value.Span.ToArray();
-            if (bn is not null)
-            {
-                // W' = W·s, b' = (b − μ)·s + β with s = γ/√(σ² + ε), per output channel, in double.
-                int per = w.Length / c.OutChannels;
-                bias ??= new float[c.OutChannels];
-                for (int o = 0; o < c.OutChannels; o++)
-                {
-                    double s = bn.Gamma.Value[o] / Math.Sqrt(bn.RunningVar[o] + bn.Eps);
-                    for (int k = 0; k < per; k++) w[o * per + k] = (float)(w[o * per + k] * s);
-                    bias[o] = (float)((bias[o] - (double)bn.RunningMean[o]) * s + bn.Beta.Value[o]);
-                }
-            }
-            var g = c.Geometry;
-            string wName = Builder.Initializer(Join(path, "weight"), w, c.OutChannels, c.InChannels / c.Groups, g.KernelH, g.KernelW);
-            List<string> inputs = [x, wName];
-            if (bias is not null) inputs.Add(Builder.Initializer(Join(path, "bias"), bias, c.OutChannels));
-            return Builder.Node("Conv", path, bn is null ? c.ToString() : $"{c} with {bn} folded in", inputs,
-                A.Ints("kernel_shape", g.KernelH, g.KernelW),
-                A.Ints("strides", g.StrideH, g.StrideW),
-                A.Ints("pads", g.PadTop, g.PadLeft, g.PadBottom, g.PadRight),
-                A.Ints("dilations", g.DilationH, g.DilationW),
-                A.Int("group", c.Groups));
-        }
-
-        private string EmitBatchNorm(BatchNorm2d bn, string path, string x)
-        {
-            int c = bn.NumFeatures;
-            string scale = Builder.Initializer(Join(path, "weight"), bn.Gamma.Value.Span, c);
-            string beta = Builder.Initializer(Join(path, "bias"), bn.Beta.Value.Span, c);
-            string mean = Builder.Initializer(Join(path, "running_mean"), bn.RunningMean.Span, c);
-            string var = Builder.Initializer(Join(path, "running_var"), bn.RunningVar.Span, c);
-            return Builder.Node("BatchNormalization", path, bn.ToString(), [x, scale, beta, mean, var],
-                A.Float("epsilon", (float)bn.Eps),
-                A.Float("momentum", (float)(1 - bn.Momentum)));
-        }
-
-        private string EmitPool(string op, Pool2dLayer p, string path, string x)
-        {
-            var g = p.Geometry;
-            List<AttributeProto> attrs =
-            [
-                A.Ints("kernel_shape", g.KernelH, g.KernelW),
-                A.Ints("strides", g.StrideH, g.StrideW),
-                A.Ints("pads", g.PadTop, g.PadLeft, g.PadBottom, g.PadRight),
-            ];
-            // ceil_mode and MaxPool's dilations arrived in opset 10; CheckSupported refused non-defaults below it.
-            if (options.Opset >= 10)
-            {
-                attrs.Add(A.Int("ceil_mode", p.CeilMode ? 1 : 0));
-                if (op == "MaxPool") attrs.Add(A.Ints("dilations", g.DilationH, g.DilationW));
-            }
-            if (op == "AveragePool") attrs.Add(A.Int("count_include_pad", p.CountIncludePad ? 1 : 0));
-            return Builder.Node(op, path, p.ToString(), [x], [.. attrs]);
-        }
-
-        private string EmitLinear(Linear l, string path, string x)
-        {
-            string w = Builder.Initializer(Join(path, "weight"), l.Weight.Value.Span, l.OutFeatures, l.InFeatures);
-            List<string> inputs = [x, w];
-            if (l.Bias is not null) inputs.Add(Builder.Initializer(Join(path, "bias"), l.Bias.Value.Span, l.OutFeatures));
-            // Gemm's C became optional in opset 11.
-            else if (options.Opset < 11) inputs.Add(Builder.Initializer(Join(path, "bias"), new float[l.OutFeatures], l.OutFeatures));
-            return Builder.Node("Gemm", path, l.ToString(), inputs, A.Int("transB", 1));
-        }
+            throw new NotSupportedException($"Layer {where} {layer} needs opset >= {need} for {why}; the export asked for opset {opset}.");
     }
 }

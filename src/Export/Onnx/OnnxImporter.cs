@@ -1,5 +1,4 @@
 using Onnx;
-using System.Text;
 using MLConv.Training.Layers;
 using MLConv.Training.Tensors;
 
@@ -97,10 +96,15 @@ public static class OnnxImporter
 
         private string Resolve(string name) => _alias.GetValueOrDefault(name, name);
 
+        private OnnxNodeReader Reader(NodeProto node, string what, List<string> ins, List<int> active) =>
+            new(node, what, opset, ins, active, [.. active.Select(i => _shapes[ins[i]])],
+                n => _floats.GetValueOrDefault(n), n => _ints.TryGetValue(n, out var v) ? v : null,
+                v => _writer.TryGetValue(v, out var p) ? new ImportedLayer(p.Layer, p.Inputs) : null);
+
         public void Read(NodeProto node)
         {
             var ins = node.Input.Select(Resolve).ToList();
-            string what = $"node '{(node.Name.Length > 0 ? node.Name : string.Join(",", node.Output))}' ({node.OpType})";
+            string what = $"node '{(node.Name.Length > 0 ? node.Name : string.Join(",", node.Output))}' ({node.OpType}, opset {opset})";
             try
             {
                 if (node.Output.Count == 0 || node.Output[0].Length == 0) throw new NotSupportedException($"{what} has no output.");
@@ -115,40 +119,21 @@ public static class OnnxImporter
                 foreach (int i in active)
                     if (!_shapes.ContainsKey(ins[i]))
                         throw new NotSupportedException($"{what} reads '{ins[i]}', which is neither the graph input, a constant nor the output of an earlier node.");
-                var attrs = new Attributes(node, what);
-                if (node.OpType is "Concat" or "Sum" || (node.OpType == "Add" && active.Count > 1))
-                    ReadJoin(node, ins, active, attrs, what);
+                var reader = Reader(node, what, ins, active);
+                ImportedLayer read;
+                OnnxLayerMapping? mapping = null;
+                if (node.OpType == "Identity") read = reader.Single(null);
                 else
                 {
-                    if (active.Count != 1 || (node.OpType != "Add" && active[0] != 0))
-                        throw new NotSupportedException($"{what} reads the activations [{string.Join(", ", active.Select(i => ins[i]))}]; its operator takes one, as input 0.");
-                    string x = ins[active[0]];
-                    int[] shape = _shapes[x];
-                    Layer? layer = node.OpType switch
-                    {
-                        "Conv" => ReadConv(ins, shape, attrs, what),
-                        "MaxPool" or "AveragePool" => ReadPool(node, shape, attrs, what),
-                        "GlobalAveragePool" => new GlobalAvgPool2d(),
-                        "BatchNormalization" => ReadBatchNorm(ins, attrs, what),
-                        "Gemm" => ReadGemm(ins, attrs, what),
-                        "MatMul" => ReadMatMul(ins, what),
-                        "Add" => Accept(attrs, "broadcast", "axis", "consumed_inputs"),
-                        "Relu" => new ReLU(),
-                        "LRN" => ReadLrn(attrs, what),
-                        "Reshape" => ReadReshape(ins, shape, attrs, what),
-                        "Transpose" => ReadTranspose(attrs, what),
-                        "Flatten" => attrs.Int("axis", 1) == 1 ? new Flatten() : throw new NotSupportedException($"{what}: only axis 1 is read."),
-                        "Softmax" or "LogSoftmax" => ReadSoftmax(node.OpType == "LogSoftmax", shape, attrs, what),
-                        "Dropout" or "Identity" => Accept(attrs, "ratio", "is_test", "seed"),
-                        _ => throw new NotSupportedException($"{what}: operator {node.OpType} has no MLConv layer."),
-                    };
-                    attrs.ThrowOnUnread();
-                    if (node.OpType != "Dropout" && node.Output.Skip(1).Any(o => o.Length > 0))
-                        throw new NotSupportedException($"{what}: extra outputs ({string.Join(", ", node.Output.Skip(1))}) are not supported.");
-                    if (node.OpType == "Add") ReadBiasAdd(node, ins, active[0], what);
-                    else if (layer is null) _alias[node.Output[0]] = x;
-                    else AddNode(node, layer, [x]);
+                    mapping = OnnxLayerMappings.ForOperator(node.OpType)
+                        ?? throw new NotSupportedException($"{what}: operator {node.OpType} has no MLConv layer (read: {string.Join(", ", OnnxLayerMappings.Operators.Order(StringComparer.Ordinal))}).");
+                    read = mapping.Import(reader);
                 }
+                reader.ThrowOnUnread();
+                if (mapping?.IgnoresExtraOutputs != true && node.Output.Skip(1).Any(o => o.Length > 0))
+                    throw new NotSupportedException($"{what}: extra outputs ({string.Join(", ", node.Output.Skip(1))}) are not supported.");
+                if (read.Layer is null) _alias[node.Output[0]] = read.Inputs[0];
+                else AddNode(node, read.Layer, read.Inputs);
             }
             catch (ArgumentException e)
             {
@@ -168,34 +153,6 @@ public static class OnnxImporter
             var pending = new Pending(name, layer, inputs, output);
             _nodes.Add(pending);
             _writer[output] = pending;
-        }
-
-        /// <summary>Concat, Sum, and Add of two activations: one node joining branches (a single input is the identity).</summary>
-        private void ReadJoin(NodeProto node, List<string> ins, List<int> active, Attributes attrs, string what)
-        {
-            if (active.Count != ins.Count)
-                throw new NotSupportedException($"{what}: joining activations with constants ({string.Join(", ", ins.Where(IsConstant))}) is not supported.");
-            MultiInputLayer layer;
-            if (node.OpType == "Concat")
-            {
-                int rank = _shapes[ins[0]].Length;
-                long axis = attrs.Int("axis", 1);
-                if (axis < 0) axis += rank;
-                if (axis < 1 || axis >= rank) throw new NotSupportedException($"{what}: only a concatenation after the batch axis is read (axis {attrs.Int("axis", 1)}, rank {rank}).");
-                layer = new Concat((int)axis);
-            }
-            else
-            {
-                attrs.Int("broadcast", 0);
-                attrs.Has("axis");
-                attrs.Has("consumed_inputs");
-                layer = new Sum();
-            }
-            attrs.ThrowOnUnread();
-            if (node.Output.Skip(1).Any(o => o.Length > 0))
-                throw new NotSupportedException($"{what}: extra outputs ({string.Join(", ", node.Output.Skip(1))}) are not supported.");
-            if (ins.Count == 1) _alias[node.Output[0]] = ins[0];
-            else AddNode(node, layer, [.. ins]);
         }
 
         /// <summary>The graph output computed from all the others, with the nodes it depends on.</summary>
@@ -238,20 +195,6 @@ public static class OnnxImporter
             return seen;
         }
 
-        private static Layer? Accept(Attributes attrs, params string[] names)
-        {
-            foreach (var n in names) attrs.Has(n);
-            return null;
-        }
-
-        private Tensor Constant(List<string> ins, int i, string what) =>
-            i < ins.Count && ins[i].Length > 0 && _floats.TryGetValue(ins[i], out var t) ? t
-                : throw new NotSupportedException($"{what}: input {i} must be a float constant (an initializer or a constant subgraph).");
-
-        private long[] IntConstant(List<string> ins, int i, string what) =>
-            i < ins.Count && ins[i].Length > 0 && _ints.TryGetValue(ins[i], out var t) && t.Shape.Length <= 1 ? t.Values
-                : throw new NotSupportedException($"{what}: input {i} must be a constant 1-D integer tensor (computed shapes are not supported).");
-
         private void ReadConstant(NodeProto node, string what)
         {
             var a = node.Attribute.FirstOrDefault(a => a.Name is "value" or "value_float" or "value_floats" or "value_int" or "value_ints")
@@ -272,7 +215,7 @@ public static class OnnxImporter
         /// <summary>y = a tensor of the given shape filled with <c>value</c> (a one-element tensor, float 0 by default).</summary>
         private void ReadConstantOfShape(NodeProto node, List<string> ins, string what)
         {
-            long[] dims = IntConstant(ins, 0, what);
+            long[] dims = Reader(node, what, ins, []).IntConstant(0);
             if (dims.Any(d => d < 0 || d > int.MaxValue)) throw new NotSupportedException($"{what}: shape [{string.Join(", ", dims)}] has a negative or huge dimension.");
             int[] shape = [.. dims.Select(d => (int)d)];
             var value = node.Attribute.FirstOrDefault(a => a.Name == "value")?.T;
@@ -298,260 +241,28 @@ public static class OnnxImporter
         /// <summary>Evaluates a node over constants: Identity, Transpose of a matrix, Reshape.</summary>
         private void Fold(NodeProto node, List<string> ins, string what)
         {
-            var a = new Attributes(node, what);
+            var a = Reader(node, what, ins, []);
             string output = node.Output[0];
             switch (node.OpType)
             {
                 case "Identity" when _ints.TryGetValue(ins[0], out var iv): _ints[output] = iv; break;
-                case "Identity": _floats[output] = Constant(ins, 0, what); break;
-                case "Transpose" when Constant(ins, 0, what) is { Rank: 2 } m && (a.Ints("perm") ?? [1, 0]) is [1, 0]:
-                    _floats[output] = TransposeMatrix(m);
+                case "Identity": _floats[output] = a.Constant(0); break;
+                case "Transpose" when a.Constant(0) is { Rank: 2 } m && (a.Ints("perm") ?? [1, 0]) is [1, 0]:
+                    _floats[output] = OnnxNodeReader.TransposeMatrix(m);
                     break;
                 case "Reshape":
                 {
                     if (a.Int("allowzero", 0) != 0) throw new NotSupportedException($"{what}: allowzero 1 is not supported.");
-                    var x = Constant(ins, 0, what);
-                    a.Has("consumed_inputs");
-                    var target = a.Ints("shape") ?? IntConstant(ins, 1, what);
-                    _floats[output] = x.Clone().Reshape(ReshapeTarget(x.ShapeArray, target, what));
+                    var x = a.Constant(0);
+                    a.Accept("consumed_inputs");
+                    var target = a.Ints("shape") ?? a.IntConstant(1);
+                    _floats[output] = x.Clone().Reshape(Reshape.Resolve(x.ShapeArray, target));
                     break;
                 }
                 default:
                     throw new NotSupportedException($"{what}: only Identity, a 2-D Transpose, Reshape and ConstantOfShape are evaluated over constants.");
             }
             a.ThrowOnUnread();
-        }
-
-        /// <summary>ONNX Reshape's output shape (allowzero 0): 0 copies the input's dimension at that position, one −1 is inferred.</summary>
-        private static int[] ReshapeTarget(int[] input, long[] target, string what)
-        {
-            long total = 1;
-            foreach (int d in input) total *= d;
-            var y = new int[target.Length];
-            long known = 1;
-            int infer = -1;
-            for (int i = 0; i < target.Length; i++)
-            {
-                long d = target[i];
-                if (d == 0 && i < input.Length) d = input[i];
-                if (d == -1 && infer < 0) { infer = i; continue; }
-                if (d < 0 || d > int.MaxValue) throw new NotSupportedException($"{what}: cannot reshape [{string.Join(", ", input)}] to [{string.Join(", ", target)}].");
-                y[i] = (int)d;
-                known *= d;
-            }
-            if (infer >= 0)
-            {
-                if (known == 0 || total % known != 0) throw new NotSupportedException($"{what}: cannot reshape [{string.Join(", ", input)}] to [{string.Join(", ", target)}].");
-                y[infer] = (int)(total / known);
-            }
-            else if (known != total) throw new NotSupportedException($"{what}: cannot reshape [{string.Join(", ", input)}] ({total} values) to [{string.Join(", ", target)}].");
-            return y;
-        }
-
-        /// <summary>
-        /// Reshape of an activation, batch axis kept: the target's first entry must be 0, −1 (inferred as the
-        /// batch) or the batch itself (a model exported for batch 1 writes 1); the rest is MLConv's per-sample shape.
-        /// </summary>
-        private Layer ReadReshape(List<string> ins, int[] shape, Attributes a, string what)
-        {
-            if (a.Int("allowzero", 0) != 0) throw new NotSupportedException($"{what}: allowzero 1 is not supported.");
-            a.Has("consumed_inputs");
-            var target = a.Ints("shape") ?? IntConstant(ins, 1, what);
-            var full = ReshapeTarget(shape, target, what);
-            if (target.Length < 2 || full[0] != shape[0] || !(target[0] is 0 or -1 || target[0] == shape[0]))
-                throw new NotSupportedException($"{what}: Reshape of [{string.Join(", ", shape)}] to [{string.Join(", ", target)}] does not keep the batch axis first.");
-            var layer = new Reshape([.. target.Skip(1).Select(d => (int)d)]);
-            if (!layer.OutputShape(shape).AsSpan().SequenceEqual(full))
-                throw new NotSupportedException($"{what}: Reshape of [{string.Join(", ", shape)}] to [{string.Join(", ", target)}] does not keep the batch axis first.");
-            return layer;
-        }
-
-        private static Layer ReadTranspose(Attributes a, string what)
-        {
-            var perm = a.Ints("perm") ?? throw new NotSupportedException($"{what}: a Transpose without perm reverses the axes, moving the batch axis.");
-            if (perm.Length == 0 || perm[0] != 0) throw new NotSupportedException($"{what}: perm [{string.Join(", ", perm)}] moves the batch axis.");
-            return new Transpose([.. perm.Select(p => (int)p)]);
-        }
-
-        private static Layer ReadLrn(Attributes a, string what)
-        {
-            long size = a.Int("size", 0);
-            if (size < 1) throw new NotSupportedException($"{what}: size must be >= 1; got {size}.");
-            return new LocalResponseNorm((int)size, a.Float("alpha", 1e-4f), a.Float("beta", 0.75f), a.Float("bias", 1f));
-        }
-
-        private Layer ReadConv(List<string> ins, int[] shape, Attributes a, string what)
-        {
-            var w = Constant(ins, 1, what);
-            if (w.Rank != 4) throw new NotSupportedException($"{what}: only 2-D convolution is read (weight [{w.ShapeString}]).");
-            int group = (int)a.Int("group", 1);
-            var k = a.Pair("kernel_shape", (w.Shape[2], w.Shape[3]));
-            var s = a.Pair("strides", (1, 1));
-            var d = a.Pair("dilations", (1, 1));
-            var pad = ReadPads(a, shape, k, s, d, ceil: false);
-            bool hasBias = ins.Count > 2 && ins[2].Length > 0;
-            var conv = new Conv2d(w.Shape[1] * group, w.Shape[0], k, s, pad, d, group, hasBias);
-            w.Span.CopyTo(conv.Weight.Value.Span);
-            if (hasBias) CopyExact(Constant(ins, 2, what), conv.Bias!.Value, what);
-            return conv;
-        }
-
-        private static Layer ReadPool(NodeProto node, int[] shape, Attributes a, string what)
-        {
-            var k = a.Pair("kernel_shape", null);
-            var s = a.Pair("strides", (1, 1));
-            var d = a.Pair("dilations", (1, 1));
-            bool ceil = a.Int("ceil_mode", 0) != 0;
-            var pad = ReadPads(a, shape, k, s, d, ceil);
-            if (node.OpType == "MaxPool")
-            {
-                if (a.Int("storage_order", 0) != 0) throw new NotSupportedException($"{what}: storage_order 1 is not supported.");
-                return new MaxPool2d(k, s, pad, d, ceil);
-            }
-            if (d != (Size2)1) throw new NotSupportedException($"{what}: AvgPool2d has no dilation.");
-            return new AvgPool2d(k, s, pad, ceil, a.Int("count_include_pad", 0) != 0);
-        }
-
-        /// <summary>Explicit pads, or auto_pad resolved against the input size (SAME_UPPER puts the odd cell at the end).</summary>
-        private static Padding ReadPads(Attributes a, int[] shape, Size2 k, Size2 s, Size2 d, bool ceil)
-        {
-            string auto = a.String("auto_pad", "NOTSET");
-            if (auto is "NOTSET")
-            {
-                var p = a.Ints("pads") ?? [0, 0, 0, 0];
-                if (p.Length != 4) throw new NotSupportedException($"pads must have 4 entries; got [{string.Join(", ", p)}].");
-                return Padding.Explicit((int)p[0], (int)p[1], (int)p[2], (int)p[3]);
-            }
-            if (auto is "VALID") return 0;
-            if (auto is not ("SAME_UPPER" or "SAME_LOWER")) throw new NotSupportedException($"auto_pad '{auto}' is unknown.");
-            if (ceil) throw new NotSupportedException("auto_pad SAME with ceil_mode is not supported.");
-            if (shape.Length != 4) throw new NotSupportedException($"auto_pad SAME needs an [N, C, H, W] input; got [{string.Join(", ", shape)}].");
-            int Total(int input, int kernel, int stride, int dil) =>
-                Math.Max(0, ((input + stride - 1) / stride - 1) * stride + dil * (kernel - 1) + 1 - input);
-            int th = Total(shape[2], k.H, s.H, d.H), tw = Total(shape[3], k.W, s.W, d.W);
-            return auto == "SAME_UPPER"
-                ? Padding.Explicit(th / 2, tw / 2, th - th / 2, tw - tw / 2)
-                : Padding.Explicit(th - th / 2, tw - tw / 2, th / 2, tw / 2);
-        }
-
-        private Layer ReadBatchNorm(List<string> ins, Attributes a, string what)
-        {
-            if (a.Int("spatial", 1) != 1) throw new NotSupportedException($"{what}: spatial 0 (per-activation statistics) is not supported.");
-            if (a.Int("training_mode", 0) != 0) throw new NotSupportedException($"{what}: training_mode 1 is not supported.");
-            a.Int("is_test", 1);
-            a.Has("consumed_inputs");
-            var scale = Constant(ins, 1, what);
-            double momentum = a.Float("momentum", 0.9f);
-            var bn = new BatchNorm2d(scale.Length, a.Float("epsilon", 1e-5f), Math.Clamp(1 - momentum, 0, 1));
-            CopyExact(scale, bn.Gamma.Value, what);
-            CopyExact(Constant(ins, 2, what), bn.Beta.Value, what);
-            CopyExact(Constant(ins, 3, what), bn.RunningMean, what);
-            CopyExact(Constant(ins, 4, what), bn.RunningVar, what);
-            return bn;
-        }
-
-        private Layer ReadGemm(List<string> ins, Attributes a, string what)
-        {
-            if (a.Int("transA", 0) != 0) throw new NotSupportedException($"{what}: transA 1 is not supported.");
-            a.Int("broadcast", 1);
-            float alpha = a.Float("alpha", 1f), beta = a.Float("beta", 1f);
-            var b = Constant(ins, 1, what);
-            if (b.Rank != 2) throw new NotSupportedException($"{what}: B must be 2-D; got [{b.ShapeString}].");
-            var w = a.Int("transB", 0) != 0 ? b : TransposeMatrix(b);
-            if (alpha != 1f)
-            {
-                w = w.Clone();
-                System.Numerics.Tensors.TensorPrimitives.Multiply(w.Span, alpha, w.Span);
-            }
-            Tensor? bias = null;
-            if (ins.Count > 2 && ins[2].Length > 0)
-            {
-                var c = Constant(ins, 2, what);
-                bias = new Tensor(w.Shape[0]);
-                if (c.Length == 1) bias.Fill(c[0] * beta);
-                else if (c.Length == bias.Length && (c.Rank == 1 || c.Shape[0] == 1)) System.Numerics.Tensors.TensorPrimitives.Multiply(c.Span, beta, bias.Span);
-                else throw new NotSupportedException($"{what}: C of shape [{c.ShapeString}] is not a per-output bias.");
-            }
-            return Linear.FromWeights(w, bias);
-        }
-
-        private Layer ReadMatMul(List<string> ins, string what)
-        {
-            var b = Constant(ins, 1, what);
-            if (b.Rank != 2) throw new NotSupportedException($"{what}: the weight must be 2-D; got [{b.ShapeString}].");
-            return Linear.FromWeights(TransposeMatrix(b));
-        }
-
-        /// <summary>Add of a constant to the output of a bias-free Linear: a Linear with that bias, reading the same input.</summary>
-        private void ReadBiasAdd(NodeProto node, List<string> ins, int active, string what)
-        {
-            if (ins.Count != 2 || !_writer.TryGetValue(ins[active], out var producer) || producer.Layer is not Linear { Bias: null } prev)
-                throw new NotSupportedException($"{what}: only the bias Add after a MatMul, or the sum of two activations, is read.");
-            var c = Constant(ins, 1 - active, what);
-            if (c.Length != prev.OutFeatures) throw new NotSupportedException($"{what}: the bias has {c.Length} values; {prev.OutFeatures} expected.");
-            AddNode(node, Linear.FromWeights(prev.Weight.Value, c), producer.Inputs);
-        }
-
-        /// <summary>
-        /// Softmax over the last axis of [N, K]. On [N, C, …] with axis 1 before opset 13 the input is flattened to
-        /// [N, C·…] first (so are the opset-13 semantics, one axis, when the axes after it are all 1):
-        /// Flatten → Softmax → Reshape back.
-        /// </summary>
-        private Layer ReadSoftmax(bool log, int[] shape, Attributes a, string what)
-        {
-            long given = a.Int("axis", opset >= 13 ? -1 : 1), axis = given < 0 ? given + shape.Length : given;
-            if (shape.Length == 2 && axis == 1) return new Softmax(log);
-            if (shape.Length > 2 && axis == 1 && (opset < 13 || shape.Skip(2).All(d => d == 1)))
-                return new Sequential(new Flatten(), new Softmax(log), new Reshape([.. shape.Skip(1)]));
-            throw new NotSupportedException($"{what}: only a softmax over all axes after the batch axis is read (input [{string.Join(", ", shape)}], axis {given}, opset {opset}).");
-        }
-
-        private static Tensor TransposeMatrix(Tensor m)
-        {
-            int r = m.Shape[0], c = m.Shape[1];
-            var t = new Tensor(c, r);
-            for (int i = 0; i < r; i++)
-                for (int j = 0; j < c; j++) t[j * r + i] = m[i * c + j];
-            return t;
-        }
-
-        private static void CopyExact(Tensor from, Tensor to, string what)
-        {
-            if (from.Length != to.Length) throw new NotSupportedException($"{what}: a tensor has {from.Length} values; {to.Length} expected.");
-            from.Span.CopyTo(to.Span);
-        }
-    }
-
-    /// <summary>A node's attributes, read by name; <see cref="ThrowOnUnread"/> refuses any that no reader looked at.</summary>
-    private sealed class Attributes(NodeProto node, string what)
-    {
-        private readonly Dictionary<string, AttributeProto> _all = node.Attribute.ToDictionary(a => a.Name, StringComparer.Ordinal);
-        private readonly HashSet<string> _read = new(StringComparer.Ordinal);
-
-        private AttributeProto? Get(string name)
-        {
-            _read.Add(name);
-            return _all.GetValueOrDefault(name);
-        }
-
-        public bool Has(string name) => Get(name) is not null;
-        public long Int(string name, long fallback) => Get(name) is { } a ? a.I : fallback;
-        public float Float(string name, float fallback) => Get(name) is { } a ? a.F : fallback;
-        public string String(string name, string fallback) => Get(name) is { } a ? Encoding.UTF8.GetString(a.S.Span) : fallback;
-        public long[]? Ints(string name) => Get(name) is { } a ? [.. a.Ints] : null;
-
-        public Size2 Pair(string name, Size2? fallback)
-        {
-            var v = Ints(name);
-            if (v is null) return fallback ?? throw new NotSupportedException($"{what}: attribute '{name}' is required.");
-            if (v.Length != 2) throw new NotSupportedException($"{what}: '{name}' must have 2 entries (2-D); got [{string.Join(", ", v)}].");
-            return ((int)v[0], (int)v[1]);
-        }
-
-        public void ThrowOnUnread()
-        {
-            var unread = _all.Keys.Where(k => !_read.Contains(k)).ToList();
-            if (unread.Count > 0) throw new NotSupportedException($"{what}: attribute(s) {string.Join(", ", unread)} not supported.");
         }
     }
 }

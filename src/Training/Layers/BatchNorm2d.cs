@@ -200,5 +200,7 @@ public sealed class BatchNorm2d : Layer
         ["momentum"] = Momentum,
     };
 
+    public static BatchNorm2d FromSpec(JsonObject spec) => new(Spec.Int(spec, "numFeatures"), Spec.Double(spec, "eps"), Spec.Double(spec, "momentum"));
+
     public override string ToString() => $"BatchNorm2d({NumFeatures}, eps={Eps}, momentum={Momentum})";
 }

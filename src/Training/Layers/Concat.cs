@@ -88,5 +88,6 @@ public sealed class Concat : MultiInputLayer
     }
 
     public override JsonObject ToSpec() => new() { ["type"] = TypeName, ["axis"] = Axis };
+    public static Concat FromSpec(JsonObject spec) => new(Spec.Int(spec, "axis"));
     public override string ToString() => $"Concat(dim={Axis})";
 }

@@ -269,7 +269,7 @@ public sealed class Conv2d : Layer
         return (long)o[0] * o[1] * o[2] * o[3] * (InChannels / Groups) * Geometry.KernelH * Geometry.KernelW;
     }
 
-    public override (Size2 Kernel, Size2 Stride) SpatialWindow =>
+    public override (Size2 Kernel, Size2 Stride) SpatialWindow(int[] inputShape) =>
         ((Geometry.EffectiveKernelH, Geometry.EffectiveKernelW), Stride);
 
     public override JsonObject ToSpec() => new()
@@ -284,6 +284,9 @@ public sealed class Conv2d : Layer
         ["groups"] = Groups,
         ["bias"] = HasBias,
     };
+
+    public static Conv2d FromSpec(JsonObject spec) => new(Spec.Int(spec, "inChannels"), Spec.Int(spec, "outChannels"), Spec.Pair(spec, "kernelSize"),
+        Spec.Pair(spec, "stride"), Spec.Pad(spec, "padding"), Spec.Pair(spec, "dilation"), Spec.Int(spec, "groups"), Spec.Bool(spec, "bias"));
 
     public override string ToString() =>
         $"Conv2d({InChannels}, {OutChannels}, kernel_size={KernelSize}, stride={Stride}, padding={PaddingSpec}" +

@@ -65,5 +65,6 @@ public sealed class Dropout : Layer
     }
 
     public override JsonObject ToSpec() => new() { ["type"] = TypeName, ["p"] = P };
+    public static Dropout FromSpec(JsonObject spec) => new(Spec.Double(spec, "p"));
     public override string ToString() => $"Dropout(p={P})";
 }

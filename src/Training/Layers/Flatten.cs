@@ -30,5 +30,6 @@ public sealed class Flatten : Layer
     }
 
     public override JsonObject ToSpec() => new() { ["type"] = TypeName };
+    public static Flatten FromSpec(JsonObject spec) => new();
     public override string ToString() => "Flatten()";
 }

@@ -37,6 +37,10 @@ public sealed class GlobalAvgPool2d : Layer
 
     public override long MultiplyAccumulates(int[] inputShape) => (long)inputShape[0] * inputShape[1] * inputShape[2] * inputShape[3];
 
+    /// <summary>The window is the whole plane.</summary>
+    public override (Size2 Kernel, Size2 Stride) SpatialWindow(int[] inputShape) => ((inputShape[2], inputShape[3]), 1);
+
     public override JsonObject ToSpec() => new() { ["type"] = TypeName };
+    public static GlobalAvgPool2d FromSpec(JsonObject spec) => new();
     public override string ToString() => "GlobalAvgPool2d()";
 }

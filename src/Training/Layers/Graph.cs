@@ -257,5 +257,14 @@ public sealed class Graph : Layer
         })]),
     };
 
+    public static Graph FromSpec(JsonObject spec) =>
+        new(Spec.String(spec, "input"), Spec.Objects(spec, "nodes").Select(ReadNode), Spec.String(spec, "output"));
+
+    private static GraphNode ReadNode(JsonObject o)
+    {
+        string name = Spec.String(o, "name");
+        return new GraphNode(name, LayerFactory.FromSpec(Spec.Object(o, "layer")), Spec.Strings(o, "inputs"), Spec.String(o, "output"));
+    }
+
     public override string ToString() => $"Graph({_nodes.Length} nodes)";
 }

@@ -69,8 +69,8 @@ public abstract class Layer
     /// <summary>Multiply-accumulates of one forward pass for a batch of the given input shape.</summary>
     public virtual long MultiplyAccumulates(int[] inputShape) => 0;
 
-    /// <summary>Spatial window of the layer for receptive-field arithmetic: effective kernel and stride along H and W.</summary>
-    public virtual (Size2 Kernel, Size2 Stride) SpatialWindow => ((1, 1), (1, 1));
+    /// <summary>Spatial window of the layer for receptive-field arithmetic on an input of the given shape: effective kernel and stride along H and W.</summary>
+    public virtual (Size2 Kernel, Size2 Stride) SpatialWindow(int[] inputShape) => ((1, 1), (1, 1));
 
     /// <summary>The hyper-parameters as JSON (type + arguments); <see cref="LayerFactory"/> rebuilds the layer from it.</summary>
     public abstract JsonObject ToSpec();

@@ -1,52 +1,51 @@
+using System.Reflection;
 using System.Text.Json.Nodes;
 
 namespace MLConv.Training.Layers;
 
-/// <summary>Rebuilds a layer (tree) from the JSON written by <see cref="Layer.ToSpec"/>.</summary>
+/// <summary>
+/// Rebuilds a layer (tree) from the JSON written by <see cref="Layer.ToSpec"/>. Each concrete layer declares in its own
+/// file a <c>public static FromSpec(JsonObject)</c> beside its <c>ToSpec()</c>; the registry finds them by reflection, under
+/// the class name and any <see cref="SpecAliasAttribute"/> (a layer whose <see cref="Layer.TypeName"/> varies,
+/// as Softmax / LogSoftmax). Nothing else has to be edited to add a layer.
+/// </summary>
 public static class LayerFactory
 {
+    private static readonly Dictionary<string, (Type Type, Func<JsonObject, Layer> Read)> Readers = Discover();
+
+    /// <summary>The layer type read under each spec name.</summary>
+    public static IReadOnlyDictionary<string, Type> SpecTypes { get; } = Readers.ToDictionary(r => r.Key, r => r.Value.Type, StringComparer.Ordinal);
+
     public static Layer FromSpec(JsonObject spec)
     {
         ArgumentNullException.ThrowIfNull(spec);
         string type = spec["type"]?.GetValue<string>() ?? throw new InvalidDataException("Layer spec has no 'type'.");
-        return type switch
-        {
-            "Conv2d" => new Conv2d(Spec.Int(spec, "inChannels"), Spec.Int(spec, "outChannels"), Spec.Pair(spec, "kernelSize"),
-                Spec.Pair(spec, "stride"), Spec.Pad(spec, "padding"), Spec.Pair(spec, "dilation"), Spec.Int(spec, "groups"), Spec.Bool(spec, "bias")),
-            "MaxPool2d" => new MaxPool2d(Spec.Pair(spec, "kernelSize"), Spec.Pair(spec, "stride"), Spec.Pad(spec, "padding"), Spec.Pair(spec, "dilation"), Spec.Bool(spec, "ceilMode")),
-            "MinPool2d" => new MinPool2d(Spec.Pair(spec, "kernelSize"), Spec.Pair(spec, "stride"), Spec.Pad(spec, "padding"), Spec.Pair(spec, "dilation"), Spec.Bool(spec, "ceilMode")),
-            "AvgPool2d" => new AvgPool2d(Spec.Pair(spec, "kernelSize"), Spec.Pair(spec, "stride"), Spec.Pad(spec, "padding"), Spec.Bool(spec, "ceilMode"), Spec.Bool(spec, "countIncludePad")),
-            "GlobalAvgPool2d" => new GlobalAvgPool2d(),
-            "BatchNorm2d" => new BatchNorm2d(Spec.Int(spec, "numFeatures"), Spec.Double(spec, "eps"), Spec.Double(spec, "momentum")),
-            "ReLU" => new ReLU(),
-            "Softmax" => new Softmax(),
-            "LogSoftmax" => new Softmax(log: true),
-            "Dropout" => new Dropout(Spec.Double(spec, "p")),
-            "Flatten" => new Flatten(),
-            "Linear" => new Linear(Spec.Int(spec, "inFeatures"), Spec.Int(spec, "outFeatures"), Spec.Bool(spec, "bias")),
-            "Sequential" => new Sequential(((spec["layers"] as JsonArray) ?? throw new InvalidDataException("Sequential spec lacks 'layers'."))
-                .Select(n => FromSpec(n as JsonObject ?? throw new InvalidDataException("Sequential spec has a non-object layer.")))),
-            "Concat" => new Concat(Spec.Int(spec, "axis")),
-            "Sum" => new Sum(),
-            "LocalResponseNorm" => new LocalResponseNorm(Spec.Int(spec, "size"), Spec.Double(spec, "alpha"), Spec.Double(spec, "beta"), Spec.Double(spec, "k")),
-            "Reshape" => new Reshape(Spec.Ints(spec, "shape")),
-            "Transpose" => new Transpose(Spec.Ints(spec, "perm")),
-            "Graph" => new Graph(Spec.String(spec, "input"),
-                ((spec["nodes"] as JsonArray) ?? throw new InvalidDataException("Graph spec lacks 'nodes'.")).Select(ReadNode),
-                Spec.String(spec, "output")),
-            "Residual" => new Residual(FromSpec(spec["body"] as JsonObject ?? throw new InvalidDataException("Residual spec lacks 'body'.")),
-                spec["shortcut"] is JsonObject s ? FromSpec(s) : null),
-            _ => throw new InvalidDataException($"Unknown layer type '{type}' in the model spec."),
-        };
+        return Readers.TryGetValue(type, out var reader)
+            ? reader.Read(spec)
+            : throw new InvalidDataException($"Unknown layer type '{type}' in the model spec (known: {string.Join(", ", Readers.Keys.Order(StringComparer.Ordinal))}).");
     }
 
-    private static GraphNode ReadNode(JsonNode? n)
+    private static Dictionary<string, (Type, Func<JsonObject, Layer>)> Discover()
     {
-        var o = n as JsonObject ?? throw new InvalidDataException("Graph spec has a non-object node.");
-        string name = o["name"]?.GetValue<string>() ?? throw new InvalidDataException("Graph spec has a node without 'name'.");
-        var layer = o["layer"] as JsonObject ?? throw new InvalidDataException($"Graph node '{name}' lacks 'layer'.");
-        var inputs = o["inputs"] as JsonArray ?? throw new InvalidDataException($"Graph node '{name}' lacks 'inputs'.");
-        string output = o["output"]?.GetValue<string>() ?? throw new InvalidDataException($"Graph node '{name}' lacks 'output'.");
-        return new GraphNode(name, FromSpec(layer), inputs.Select(v => v!.GetValue<string>()), output);
+        var readers = new Dictionary<string, (Type, Func<JsonObject, Layer>)>(StringComparer.Ordinal);
+        foreach (var t in typeof(Layer).Assembly.GetTypes().Where(t => t.IsSubclassOf(typeof(Layer)) && !t.IsAbstract && t.IsPublic))
+        {
+            var m = t.GetMethod("FromSpec", BindingFlags.Public | BindingFlags.Static | BindingFlags.DeclaredOnly, [typeof(JsonObject)]);
+            if (m is null || !typeof(Layer).IsAssignableFrom(m.ReturnType))
+                throw new InvalidOperationException($"Layer type {t.FullName} declares no 'public static {t.Name} FromSpec(JsonObject)'.");
+            var read = m.CreateDelegate<Func<JsonObject, Layer>>();
+            foreach (var name in t.GetCustomAttributes<SpecAliasAttribute>().Select(a => a.Name).Prepend(t.Name))
+            {
+                if (!readers.TryAdd(name, (t, read))) throw new InvalidOperationException($"Two layer types are read under the spec name '{name}'.");
+            }
+        }
+        return readers;
     }
+}
+
+/// <summary>A further spec name (besides the class name) under which <see cref="LayerFactory"/> reads a layer type.</summary>
+[AttributeUsage(AttributeTargets.Class, AllowMultiple = true)]
+public sealed class SpecAliasAttribute(string name) : Attribute
+{
+    public string Name { get; } = name;
 }

@@ -107,5 +107,7 @@ public sealed class Linear : Layer
         ["bias"] = _bias is not null,
     };
 
+    public static Linear FromSpec(JsonObject spec) => new(Spec.Int(spec, "inFeatures"), Spec.Int(spec, "outFeatures"), Spec.Bool(spec, "bias"));
+
     public override string ToString() => $"Linear(in_features={InFeatures}, out_features={OutFeatures}{(_bias is null ? ", bias=False" : "")})";
 }

@@ -114,5 +114,7 @@ public sealed class LocalResponseNorm : Layer
     }
 
     public override JsonObject ToSpec() => new() { ["type"] = TypeName, ["size"] = Size, ["alpha"] = Alpha, ["beta"] = Beta, ["k"] = K };
+    public static LocalResponseNorm FromSpec(JsonObject spec) =>
+        new(Spec.Int(spec, "size"), Spec.Double(spec, "alpha"), Spec.Double(spec, "beta"), Spec.Double(spec, "k"));
     public override string ToString() => $"LocalResponseNorm({Size}, alpha={Alpha}, beta={Beta}, k={K})";
 }

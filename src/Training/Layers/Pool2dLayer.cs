@@ -71,7 +71,7 @@ public abstract class Pool2dLayer : Layer
         return Mode == PoolMode.Average ? (long)o[0] * o[1] * o[2] * o[3] * Geometry.KernelH * Geometry.KernelW : 0;
     }
 
-    public override (Size2 Kernel, Size2 Stride) SpatialWindow =>
+    public override (Size2 Kernel, Size2 Stride) SpatialWindow(int[] inputShape) =>
         ((Geometry.EffectiveKernelH, Geometry.EffectiveKernelW), Stride);
 
     public override JsonObject ToSpec()
@@ -97,12 +97,24 @@ public abstract class Pool2dLayer : Layer
 
 /// <summary>Max pooling; backward routes dY to the arg-max (first on ties).</summary>
 public sealed class MaxPool2d(Size2 kernelSize, Size2? stride = null, Padding padding = default, Size2? dilation = null, bool ceilMode = false)
-    : Pool2dLayer(PoolMode.Max, kernelSize, stride, padding, dilation, ceilMode, false);
+    : Pool2dLayer(PoolMode.Max, kernelSize, stride, padding, dilation, ceilMode, false)
+{
+    public static MaxPool2d FromSpec(JsonObject spec) =>
+        new(Spec.Pair(spec, "kernelSize"), Spec.Pair(spec, "stride"), Spec.Pad(spec, "padding"), Spec.Pair(spec, "dilation"), Spec.Bool(spec, "ceilMode"));
+}
 
 /// <summary>Min pooling; backward routes dY to the arg-min (first on ties). Exported to ONNX as Neg → MaxPool → Neg.</summary>
 public sealed class MinPool2d(Size2 kernelSize, Size2? stride = null, Padding padding = default, Size2? dilation = null, bool ceilMode = false)
-    : Pool2dLayer(PoolMode.Min, kernelSize, stride, padding, dilation, ceilMode, false);
+    : Pool2dLayer(PoolMode.Min, kernelSize, stride, padding, dilation, ceilMode, false)
+{
+    public static MinPool2d FromSpec(JsonObject spec) =>
+        new(Spec.Pair(spec, "kernelSize"), Spec.Pair(spec, "stride"), Spec.Pad(spec, "padding"), Spec.Pair(spec, "dilation"), Spec.Bool(spec, "ceilMode"));
+}
 
 /// <summary>Average pooling; <paramref name="countIncludePad"/> defaults to true, as in PyTorch (ONNX's default is false).</summary>
 public sealed class AvgPool2d(Size2 kernelSize, Size2? stride = null, Padding padding = default, bool ceilMode = false, bool countIncludePad = true)
-    : Pool2dLayer(PoolMode.Average, kernelSize, stride, padding, null, ceilMode, countIncludePad);
+    : Pool2dLayer(PoolMode.Average, kernelSize, stride, padding, null, ceilMode, countIncludePad)
+{
+    public static AvgPool2d FromSpec(JsonObject spec) =>
+        new(Spec.Pair(spec, "kernelSize"), Spec.Pair(spec, "stride"), Spec.Pad(spec, "padding"), Spec.Bool(spec, "ceilMode"), Spec.Bool(spec, "countIncludePad"));
+}

@@ -38,5 +38,6 @@ public sealed class ReLU : Layer
     }
 
     public override JsonObject ToSpec() => new() { ["type"] = TypeName };
+    public static ReLU FromSpec(JsonObject spec) => new();
     public override string ToString() => "ReLU()";
 }

@@ -29,33 +29,43 @@ public sealed class Reshape : Layer
     public override int[] OutputShape(int[] inputShape)
     {
         if (inputShape.Length < 1) throw new ArgumentException("Reshape expects an input with a batch axis; got rank 0.", nameof(inputShape));
-        long perSample = 1;
-        for (int i = 1; i < inputShape.Length; i++) perSample *= inputShape[i];
-        var y = new int[_shape.Length + 1];
-        y[0] = inputShape[0];
+        return [inputShape[0], .. Resolve(inputShape.AsSpan(1), [.. _shape.Select(d => (long)d)], nameof(inputShape))];
+    }
+
+    /// <summary>
+    /// ONNX Reshape's rule (allowzero 0) for a whole shape: an entry 0 copies <paramref name="input"/>'s dimension at
+    /// the same position, one −1 is inferred from the element count. Throws <see cref="ArgumentException"/> (naming
+    /// <paramref name="paramName"/>) when the target does not fit.
+    /// </summary>
+    public static int[] Resolve(ReadOnlySpan<int> input, ReadOnlySpan<long> target, string paramName = "target")
+    {
+        string Describe(ReadOnlySpan<int> i, ReadOnlySpan<long> t) => $"Reshape [{string.Join(", ", t.ToArray())}] of [{string.Join(", ", i.ToArray())}]";
+        long total = 1;
+        foreach (int d in input) total *= d;
+        var y = new int[target.Length];
         long known = 1;
         int infer = -1;
-        for (int i = 0; i < _shape.Length; i++)
+        for (int i = 0; i < target.Length; i++)
         {
-            int d = _shape[i];
+            long d = target[i];
             if (d == 0)
             {
-                if (i + 1 >= inputShape.Length)
-                    throw new ArgumentException($"Reshape [{string.Join(", ", _shape)}]: entry {i} copies input dimension {i + 1}, which [{string.Join(", ", inputShape)}] lacks.", nameof(inputShape));
-                d = inputShape[i + 1];
+                if (i >= input.Length) throw new ArgumentException($"{Describe(input, target)}: entry {i} copies an input dimension the input lacks.", paramName);
+                d = input[i];
             }
-            if (d == -1) infer = i + 1;
-            else known *= d;
-            y[i + 1] = d;
+            if (d == -1 && infer < 0) { infer = i; continue; }
+            if (d < 0 || d > int.MaxValue) throw new ArgumentException($"{Describe(input, target)}: entry {i} ({d}) is not a dimension.", paramName);
+            y[i] = (int)d;
+            known *= d;
         }
         if (infer >= 0)
         {
-            if (known == 0 || perSample % known != 0)
-                throw new ArgumentException($"Reshape [{string.Join(", ", _shape)}] cannot infer -1 from [{string.Join(", ", inputShape)}] ({perSample} values per sample).", nameof(inputShape));
-            y[infer] = (int)(perSample / known);
+            if (known == 0 || total % known != 0)
+                throw new ArgumentException($"{Describe(input, target)}: cannot infer -1 ({total} values).", paramName);
+            y[infer] = (int)(total / known);
         }
-        else if (known != perSample)
-            throw new ArgumentException($"Reshape [{string.Join(", ", _shape)}] needs {known} values per sample; [{string.Join(", ", inputShape)}] has {perSample}.", nameof(inputShape));
+        else if (known != total)
+            throw new ArgumentException($"{Describe(input, target)}: the target needs {known} values; the input has {total}.", paramName);
         return y;
     }
 
@@ -77,5 +87,6 @@ public sealed class Reshape : Layer
     }
 
     public override JsonObject ToSpec() => new() { ["type"] = TypeName, ["shape"] = new JsonArray([.. _shape.Select(d => (JsonNode)d)]) };
+    public static Reshape FromSpec(JsonObject spec) => new(Spec.Ints(spec, "shape"));
     public override string ToString() => $"Reshape(-1, {string.Join(", ", _shape)})";
 }

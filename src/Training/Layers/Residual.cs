@@ -73,5 +73,8 @@ public sealed class Residual : Layer
         return o;
     }
 
+    public static Residual FromSpec(JsonObject spec) =>
+        new(LayerFactory.FromSpec(Spec.Object(spec, "body")), spec["shortcut"] is JsonObject s ? LayerFactory.FromSpec(s) : null);
+
     public override string ToString() => Shortcut is null ? "Residual(identity)" : "Residual(projection)";
 }

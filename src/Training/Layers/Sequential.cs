@@ -67,5 +67,7 @@ public sealed class Sequential : Layer
         ["layers"] = new JsonArray([.. _layers.Select(l => (JsonNode)l.ToSpec())]),
     };
 
+    public static Sequential FromSpec(JsonObject spec) => new(Spec.Objects(spec, "layers").Select(LayerFactory.FromSpec));
+
     public override string ToString() => $"Sequential({_layers.Count} layers)";
 }

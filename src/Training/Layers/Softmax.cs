@@ -9,6 +9,7 @@ namespace MLConv.Training.Layers;
 ///   softmax     y_k = exp(z_k − m) / Σ_j exp(z_j − m);      dx_k = y_k · (dy_k − Σ_j dy_j·y_j)
 ///   log-softmax y_k = z_k − m − log Σ_j exp(z_j − m);       dx_k = dy_k − exp(y_k) · Σ_j dy_j
 /// </summary>
+[SpecAlias("LogSoftmax")]
 public sealed class Softmax(bool log = false) : Layer
 {
     private Tensor? _y, _dx;
@@ -72,6 +73,8 @@ public sealed class Softmax(bool log = false) : Layer
     }
 
     public override JsonObject ToSpec() => new() { ["type"] = TypeName };
+    /// <summary>Reads "Softmax" and "LogSoftmax" specs (<see cref="TypeName"/> tells the two apart).</summary>
+    public static Softmax FromSpec(JsonObject spec) => new(log: Spec.String(spec, "type") == "LogSoftmax");
 
     public override string ToString() => Log ? "LogSoftmax(dim=1)" : "Softmax(dim=1)";
 }

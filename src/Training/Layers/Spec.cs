@@ -24,6 +24,16 @@ internal static class Spec
     public static string String(JsonObject o, string name) =>
         (o[name] ?? throw new InvalidDataException($"Layer spec '{o["type"]}' lacks '{name}'.")).GetValue<string>();
 
+    public static JsonObject Object(JsonObject o, string name) =>
+        o[name] as JsonObject ?? throw new InvalidDataException($"Layer spec '{o["type"]}' lacks the object '{name}'.");
+
+    public static IEnumerable<JsonObject> Objects(JsonObject o, string name) =>
+        (o[name] as JsonArray ?? throw new InvalidDataException($"Layer spec '{o["type"]}' lacks the array '{name}'."))
+            .Select(n => n as JsonObject ?? throw new InvalidDataException($"Layer spec '{o["type"]}' has a non-object entry in '{name}'."));
+
+    public static string[] Strings(JsonObject o, string name) =>
+        [.. (o[name] as JsonArray ?? throw new InvalidDataException($"Layer spec '{o["type"]}' lacks '{name}'.")).Select(n => n!.GetValue<string>())];
+
     public static Size2 Pair(JsonObject o, string name)
     {
         var a = o[name] as JsonArray ?? throw new InvalidDataException($"Layer spec '{o["type"]}' lacks '{name}'.");

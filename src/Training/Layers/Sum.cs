@@ -47,5 +47,6 @@ public sealed class Sum : MultiInputLayer
     }
 
     public override JsonObject ToSpec() => new() { ["type"] = TypeName };
+    public static Sum FromSpec(JsonObject spec) => new();
     public override string ToString() => "Sum()";
 }

@@ -89,5 +89,6 @@ public sealed class Transpose : Layer
     }
 
     public override JsonObject ToSpec() => new() { ["type"] = TypeName, ["perm"] = new JsonArray([.. _perm.Select(p => (JsonNode)p)]) };
+    public static Transpose FromSpec(JsonObject spec) => new(Spec.Ints(spec, "perm"));
     public override string ToString() => $"Transpose({string.Join(", ", _perm)})";
 }

@@ -93,7 +93,7 @@ public sealed class ModelSummary
             default:
             {
                 var y = layer.OutputShape(input);
-                var (k, s) = layer is GlobalAvgPool2d ? ((Size2)(input[2], input[3]), (Size2)1) : layer.SpatialWindow;
+                var (k, s) = layer.SpatialWindow(input);
                 rf = new Rf(rf.RH + (k.H - 1) * rf.JH, rf.RW + (k.W - 1) * rf.JW, rf.JH * s.H, rf.JW * s.W);
                 rows.Add(new SummaryRow(path, depth, layer.ToString(), y, layer.Parameters.Sum(p => (long)p.Value.Length),
                     layer.MultiplyAccumulates(input), (rf.RH, rf.RW)));

@@ -17,6 +17,9 @@ public sealed class DenseLayerTests
     public void ReluGradients() => GradCheck.Run(new ReLU(), [3, 2, 4, 5], (x, _) => Naive.Relu(x), 3);
 
     [TestMethod]
+    public void NegateGradients() => GradCheck.Run(new Negate(), [3, 2, 4, 5], (x, _) => [.. x.Select(v => -v)], 4);
+
+    [TestMethod]
     public void FlattenGradients()
     {
         var f = new Flatten();

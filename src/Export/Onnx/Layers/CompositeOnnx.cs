@@ -1,0 +1,48 @@
+using MLConv.Training.Layers;
+
+namespace MLConv.Export.Onnx.Layers;
+
+/// <summary>Sequential → its layers in order; with <see cref="OnnxExportOptions.FoldBatchNorm"/> a Conv2d followed by a BatchNorm2d becomes one Conv.</summary>
+internal sealed class SequentialOnnx : OnnxLayerMapping<Sequential>
+{
+    protected override string Export(Sequential s, OnnxExportContext context, string path, IReadOnlyList<string> inputs)
+    {
+        string x = inputs[0];
+        for (int i = 0; i < s.Count; i++)
+        {
+            string childPath = OnnxExportContext.Join(path, i);
+            if (context.Options.FoldBatchNorm && s[i] is Conv2d conv && i + 1 < s.Count && s[i + 1] is BatchNorm2d bn)
+            {
+                x = Conv2dOnnx.Export(conv, bn, context, childPath, x);
+                context.Folded++;
+                i++;
+            }
+            else x = context.Emit(s[i], childPath, x);
+        }
+        return x;
+    }
+}
+
+/// <summary>Residual → its body and its shortcut (or the input) joined by Add.</summary>
+internal sealed class ResidualOnnx : OnnxLayerMapping<Residual>
+{
+    protected override string Export(Residual r, OnnxExportContext context, string path, IReadOnlyList<string> inputs)
+    {
+        string x = inputs[0];
+        string body = context.Emit(r.Body, OnnxExportContext.Join(path, "body"), x);
+        string shortcut = r.Shortcut is null ? x : context.Emit(r.Shortcut, OnnxExportContext.Join(path, "shortcut"), x);
+        return context.Builder.Node("Add", path, r.ToString(), [body, shortcut]);
+    }
+}
+
+/// <summary>Graph → its nodes in topological order, each reading the ONNX values of its inputs.</summary>
+internal sealed class GraphOnnx : OnnxLayerMapping<Graph>
+{
+    protected override string Export(Graph g, OnnxExportContext context, string path, IReadOnlyList<string> inputs)
+    {
+        var values = new Dictionary<string, string>(StringComparer.Ordinal) { [g.Input] = inputs[0] };
+        foreach (var node in g.Nodes)
+            values[node.Output] = context.Emit(node.Layer, OnnxExportContext.Join(path, node.Name), [.. node.Inputs.Select(v => values[v])]);
+        return values[g.Output];
+    }
+}

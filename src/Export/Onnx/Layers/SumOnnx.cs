@@ -1,0 +1,20 @@
+using MLConv.Training.Layers;
+
+namespace MLConv.Export.Onnx.Layers;
+
+/// <summary>Sum ⇄ Sum; Add of two activations reads as Sum, Add of a constant bias after a MatMul as that Linear's bias.</summary>
+internal sealed class SumOnnx : OnnxLayerMapping<Sum>
+{
+    public override IReadOnlyList<string> Imports => ["Sum", "Add"];
+
+    protected override string Export(Sum s, OnnxExportContext context, string path, IReadOnlyList<string> inputs) =>
+        inputs.Count == 1 ? inputs[0] : context.Builder.Node("Sum", path, s.ToString(), inputs);
+
+    public override ImportedLayer Import(OnnxNodeReader n)
+    {
+        n.Accept("broadcast", "axis", "consumed_inputs");
+        if (n.Node.OpType == "Add" && n.Active.Count == 1) return LinearOnnx.ReadBiasAdd(n);
+        var inputs = n.Joined();
+        return new ImportedLayer(inputs.Length == 1 ? null : new Sum(), inputs);
+    }
+}

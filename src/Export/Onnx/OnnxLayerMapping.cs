@@ -1,0 +1,78 @@
+using System.Reflection;
+using MLConv.Training.Layers;
+
+namespace MLConv.Export.Onnx;
+
+/// <summary>
+/// How one MLConv layer type is written to ONNX and which ONNX operators are read back into it. One subclass per
+/// layer type, in its own file under <c>Onnx/Layers/</c>; <see cref="OnnxLayerMappings"/> finds them by reflection, so a
+/// new layer needs no edit of the exporter or the importer.
+/// </summary>
+internal abstract class OnnxLayerMapping
+{
+    public abstract Type LayerType { get; }
+
+    /// <summary>The ONNX operators read into this layer type; each operator is claimed by one mapping.</summary>
+    public virtual IReadOnlyList<string> Imports => [];
+
+    /// <summary>The lowest opset that can express <paramref name="layer"/>, with the reason when above the minimum; throws <see cref="NotSupportedException"/> when no opset can.</summary>
+    public virtual (int Opset, string Why) RequiredOpset(Layer layer, string where) => (OnnxVersions.MinOpset, "");
+
+    /// <summary>Emits the nodes of <paramref name="layer"/> reading <paramref name="inputs"/> and returns the name of its output value.</summary>
+    public abstract string Export(Layer layer, OnnxExportContext context, string path, IReadOnlyList<string> inputs);
+
+    /// <summary>Reads one node whose operator is in <see cref="Imports"/>.</summary>
+    public virtual ImportedLayer Import(OnnxNodeReader node) =>
+        throw new NotSupportedException($"{node.What}: {GetType().Name} reads no operator.");
+
+    /// <summary>True for operators whose extra outputs (Dropout's mask) may be ignored.</summary>
+    public virtual bool IgnoresExtraOutputs => false;
+}
+
+/// <summary>A node read from ONNX: the layer and the activations it reads; a null layer makes the output another name for <c>Inputs[0]</c>.</summary>
+internal sealed record ImportedLayer(Layer? Layer, string[] Inputs);
+
+/// <summary>A mapping typed by its layer.</summary>
+internal abstract class OnnxLayerMapping<T> : OnnxLayerMapping where T : Layer
+{
+    public sealed override Type LayerType => typeof(T);
+
+    public sealed override (int Opset, string Why) RequiredOpset(Layer layer, string where) => RequiredOpset((T)layer, where);
+
+    public sealed override string Export(Layer layer, OnnxExportContext context, string path, IReadOnlyList<string> inputs) =>
+        Export((T)layer, context, path, inputs);
+
+    protected virtual (int Opset, string Why) RequiredOpset(T layer, string where) => (OnnxVersions.MinOpset, "");
+
+    protected abstract string Export(T layer, OnnxExportContext context, string path, IReadOnlyList<string> inputs);
+}
+
+/// <summary>The registry of <see cref="OnnxLayerMapping"/>s: by layer type (export) and by operator (import).</summary>
+internal static class OnnxLayerMappings
+{
+    private static readonly Dictionary<Type, OnnxLayerMapping> ByLayer;
+    private static readonly Dictionary<string, OnnxLayerMapping> ByOperator = new(StringComparer.Ordinal);
+
+    static OnnxLayerMappings()
+    {
+        var all = typeof(OnnxLayerMapping).Assembly.GetTypes()
+            .Where(t => t.IsSubclassOf(typeof(OnnxLayerMapping)) && !t.IsAbstract)
+            .Select(t => (OnnxLayerMapping)Activator.CreateInstance(t, nonPublic: true)!)
+            .ToList();
+        ByLayer = all.ToDictionary(m => m.LayerType);
+        foreach (var m in all)
+            foreach (var op in m.Imports)
+                if (!ByOperator.TryAdd(op, m))
+                    throw new InvalidOperationException($"ONNX operator {op} is claimed by {ByOperator[op].GetType().Name} and {m.GetType().Name}.");
+    }
+
+    /// <summary>The layer types that export.</summary>
+    public static IReadOnlyCollection<Type> LayerTypes => ByLayer.Keys;
+
+    /// <summary>The operators the importer reads into layers (besides the constant ops it evaluates).</summary>
+    public static IReadOnlyCollection<string> Operators => ByOperator.Keys;
+
+    public static OnnxLayerMapping? For(Type layerType) => ByLayer.GetValueOrDefault(layerType);
+
+    public static OnnxLayerMapping? ForOperator(string opType) => ByOperator.GetValueOrDefault(opType);
+}
