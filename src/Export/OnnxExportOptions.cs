@@ -36,19 +36,6 @@ public sealed class OnnxExportOptions
     /// </summary>
     public bool IncludeNormalization { get; set; } = true;
 
-    /// <summary>
-    /// Take the input as a flat pixel vector [N, C·H·W] (as ML.NET's ExtractPixels writes it) and Reshape it to
-    /// [N, C, H, W] inside the graph. Default false: the input is [N, C, H, W].
-    /// </summary>
-    public bool FlattenInput { get; set; }
-
-    /// <summary>Name of the graph input (default "input").</summary>
-    public string InputName { get; set; } = OnnxExporter.InputName;
-    /// <summary>Name of the logits output (default "logits").</summary>
-    public string LogitsName { get; set; } = OnnxExporter.LogitsName;
-    /// <summary>Name of the probabilities output (default "probabilities").</summary>
-    public string ProbabilitiesName { get; set; } = OnnxExporter.ProbabilitiesName;
-
     /// <summary>ModelProto.producer_name.</summary>
     public string ProducerName { get; set; } = "MLConv";
 

@@ -55,19 +55,28 @@ public static class OnnxExporter
         return Write(built, path);
     }
 
-    /// <summary>The serialized ModelProto of <paramref name="network"/>.</summary>
-    public static byte[] ExportToBytes(Network network, OnnxExportOptions? options = null)
+    /// <summary>
+    /// The ModelProto of <paramref name="network"/>, as <see cref="Export(Network, string, OnnxExportOptions?)"/> writes it. A host that
+    /// needs another input layout or other value names adapts this model (ML.NET's face does so in src/Transforms).
+    /// </summary>
+    public static ModelProto ToModel(Network network, OnnxExportOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(network);
-        return Build(network.Root, [network.Channels, network.Height, network.Width], options, network).Model.ToByteArray();
+        return Build(network.Root, [network.Channels, network.Height, network.Width], options, network).Model;
     }
 
-    /// <summary>The serialized ModelProto of the layer tree <paramref name="root"/> for inputs (C, H, W).</summary>
-    public static byte[] ExportToBytes(Layer root, int[] inputShape, OnnxExportOptions? options = null)
+    /// <summary>The ModelProto of the layer tree <paramref name="root"/> for inputs (C, H, W).</summary>
+    public static ModelProto ToModel(Layer root, int[] inputShape, OnnxExportOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(root);
-        return Build(root, inputShape, options, null).Model.ToByteArray();
+        return Build(root, inputShape, options, null).Model;
     }
+
+    /// <summary>The serialized <see cref="ToModel(Network, OnnxExportOptions?)"/>.</summary>
+    public static byte[] ExportToBytes(Network network, OnnxExportOptions? options = null) => ToModel(network, options).ToByteArray();
+
+    /// <summary>The serialized <see cref="ToModel(Layer, int[], OnnxExportOptions?)"/>.</summary>
+    public static byte[] ExportToBytes(Layer root, int[] inputShape, OnnxExportOptions? options = null) => ToModel(root, inputShape, options).ToByteArray();
 
     private sealed record Built(ModelProto Model, int Folded, int[] OutputShape);
 
@@ -103,21 +112,13 @@ public static class OnnxExporter
                 $"The exported tree must end in [N, classes]{(network is null ? " or [N, C, H, W]" : "")}; it gives [{string.Join(", ", outShape)}] for input [1, {string.Join(", ", inputShape)}].",
                 nameof(root));
 
-        string inName = options.InputName, logitsName = options.LogitsName, probsName = options.ProbabilitiesName;
-        if (new[] { inName, logitsName, probsName }.Distinct(StringComparer.Ordinal).Count() != 3 || string.IsNullOrWhiteSpace(inName) || string.IsNullOrWhiteSpace(logitsName) || string.IsNullOrWhiteSpace(probsName))
-            throw new ArgumentException($"options: InputName, LogitsName and ProbabilitiesName must be distinct, non-empty names; got '{inName}', '{logitsName}', '{probsName}'.", nameof(options));
         var context = new OnnxExportContext(options);
         var b = context.Builder;
-        b.ReserveValue(inName);
-        b.ReserveValue(logitsName);
-        b.ReserveValue(probsName);
-        string x = inName;
+        b.ReserveValue(InputName);
+        b.ReserveValue(LogitsName);
+        b.ReserveValue(ProbabilitiesName);
+        string x = InputName;
         int c = inputShape[0], h = inputShape[1], w = inputShape[2];
-        if (options.FlattenInput)
-        {
-            string shape = b.Int64Initializer("input_shape", [-1, c, h, w], 4);
-            x = b.Node("Reshape", "", "flat pixel vector [N, C·H·W] -> [N, C, H, W]", [x, shape]);
-        }
         bool normalized = false;
         if (options.IncludeNormalization && network is not null && !IsIdentity(network.Normalization))
         {
@@ -129,20 +130,20 @@ public static class OnnxExporter
             normalized = true;
         }
         string final = context.Emit(root, "", x);
-        if (final == inName)
-            final = b.Node("Identity", "", "the network is the identity at inference", [inName]);
-        b.RenameValue(final, logitsName);
+        if (final == InputName)
+            final = b.Node("Identity", "", "the network is the identity at inference", [InputName]);
+        b.RenameValue(final, LogitsName);
 
         var g = b.Graph;
         g.Name = network?.Architecture ?? root.TypeName;
-        g.Input.Add(options.FlattenInput ? A.FloatValue(inName, BatchDimension, null, c * h * w) : A.FloatValue(inName, BatchDimension, null, c, h, w));
+        g.Input.Add(A.FloatValue(InputName, BatchDimension, null, c, h, w));
         long?[] logitsDims = [null, .. outShape.Skip(1).Select(d => (long?)d)];
-        g.Output.Add(A.FloatValue(logitsName, BatchDimension, logitsDims));
+        g.Output.Add(A.FloatValue(LogitsName, BatchDimension, logitsDims));
         if (classifier)
         {
-            string p = b.Node("Softmax", "", "class probabilities: softmax of the logits over axis 1", [logitsName], A.Int("axis", 1));
-            b.RenameValue(p, probsName);
-            g.Output.Add(A.FloatValue(probsName, BatchDimension, logitsDims));
+            string p = b.Node("Softmax", "", "class probabilities: softmax of the logits over axis 1", [LogitsName], A.Int("axis", 1));
+            b.RenameValue(p, ProbabilitiesName);
+            g.Output.Add(A.FloatValue(ProbabilitiesName, BatchDimension, logitsDims));
         }
 
         var model = new ModelProto

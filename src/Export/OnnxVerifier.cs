@@ -97,9 +97,7 @@ public static class OnnxVerifier
         configure?.Invoke(options);
         using var session = new InferenceSession(path, options);
         string inputName = session.InputNames[0];
-        long[] shape = [.. inputs.ShapeArray.Select(d => (long)d)];
-        if (session.InputMetadata[inputName].Dimensions.Length == 2) shape = [shape[0], shape[1] * shape[2] * shape[3]];   // FlattenInput export
-        using var input = OrtValue.CreateTensorValueFromMemory(inputs.Span.ToArray(), shape);
+        using var input = OrtValue.CreateTensorValueFromMemory(inputs.Span.ToArray(), [.. inputs.ShapeArray.Select(d => (long)d)]);
         var names = session.OutputNames.Where(reference.ContainsKey).ToArray();
         if (!names.Contains(OnnxExporter.LogitsName))
             throw new InvalidDataException($"The model at '{path}' has no '{OnnxExporter.LogitsName}' output (outputs: {string.Join(", ", session.OutputNames)}).");

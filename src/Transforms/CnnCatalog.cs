@@ -13,7 +13,7 @@ public static class CnnCatalog
         ArgumentNullException.ThrowIfNull(catalog);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        return new CnnEstimator(GetContext(catalog), options);
+        return new CnnEstimator(GetContext(catalog), catalog, options);
     }
 
     /// <summary>Short form with the common options; the rest keep their defaults.</summary>
@@ -43,5 +43,15 @@ public static class CnnCatalog
     {
         var field = typeof(TransformsCatalog).GetField("_env", BindingFlags.Instance | BindingFlags.NonPublic);
         return field?.GetValue(catalog) as IHostEnvironment ?? new MLContext();
+    }
+
+    /// <summary>
+    /// <c>MLContext.GpuDeviceId</c> and <c>FallbackToCpu</c> as the context's environment holds them (behind ML.NET's internal
+    /// IHostEnvironmentInternal, read by reflection); no device (CPU) when the environment does not carry them.
+    /// </summary>
+    internal static (int? DeviceId, bool FallbackToCpu) GpuSettings(IHostEnvironment env)
+    {
+        var settings = env.GetType().GetInterfaces().FirstOrDefault(i => i.FullName == "Microsoft.ML.Runtime.IHostEnvironmentInternal");
+        return (settings?.GetProperty("GpuDeviceId")?.GetValue(env) as int?, settings?.GetProperty("FallbackToCpu")?.GetValue(env) is true);
     }
 }

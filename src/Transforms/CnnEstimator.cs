@@ -15,10 +15,13 @@ namespace MLConv.Transforms;
 public sealed class CnnEstimator : IEstimator<CnnTransformer>
 {
     private readonly IHostEnvironment _env;
+    private readonly TransformsCatalog _transforms;
 
-    internal CnnEstimator(IHostEnvironment env, CnnTrainerOptions options)
+    /// <summary><paramref name="env"/> is the user's MLContext and <paramref name="transforms"/> its catalog: the fitted transformer scores through them.</summary>
+    internal CnnEstimator(IHostEnvironment env, TransformsCatalog transforms, CnnTrainerOptions options)
     {
         _env = env;
+        _transforms = transforms;
         Options = options;
     }
 
@@ -69,7 +72,7 @@ public sealed class CnnEstimator : IEstimator<CnnTransformer>
         var progress = new LoggingProgress(ch, o.Progress);
         var result = new Trainer(o.ToTrainerOptions()).Fit(network, images, labels, vx, vy, progress, o.CancellationToken);
         ch.Info(MessageSensitivity.None, $"TrainCnn: done in {result.Elapsed.TotalSeconds:F1} s");
-        return new CnnTransformer(_env, network, o, result);
+        return new CnnTransformer(_env, _transforms, network, o, result);
     }
 
     private static Network WithNormalization(Network network, CnnTrainerOptions o, Training.Tensors.Tensor images)

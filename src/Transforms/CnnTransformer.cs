@@ -1,5 +1,7 @@
+using Google.Protobuf;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.Runtime;
 using MLConv.Export;
 using MLConv.Training.Models;
@@ -14,8 +16,8 @@ namespace MLConv.Transforms;
 /// <para>
 /// Scoring is delegated to standard ML.NET transformers over MLConv's own ONNX export of the trained
 /// network: <c>ApplyOnnxModel</c> (ONNX Runtime, lazy, row by row) computes the probabilities from the raw
-/// pixels (the export includes the input normalisation and the reshape from the flat pixel vector),
-/// a registered <c>CustomMapping</c> takes the arg-max, and <c>MapValue</c> + <c>MapValueToKey</c> attach the
+/// pixels (the export includes the input normalisation; <see cref="OnnxScoringGraph"/> adds the reshape from the flat
+/// pixel vector and the column names), with the GPU settings of the user's MLContext; a registered <c>CustomMapping</c> takes the arg-max, and <c>MapValue</c> + <c>MapValueToKey</c> attach the
 /// class names. ML.NET 5 does not let an outside transformer write into <c>ModelSaveContext</c>, but it
 /// saves and loads these transformers itself — the ONNX bytes travel inside the model zip — so
 /// <c>mlContext.Model.Save</c>/<c>Load</c> of a whole pipeline round-trips (it loads back as the
@@ -31,16 +33,14 @@ public sealed class CnnTransformer : ITransformer, IDisposable
     internal const string IndexColumn = "__mlconv_predicted_index";
     internal const string NameColumn = "__mlconv_predicted_name";
 
-    private readonly IHostEnvironment _env;
     private readonly TransformerChain<ITransformer> _chain;
 
-    internal CnnTransformer(IHostEnvironment env, Network network, CnnTrainerOptions options, TrainingResult result)
+    internal CnnTransformer(IHostEnvironment env, TransformsCatalog transforms, Network network, CnnTrainerOptions options, TrainingResult result)
     {
-        _env = env;
         Network = network;
         Options = options;
         TrainingResult = result;
-        _chain = BuildScoringChain(network, options);
+        _chain = BuildScoringChain(env, transforms, network, options);
     }
 
     /// <summary>The trained network (MLConv's own C# inference).</summary>
@@ -56,7 +56,11 @@ public sealed class CnnTransformer : ITransformer, IDisposable
 
     public ModelSummary Summary() => Network.Summary();
 
-    /// <summary>Writes the network as ONNX: input <c>input</c> [N, C, H, W] raw pixels (normalisation included), outputs <c>logits</c> and <c>probabilities</c>.</summary>
+    /// <summary>
+    /// Writes the network as ONNX: input <c>input</c> [N, C, H, W] raw pixels (normalisation included), outputs <c>logits</c> and
+    /// <c>probabilities</c>. With default options this is the model the scoring chain runs, before
+    /// <see cref="OnnxScoringGraph"/> adapts its input and output names to the columns.
+    /// </summary>
     public OnnxExportReport ExportOnnx(string path, OnnxExportOptions? options = null) => OnnxExporter.Export(Network, path, options);
 
     /// <summary>Runs an exported file under ONNX Runtime on the pixels of <paramref name="data"/> and compares with MLConv's own forward.</summary>
@@ -79,47 +83,51 @@ public sealed class CnnTransformer : ITransformer, IDisposable
     private Tensor ReadImages(IDataView data, int maxRows)
     {
         ArgumentNullException.ThrowIfNull(data);
-        var col = data.Schema.GetColumnOrNull(Options.FeatureColumnName);
-        var t = col?.Type as VectorDataViewType;
-        int sample = Network.Channels * Network.Height * Network.Width;
-        SchemaChecks.CheckFeatures(Options, Options.FeatureColumnName, col is not null, t is not null, t?.ItemType == NumberDataViewType.Single, t?.Size ?? 0, col?.Type.ToString() ?? "");
-        var pixels = new List<float>();
-        int rows = 0;
-        using var cursor = data.GetRowCursor([col!.Value]);
-        var get = cursor.GetGetter<VBuffer<float>>(col.Value);
-        VBuffer<float> buf = default;
-        while (rows < maxRows && cursor.MoveNext())
-        {
-            get(ref buf);
-            if (buf.IsDense) pixels.AddRange(buf.GetValues());
-            else pixels.AddRange(buf.DenseValues());
-            rows++;
-        }
-        if (rows == 0) throw new ArgumentException("The data has no rows.", nameof(data));
-        return new Tensor([rows, Network.Channels, Network.Height, Network.Width], [.. pixels]);
+        CheckFeatures(data.Schema);
+        return DataViewReader.ReadImages(data, data.Schema[Options.FeatureColumnName], Network.Channels, Network.Height, Network.Width, maxRows);
     }
 
-    private static TransformerChain<ITransformer> BuildScoringChain(Network network, CnnTrainerOptions o)
+    /// <summary>
+    /// ApplyOnnxModel over <see cref="OnnxScoringGraph"/> of the standard export, then the arg-max and the class names,
+    /// every transformer from the user's catalog and ApplyOnnxModel on the device of the user's MLContext
+    /// (<c>GpuDeviceId</c>, <c>FallbackToCpu</c>; <see cref="ScoringCatalog"/>).
+    /// </summary>
+    private static TransformerChain<ITransformer> BuildScoringChain(IHostEnvironment env, TransformsCatalog transforms, Network network, CnnTrainerOptions o)
     {
-        var ml = new MLContext(seed: o.Seed);
-        var onnx = OnnxExporter.ExportToBytes(network, new OnnxExportOptions
-        {
-            IncludeNormalization = true,
-            FlattenInput = true,
-            InputName = o.FeatureColumnName,
-            ProbabilitiesName = ProbabilitiesColumn,
-        });
+        var scoring = OnnxScoringGraph.FromExport(OnnxExporter.ToModel(network), o.FeatureColumnName, ProbabilitiesColumn);
+        // A context only to hold two in-memory views (the class names, an empty schema); it scores nothing.
+        var data = new MLContext(seed: o.Seed).Data;
         var names = network.ClassNames.ToArray();
-        var keyData = ml.Data.LoadFromEnumerable(names.Select(n => new ClassNameRow { Name = n }));
-        var pipeline = ml.Transforms.ApplyOnnxModel([ProbabilitiesColumn], [o.FeatureColumnName], new MemoryStream(onnx))
-            .Append(ml.Transforms.CustomMapping<ScoreRow, PredictedIndexRow>(PredictedIndexMappingFactory.Map, PredictedIndexMappingFactory.ContractName))
-            .Append(ml.Transforms.Conversion.MapValue(NameColumn, names.Select((n, i) => new KeyValuePair<uint, string>((uint)i, n)), IndexColumn))
-            .Append(ml.Transforms.Conversion.MapValueToKey(o.PredictedLabelColumnName, NameColumn, keyData: keyData))
-            .Append(ml.Transforms.CopyColumns(o.ScoreColumnName, ProbabilitiesColumn))
-            .Append(ml.Transforms.DropColumns(ProbabilitiesColumn, IndexColumn, NameColumn));
+        var keyData = data.LoadFromEnumerable(names.Select(n => new ClassNameRow { Name = n }));
+        var (onnxCatalog, deviceId, fallbackToCpu) = ScoringCatalog(env, transforms);
+        var pipeline = onnxCatalog.ApplyOnnxModel([ProbabilitiesColumn], [o.FeatureColumnName], new MemoryStream(scoring.ToByteArray()), deviceId, fallbackToCpu)
+            .Append(transforms.CustomMapping<ScoreRow, PredictedIndexRow>(PredictedIndexMappingFactory.Map, PredictedIndexMappingFactory.ContractName))
+            .Append(transforms.Conversion.MapValue(NameColumn, names.Select((n, i) => new KeyValuePair<uint, string>((uint)i, n)), IndexColumn))
+            .Append(transforms.Conversion.MapValueToKey(o.PredictedLabelColumnName, NameColumn, keyData: keyData))
+            .Append(transforms.CopyColumns(o.ScoreColumnName, ProbabilitiesColumn))
+            .Append(transforms.DropColumns(ProbabilitiesColumn, IndexColumn, NameColumn));
         // Fitting these transformers reads only the schema: an empty view with the features column suffices.
-        var schemaOnly = ml.Data.LoadFromEnumerable(Array.Empty<FeaturesRow>(), FeaturesRow.Definition(o.FeatureColumnName, o.Channels * o.ImageHeight * o.ImageWidth));
+        var schemaOnly = data.LoadFromEnumerable(Array.Empty<FeaturesRow>(), FeaturesRow.Definition(o.FeatureColumnName, o.Channels * o.ImageHeight * o.ImageWidth));
         return new TransformerChain<ITransformer>([.. pipeline.Fit(schemaOnly)]);
+    }
+
+    /// <summary>
+    /// The catalog and device for ApplyOnnxModel. Normally the user's catalog with its context's GpuDeviceId and
+    /// FallbackToCpu. ML.NET falls back to CPU only on an ONNX Runtime error, but an ONNX Runtime without CUDA (the CPU
+    /// package) fails with a missing entry point instead; so when a GPU is asked for and ONNX Runtime does not offer
+    /// CUDA, FallbackToCpu scores on CPU — through a CPU context, since the user's catalog would read the GPU id back
+    /// from the context — and without it the fit stops with a message saying what to install or set.
+    /// </summary>
+    private static (TransformsCatalog Catalog, int? DeviceId, bool FallbackToCpu) ScoringCatalog(IHostEnvironment env, TransformsCatalog transforms)
+    {
+        var (deviceId, fallbackToCpu) = CnnCatalog.GpuSettings(env);
+        if (deviceId is null || OrtEnv.Instance().GetAvailableProviders().Contains(OnnxVerifier.Cuda))
+            return (transforms, deviceId, fallbackToCpu);
+        if (!fallbackToCpu)
+            throw new InvalidOperationException(
+                $"MLContext.GpuDeviceId is {deviceId} but the installed ONNX Runtime offers only {string.Join(", ", OrtEnv.Instance().GetAvailableProviders())}: " +
+                "reference Microsoft.ML.OnnxRuntime.Gpu to score on the GPU, or set MLContext.FallbackToCpu to score on the CPU.");
+        return (new MLContext().Transforms, null, false);
     }
 
     public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)

@@ -47,37 +47,80 @@ internal static class DataViewReader
         return [.. values.DenseValues().Select(format)];
     }
 
+    /// <summary>
+    /// The rows of <paramref name="data"/> as the trainer's dataset: images [N, C, H, W] and 0-based labels, each row's
+    /// pixels copied from the cursor straight into the tensor. <paramref name="what"/> names the data in error messages.
+    /// </summary>
     public static (Tensor Images, int[] Labels, int MaxLabel) Read(IDataView data, CnnTrainerOptions o, string what)
     {
         SchemaChecks.Check(o, data.Schema);
         var fcol = data.Schema[o.FeatureColumnName];
         var lcol = data.Schema[o.LabelColumnName];
-        int sample = o.Channels * o.ImageHeight * o.ImageWidth;
-        var pixels = new List<float>();
-        var labels = new List<int>();
+        int n = CountRows(data, int.MaxValue);
+        if (n == 0) throw new ArgumentException($"{what} is empty: TrainCnn needs at least one row.", nameof(data));
+        var images = new Tensor(n, o.Channels, o.ImageHeight, o.ImageWidth);
+        var labels = new int[n];
         using var cursor = data.GetRowCursor([fcol, lcol]);
-        var fget = cursor.GetGetter<VBuffer<float>>(fcol);
         var lget = LabelGetter(cursor, lcol);
-        VBuffer<float> buf = default;
-        long row = 0;
-        while (cursor.MoveNext())
+        Fill(cursor, fcol, images, wholeView: true, what, (row, pixels) =>
         {
-            fget(ref buf);
             long label = lget();
             if (label < 0)
                 throw new InvalidDataException($"{what} row {row}: label column '{o.LabelColumnName}' is missing (key 0) or negative; every row needs a label.");
-            int start = pixels.Count;
-            if (buf.IsDense) pixels.AddRange(buf.GetValues());
-            else foreach (float v in buf.DenseValues()) pixels.Add(v);
-            for (int i = start; i < pixels.Count; i++)
+            for (int i = 0; i < pixels.Length; i++)
                 if (!float.IsFinite(pixels[i]))
-                    throw new InvalidDataException($"{what} row {row}: features column '{o.FeatureColumnName}' holds {pixels[i]} at slot {i - start}; pixels must be finite.");
-            labels.Add(checked((int)label));
-            row++;
+                    throw new InvalidDataException($"{what} row {row}: features column '{o.FeatureColumnName}' holds {pixels[i]} at slot {i}; pixels must be finite.");
+            labels[row] = checked((int)label);
+        });
+        return (images, labels, labels.Max());
+    }
+
+    /// <summary>The first <paramref name="maxRows"/> feature vectors of <paramref name="data"/> as images [N, C, H, W].</summary>
+    public static Tensor ReadImages(IDataView data, DataViewSchema.Column features, int channels, int height, int width, int maxRows)
+    {
+        int n = CountRows(data, maxRows);
+        if (n == 0) throw new ArgumentException("The data has no rows.", nameof(data));
+        var images = new Tensor(n, channels, height, width);
+        using var cursor = data.GetRowCursor([features]);
+        Fill(cursor, features, images, wholeView: n < maxRows, "The data", null);
+        return images;
+    }
+
+    /// <summary>
+    /// min(rows, <paramref name="maxRows"/>): the view's own count when it knows it, else a pass of a cursor with no
+    /// active column, which costs no upstream work (LoadImages and the like compute only what a cursor reads).
+    /// </summary>
+    private static int CountRows(IDataView data, int maxRows)
+    {
+        long count = data.GetRowCount() ?? -1;
+        if (count < 0)
+        {
+            count = 0;
+            using var cursor = data.GetRowCursor([]);
+            while (count < maxRows && cursor.MoveNext()) count++;
         }
-        if (labels.Count == 0) throw new ArgumentException($"{what} is empty: TrainCnn needs at least one row.", nameof(data));
-        var t = new Tensor([labels.Count, o.Channels, o.ImageHeight, o.ImageWidth], [.. pixels]);
-        return (t, [.. labels], labels.Max());
+        return (int)Math.Min(count, maxRows);
+    }
+
+    /// <summary>
+    /// Copies the features of the next images.N rows of <paramref name="cursor"/> into images[row] and hands each row's
+    /// pixels to <paramref name="onRow"/> (the cursor stands on that row). The cursor must give the rows counted:
+    /// no fewer, and no more when <paramref name="wholeView"/>.
+    /// </summary>
+    private static void Fill(DataViewRowCursor cursor, DataViewSchema.Column features, Tensor images, bool wholeView, string what, Action<int, Span<float>>? onRow)
+    {
+        var get = cursor.GetGetter<VBuffer<float>>(features);
+        VBuffer<float> buf = default;
+        int n = images.N, sample = images.C * images.H * images.W, row = 0;
+        for (; row < n && cursor.MoveNext(); row++)
+        {
+            get(ref buf);
+            var pixels = images.Data.AsSpan(row * sample, sample);
+            buf.CopyTo(pixels);
+            onRow?.Invoke(row, pixels);
+        }
+        if (row < n || (wholeView && cursor.MoveNext()))
+            throw new InvalidDataException($"{what} gave {(row < n ? row.ToString(System.Globalization.CultureInfo.InvariantCulture) : "more")} rows where {n} were counted; the view must give the same rows on every cursor.");
     }
 
     /// <summary>A getter returning the 0-based class of the row (keys are 1-based, 0 = missing → −1).</summary>

@@ -240,6 +240,30 @@ public sealed class CnnPipelineTests
         }).Fit(data));
     }
 
+    /// <summary>
+    /// Scoring follows the user's MLContext: GpuDeviceId 0 with FallbackToCpu scores (on CPU where ONNX Runtime has no
+    /// CUDA); without the fallback, an ONNX Runtime without CUDA refuses rather than silently scoring on CPU.
+    /// </summary>
+    [TestMethod]
+    public void ScoringHonoursTheContextsGpuSettings()
+    {
+        var rows = Enumerable.Range(0, 20).Select(i => new IntLabelRow { Label = i % 2, Features = [.. Enumerable.Range(0, 4).Select(j => (float)((i % 2) * 2 + j % 2))] }).ToArray();
+        CnnTransformer Fit(bool fallbackToCpu)
+        {
+            var ml = new MLContext(seed: 3) { GpuDeviceId = 0, FallbackToCpu = fallbackToCpu };
+            return ml.Transforms.TrainCnn(new CnnTrainerOptions
+            {
+                ImageHeight = 2, ImageWidth = 2, Epochs = 1, BatchSize = 4, RandomShift = 0,
+                CustomArchitecture = (c, h, w, k) => new Training.Layers.Sequential(new Training.Layers.Flatten(), new Training.Layers.Linear(c * h * w, k)),
+            }).Fit(ml.Data.LoadFromEnumerable(rows));
+        }
+
+        using var model = Fit(fallbackToCpu: true);
+        Assert.AreEqual(20, model.Transform(_ml.Data.LoadFromEnumerable(rows)).GetColumn<uint>("PredictedLabel").Count());
+        if (!Microsoft.ML.OnnxRuntime.OrtEnv.Instance().GetAvailableProviders().Contains("CUDAExecutionProvider"))
+            StringAssert.Contains(Assert.ThrowsExactly<InvalidOperationException>(() => Fit(fallbackToCpu: false)).Message, "MLContext.GpuDeviceId is 0");
+    }
+
     /// <summary>SchemaShape.Create is internal to ML.NET; tests reach it by reflection.</summary>
     private static SchemaShape Shape(DataViewSchema schema) =>
         (SchemaShape)typeof(SchemaShape).GetMethod("Create", System.Reflection.BindingFlags.Static | System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.NonPublic, [typeof(DataViewSchema)])!
