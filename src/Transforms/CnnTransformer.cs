@@ -4,7 +4,7 @@ using Microsoft.ML.Runtime;
 using MLConv.Export;
 using MLConv.Training.Models;
 using MLConv.Training.Tensors;
-using MLConv.Training.Training;
+using MLConv.Training.Fitting;
 
 namespace MLConv.Transforms;
 
@@ -71,7 +71,7 @@ public sealed class CnnTransformer : ITransformer, IDisposable
     {
         var images = ReadImages(data, int.MaxValue);
         Tensor p;
-        lock (Network) p = Trainer.PredictProbabilities(Network, images);
+        lock (Network) p = Network.ProbabilitiesFromPixels(images);
         int k = Network.NumClasses;
         return [.. Enumerable.Range(0, images.N).Select(i => p.Data.AsSpan(i * k, k).ToArray())];
     }
@@ -101,7 +101,7 @@ public sealed class CnnTransformer : ITransformer, IDisposable
 
     private static TransformerChain<ITransformer> BuildScoringChain(Network network, CnnTrainerOptions o)
     {
-        var ml = new MLContext(seed: o.Seed);
+        var ml = new MLContext(seed: o.Trainer.Seed);
         var onnx = OnnxExporter.ExportToBytes(network, new OnnxExportOptions
         {
             IncludeNormalization = true,
