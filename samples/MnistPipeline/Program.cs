@@ -7,7 +7,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms.Image;
 using MLConv.Training.Data;
-using MLConv.Training.Training;
+using MLConv.Training.Fitting;
 using MLConv.Transforms;
 
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
@@ -15,7 +15,7 @@ CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 string root = FindRepoRoot();
 string dataDir = Path.Combine(root, "data", "mnist");
 string outDir = Path.Combine(root, "artifacts", "mnist");
-int epochs = ArgInt(args, "--epochs", new CnnTrainerOptions().Epochs);
+int epochs = ArgInt(args, "--epochs", TrainerOptions.DefaultEpochs);
 if (!File.Exists(Path.Combine(dataDir, MnistSplit.FileName)))
 {
     Console.Error.WriteLine($"No MNIST data in {dataDir}: run `bash scripts/fetch-mnist.sh` (scripts/main-job.sh does it for you).");
@@ -34,7 +34,7 @@ Console.WriteLine($"MNIST: {split.Train.Count} training / {split.Test.Count} tes
 
 var options = new CnnTrainerOptions
 {
-    Architecture = "LeNet5", ImageHeight = 28, ImageWidth = 28, Channels = 1, Epochs = epochs,
+    Architecture = "LeNet5", ImageHeight = 28, ImageWidth = 28, Channels = 1, Trainer = { Epochs = epochs },
     Progress = new Progress(p => { if (p.Kind == ProgressKind.Batch) Console.Write($"\r  {p}   "); else Console.WriteLine($"\r  {p}"); }),
 };
 var pipeline = ml.Transforms.Conversion.MapValueToKey("Label")
@@ -43,7 +43,7 @@ var pipeline = ml.Transforms.Conversion.MapValueToKey("Label")
     .Append(ml.Transforms.ExtractPixels("Features", "Image", colorsToExtract: ImagePixelExtractingEstimator.ColorBits.Red))
     .Append(ml.Transforms.TrainCnn(options));
 
-Console.WriteLine($"Training LeNet-5 for {epochs} epochs (batch {options.BatchSize}, {options.Optimizer} lr {options.LearningRate}, {options.Schedule} schedule) ...");
+Console.WriteLine($"Training LeNet-5 for {epochs} epochs (batch {options.Trainer.BatchSize}, {options.Trainer.Optimizer} lr {options.Trainer.LearningRate}, {options.Trainer.Schedule} schedule) ...");
 var trainClock = Stopwatch.StartNew();
 var model = pipeline.Fit(train);
 Console.WriteLine($"Trained in {trainClock.Elapsed.TotalSeconds:F1} s.");

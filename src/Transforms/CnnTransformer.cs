@@ -6,7 +6,7 @@ using Microsoft.ML.Runtime;
 using MLConv.Export;
 using MLConv.Training.Models;
 using MLConv.Training.Tensors;
-using MLConv.Training.Training;
+using MLConv.Training.Fitting;
 
 namespace MLConv.Transforms;
 
@@ -75,7 +75,7 @@ public sealed class CnnTransformer : ITransformer, IDisposable
     {
         var images = ReadImages(data, int.MaxValue);
         Tensor p;
-        lock (Network) p = Trainer.PredictProbabilities(Network, images);
+        lock (Network) p = Network.ProbabilitiesFromPixels(images);
         int k = Network.NumClasses;
         return [.. Enumerable.Range(0, images.N).Select(i => p.Data.AsSpan(i * k, k).ToArray())];
     }
@@ -96,7 +96,7 @@ public sealed class CnnTransformer : ITransformer, IDisposable
     {
         var scoring = OnnxScoringGraph.FromExport(OnnxExporter.ToModel(network), o.FeatureColumnName, ProbabilitiesColumn);
         // A context only to hold two in-memory views (the class names, an empty schema); it scores nothing.
-        var data = new MLContext(seed: o.Seed).Data;
+        var data = new MLContext(seed: o.Trainer.Seed).Data;
         var names = network.ClassNames.ToArray();
         var keyData = data.LoadFromEnumerable(names.Select(n => new ClassNameRow { Name = n }));
         var (onnxCatalog, deviceId, fallbackToCpu) = ScoringCatalog(env, transforms);

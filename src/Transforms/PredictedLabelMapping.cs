@@ -30,10 +30,7 @@ public sealed class PredictedIndexMappingFactory : CustomMappingFactory<ScoreRow
 
     public static void Map(ScoreRow input, PredictedIndexRow output)
     {
-        var s = input.Score;
-        int best = 0;
-        for (int i = 1; i < s.Length; i++) if (s[i] > s[best]) best = i;
-        output.PredictedIndex = (uint)best;
+        output.PredictedIndex = (uint)Training.Tensors.Rows.ArgMax(input.Score);
     }
 
     public override Action<ScoreRow, PredictedIndexRow> GetMapping() => Map;

@@ -1,5 +1,5 @@
 using MLConv.Training.Models;
-using MLConv.Training.Training;
+using MLConv.Training.Fitting;
 
 namespace MLConv.Export.Tests;
 
@@ -24,7 +24,7 @@ public sealed class ArchitectureExportTests
         var rng = new Random(9);
         var x = Fixtures.RandomTensor(rng, [20, c, h, w], 0.3f);
         for (int i = 0; i < x.Length; i++) x[i] += 0.4f;
-        new Trainer(new TrainerOptions { Epochs = 2, BatchSize = 5, LearningRate = 3e-3 }).Fit(net, x, [.. Enumerable.Range(0, 20).Select(i => i % 5)]);
+        new Trainer(new TrainerOptions { Epochs = 2, BatchSize = 5, LearningRate = 3e-3, Schedule = LearningRateSchedule.Constant, RandomShift = 0 }).Fit(net, x, [.. Enumerable.Range(0, 20).Select(i => i % 5)]);
         Assert.IsTrue(net.Root.Descendants().OfType<Training.Layers.BatchNorm2d>().All(bn => bn.BatchesTracked > 0) || arch == "LeNet5");
 
         using var dir = new TempFolder();

@@ -3,7 +3,7 @@ using Microsoft.ML.Data;
 using Microsoft.ML.Transforms.Image;
 using MLConv.Tests.Data;
 using MLConv.Training.Data;
-using MLConv.Training.Training;
+using MLConv.Training.Fitting;
 
 namespace MLConv.Transforms.Tests;
 
@@ -42,7 +42,7 @@ public sealed class CnnPipelineTests
         _ml = new MLContext(seed: 1);
         _ml.Log += (_, e) => { if (e.Message.Contains("TrainCnn: epoch", StringComparison.Ordinal)) lock (Log) Log.Add(e.Message); };
         _data = _ml.Data.LoadFromEnumerable(_rows);
-        _model = Pipeline(_ml, new CnnTrainerOptions { ImageHeight = H, ImageWidth = W, Epochs = 12, BatchSize = 8, LearningRate = 3e-3, Seed = 2, Schedule = LearningRateSchedule.Constant, RandomShift = 0 }).Fit(_data);
+        _model = Pipeline(_ml, new CnnTrainerOptions { ImageHeight = H, ImageWidth = W, Trainer = { Epochs = 12, BatchSize = 8, LearningRate = 3e-3, Seed = 2, Schedule = LearningRateSchedule.Constant, RandomShift = 0 } }).Fit(_data);
     }
 
     [ClassCleanup]
@@ -180,7 +180,7 @@ public sealed class CnnPipelineTests
             .Append(ml.Transforms.LoadImages("Image", null, "ImagePath"))
             .Append(ml.Transforms.ResizeImages("Image", W, H, "Image"))
             .Append(ml.Transforms.ExtractPixels("Features", "Image"))   // 3 channels: 3·16·12 values
-            .Append(ml.Transforms.TrainCnn(new CnnTrainerOptions { ImageHeight = H, ImageWidth = W, Epochs = 1 }));
+            .Append(ml.Transforms.TrainCnn(new CnnTrainerOptions { ImageHeight = H, ImageWidth = W, Trainer = { Epochs = 1 } }));
         var e = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => wrongSize.Fit(_data));
         StringAssert.Contains(e.Message, "'Features'");
         StringAssert.Contains(e.Message, "Vector<Single, 3, 16, 12>");
@@ -211,7 +211,7 @@ public sealed class CnnPipelineTests
         var data = ml.Data.LoadFromEnumerable(rows);
         var model = ml.Transforms.TrainCnn(new CnnTrainerOptions
         {
-            ImageHeight = 2, ImageWidth = 2, Epochs = 3, BatchSize = 4, RandomShift = 0,
+            ImageHeight = 2, ImageWidth = 2, Trainer = { Epochs = 3, BatchSize = 4, RandomShift = 0 },
             CustomArchitecture = (c, h, w, k) => new Training.Layers.Sequential(new Training.Layers.Flatten(), new Training.Layers.Linear(c * h * w, k)),
         }).Fit(data);
         Assert.AreEqual(2, model.ClassNames.Count);
@@ -220,13 +220,13 @@ public sealed class CnnPipelineTests
 
         var withValidation = ml.Transforms.TrainCnn(new CnnTrainerOptions
         {
-            ImageHeight = 2, ImageWidth = 2, Epochs = 2, BatchSize = 4, RandomShift = 0, ValidationFraction = 0.25,
+            ImageHeight = 2, ImageWidth = 2, Trainer = { Epochs = 2, BatchSize = 4, RandomShift = 0 }, ValidationFraction = 0.25,
             CustomArchitecture = (c, h, w, k) => new Training.Layers.Sequential(new Training.Layers.Flatten(), new Training.Layers.Linear(c * h * w, k)),
         }).Fit(data);
         Assert.IsTrue(withValidation.TrainingResult.History.All(h => h.ValidationAccuracy is not null));
         var external = ml.Transforms.TrainCnn(new CnnTrainerOptions
         {
-            ImageHeight = 2, ImageWidth = 2, Epochs = 1, BatchSize = 4, RandomShift = 0, ValidationData = data,
+            ImageHeight = 2, ImageWidth = 2, Trainer = { Epochs = 1, BatchSize = 4, RandomShift = 0 }, ValidationData = data,
             CustomArchitecture = (c, h, w, k) => new Training.Layers.Sequential(new Training.Layers.Flatten(), new Training.Layers.Linear(c * h * w, k)),
         }).Fit(data);
         Assert.IsNotNull(external.TrainingResult.History.Single().ValidationLoss);
@@ -235,7 +235,7 @@ public sealed class CnnPipelineTests
         cts.Cancel();
         Assert.ThrowsExactly<OperationCanceledException>(() => ml.Transforms.TrainCnn(new CnnTrainerOptions
         {
-            ImageHeight = 2, ImageWidth = 2, Epochs = 3, CancellationToken = cts.Token,
+            ImageHeight = 2, ImageWidth = 2, Trainer = { Epochs = 3 }, CancellationToken = cts.Token,
             CustomArchitecture = (c, h, w, k) => new Training.Layers.Sequential(new Training.Layers.Flatten(), new Training.Layers.Linear(c * h * w, k)),
         }).Fit(data));
     }
@@ -253,7 +253,7 @@ public sealed class CnnPipelineTests
             var ml = new MLContext(seed: 3) { GpuDeviceId = 0, FallbackToCpu = fallbackToCpu };
             return ml.Transforms.TrainCnn(new CnnTrainerOptions
             {
-                ImageHeight = 2, ImageWidth = 2, Epochs = 1, BatchSize = 4, RandomShift = 0,
+                ImageHeight = 2, ImageWidth = 2, Trainer = { Epochs = 1, BatchSize = 4, RandomShift = 0 },
                 CustomArchitecture = (c, h, w, k) => new Training.Layers.Sequential(new Training.Layers.Flatten(), new Training.Layers.Linear(c * h * w, k)),
             }).Fit(ml.Data.LoadFromEnumerable(rows));
         }
@@ -277,7 +277,7 @@ public sealed class CnnPipelineTests
         var data = ml.Data.LoadFromEnumerable(rows);
         var model = ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.Transforms.TrainCnn(new CnnTrainerOptions
         {
-            ImageHeight = 2, ImageWidth = 2, Epochs = 2, BatchSize = 4, RandomShift = 0,
+            ImageHeight = 2, ImageWidth = 2, Trainer = { Epochs = 2, BatchSize = 4, RandomShift = 0 },
             CustomArchitecture = (c, h, w, k) => new Training.Layers.Sequential(new Training.Layers.Flatten(), new Training.Layers.Linear(c * h * w, k)),
         })).Fit(data);
         var cnn = Cnn(model);

@@ -85,12 +85,8 @@ public sealed class ImageDataset
 
     private void CopyImages(ReadOnlySpan<int> indices, float[] destination, Span<int> labels)
     {
-        int size = Channels * Height * Width;
-        for (int i = 0; i < indices.Length; i++)
-        {
-            Images.Data.AsSpan(indices[i] * size, size).CopyTo(destination.AsSpan(i * size, size));
-            labels[i] = Labels[indices[i]];
-        }
+        Rows.Gather<float>(Images.Span, Channels * Height * Width, indices, destination);
+        Rows.Gather<int>(Labels, 1, indices, labels);
     }
 
     /// <summary>

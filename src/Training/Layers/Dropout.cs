@@ -5,7 +5,7 @@ namespace MLConv.Training.Layers;
 
 /// <summary>
 /// Inverted dropout: in training each value is kept with probability 1 − p and scaled by 1/(1 − p),
-/// so inference is the identity. The mask comes from a seeded generator (re-seeded by <see cref="Reset"/>).
+/// so inference is the identity. The mask comes from a seeded generator (re-seeded by <see cref="Reset"/> and <see cref="Reseed"/>).
 /// Backward: dx = dy · mask / (1 − p).
 /// </summary>
 public sealed class Dropout : Layer
@@ -26,8 +26,11 @@ public sealed class Dropout : Layer
 
     public override void Reset(Random rng) => _rng = new Random(rng.Next());
 
-    /// <summary>Restarts the mask sequence (the trainer re-seeds at each epoch so a resumed run draws the same masks).</summary>
-    public void Reseed(int seed) => _rng = new Random(seed);
+    public override void Reseed(Func<int> nextSeed)
+    {
+        ArgumentNullException.ThrowIfNull(nextSeed);
+        _rng = new Random(nextSeed());
+    }
 
     public override int[] OutputShape(int[] inputShape) => (int[])inputShape.Clone();
 

@@ -66,6 +66,17 @@ public abstract class Layer
         foreach (var (_, child) in Children) child.Reset(rng);
     }
 
+    /// <summary>
+    /// Restarts the random streams of this layer tree (dropout masks): each layer with randomness takes one seed from
+    /// <paramref name="nextSeed"/>, in <see cref="Descendants"/> order; layers without draw none. A trainer reseeds at
+    /// every epoch so that a resumed run draws the masks an uninterrupted one would.
+    /// </summary>
+    public virtual void Reseed(Func<int> nextSeed)
+    {
+        ArgumentNullException.ThrowIfNull(nextSeed);
+        foreach (var (_, child) in Children) child.Reseed(nextSeed);
+    }
+
     /// <summary>Multiply-accumulates of one forward pass for a batch of the given input shape.</summary>
     public virtual long MultiplyAccumulates(int[] inputShape) => 0;
 

@@ -33,16 +33,8 @@ public sealed class Softmax(bool log = false) : Layer
         {
             var z = x.Data.AsSpan(i * k, k);
             var o = y.Data.AsSpan(i * k, k);
-            float m = k == 0 ? 0f : System.Numerics.Tensors.TensorPrimitives.Max(z);
-            double sum = 0;
-            for (int j = 0; j < k; j++) sum += Math.Exp(z[j] - m);
-            if (Log)
-            {
-                float shift = (float)(m + Math.Log(sum));
-                System.Numerics.Tensors.TensorPrimitives.Subtract(z, shift, o);
-            }
-            else
-                for (int j = 0; j < k; j++) o[j] = (float)(Math.Exp(z[j] - m) / sum);
+            double logSumExp = Rows.Softmax(z, o);
+            if (Log) System.Numerics.Tensors.TensorPrimitives.Subtract(z, (float)logSumExp, o);
         }
         return y;
     }

@@ -29,8 +29,7 @@ public sealed class SoftmaxCrossEntropy
             int t = labels[i];
             if ((uint)t >= (uint)k) throw new ArgumentOutOfRangeException(nameof(labels), t, $"Label at row {i} is {t}; it must be in [0, {k - 1}].");
             var z = logits.Data.AsSpan(i * k, k);
-            var pi = p.Data.AsSpan(i * k, k);
-            loss += LogSoftmaxRow(z, pi, t);
+            loss += Rows.Softmax(z, p.Data.AsSpan(i * k, k)) - z[t];
         }
         var g = Tensor.Reuse(ref _grad, n, k);
         p.Span.CopyTo(g.Span);
@@ -41,23 +40,4 @@ public sealed class SoftmaxCrossEntropy
 
     /// <summary>dL/dlogits of the last <see cref="Forward"/>.</summary>
     public Tensor Backward() => _grad ?? throw new InvalidOperationException("Forward has not run.");
-
-    /// <summary>Writes softmax(z) into <paramref name="probs"/> and returns −log softmax(z)[target].</summary>
-    private static double LogSoftmaxRow(ReadOnlySpan<float> z, Span<float> probs, int target)
-    {
-        float m = System.Numerics.Tensors.TensorPrimitives.Max(z);
-        double sum = 0;
-        for (int j = 0; j < z.Length; j++) { float e = MathF.Exp(z[j] - m); probs[j] = e; sum += e; }
-        float inv = (float)(1.0 / sum);
-        System.Numerics.Tensors.TensorPrimitives.Multiply(probs, inv, probs);
-        return Math.Log(sum) + m - z[target];
-    }
-
-    /// <summary>Row-wise softmax of logits [N, K] into <paramref name="probabilities"/> (same shape).</summary>
-    public static void Softmax(Tensor logits, Tensor probabilities)
-    {
-        int n = logits.N, k = logits.Shape[1];
-        for (int i = 0; i < n; i++)
-            System.Numerics.Tensors.TensorPrimitives.SoftMax(logits.Data.AsSpan(i * k, k), probabilities.Data.AsSpan(i * k, k));
-    }
 }

@@ -6,7 +6,6 @@ using System.Text.Json.Nodes;
 using MLConv.Training.Data;
 using MLConv.Training.Layers;
 using MLConv.Training.Tensors;
-using MLConv.Training.Training;
 
 namespace MLConv.Training.Models;
 
@@ -17,8 +16,9 @@ namespace MLConv.Training.Models;
 /// | tensor payload (float32, in header order) | SHA-256 of everything before (32 bytes)
 /// </code>
 /// The header holds the architecture spec (the root Sequential's layer tree), input shape, class names,
-/// normalisation and the list of tensors (parameters, BatchNorm running statistics and, in a
-/// checkpoint, the optimizer state and trainer position). Files are written to a temp file and renamed.
+/// normalisation and the list of tensors (parameters and BatchNorm running statistics). A file may carry an
+/// <see cref="ModelFileExtra"/> beside the model (a training checkpoint does): its JSON under "extra" and its
+/// tensors listed under "extraTensors", stored after the model's. Files are written to a temp file and renamed.
 /// A truncated, corrupted or wrong-version file throws <see cref="InvalidDataException"/>.
 /// </summary>
 public static class ModelFile
@@ -28,7 +28,7 @@ public static class ModelFile
 
     public static void Save(Network network, string path) => Save(network, path, null);
 
-    internal static void Save(Network network, string path, TrainingCheckpoint? checkpoint)
+    internal static void Save(Network network, string path, ModelFileExtra? extra)
     {
         ArgumentNullException.ThrowIfNull(network);
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
@@ -39,9 +39,7 @@ public static class ModelFile
         {
             throw new NotSupportedException($"The network cannot be saved: {e.Message} Model files hold the layers LayerFactory knows.", e);
         }
-        var tensors = new List<(string Name, Tensor Value)>();
-        tensors.AddRange(network.Root.NamedParameters().Select(p => (p.Path, p.Parameter.Value)));
-        tensors.AddRange(network.Root.NamedBuffers());
+        var tensors = network.StateTensors();
         var header = new JsonObject
         {
             ["architecture"] = network.Architecture,
@@ -54,16 +52,13 @@ public static class ModelFile
             },
             ["spec"] = spec,
         };
-        if (checkpoint is not null)
+        header["tensors"] = TensorList(tensors);
+        if (extra is not null)
         {
-            header["checkpoint"] = checkpoint.ToJson();
-            for (int i = 0; i < checkpoint.OptimizerState.Count; i++) tensors.Add(($"state.{i}", checkpoint.OptimizerState[i]));
+            header["extra"] = extra.Header.DeepClone();
+            header["extraTensors"] = TensorList(extra.Tensors);
+            tensors.AddRange(extra.Tensors);
         }
-        header["tensors"] = new JsonArray([.. tensors.Select(t => (JsonNode)new JsonObject
-        {
-            ["name"] = t.Name,
-            ["shape"] = new JsonArray([.. t.Value.ShapeArray.Select(d => (JsonNode)d)]),
-        })]);
 
         using var body = new MemoryStream();
         body.Write(Magic);
@@ -78,21 +73,27 @@ public static class ModelFile
         AtomicFile.Write(path, body.GetBuffer().AsSpan(0, (int)body.Length));
     }
 
+    private static JsonArray TensorList(IEnumerable<(string Name, Tensor Value)> tensors) => new([.. tensors.Select(t => (JsonNode)new JsonObject
+    {
+        ["name"] = t.Name,
+        ["shape"] = new JsonArray([.. t.Value.ShapeArray.Select(d => (JsonNode)d)]),
+    })]);
+
     public static Network Load(string path) => Load(path, out _);
 
-    internal static Network Load(string path, out TrainingCheckpoint? checkpoint)
+    internal static Network Load(string path, out ModelFileExtra? extra)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
         if (!File.Exists(path)) throw new FileNotFoundException($"Model file '{path}' does not exist.", path);
         byte[] bytes = File.ReadAllBytes(path);
-        try { return Parse(bytes, path, out checkpoint); }
+        try { return Parse(bytes, path, out extra); }
         catch (Exception e) when (e is not InvalidDataException)
         {
             throw new InvalidDataException($"Model file '{path}' is corrupt: {e.Message}", e);
         }
     }
 
-    private static Network Parse(byte[] bytes, string path, out TrainingCheckpoint? checkpoint)
+    private static Network Parse(byte[] bytes, string path, out ModelFileExtra? extra)
     {
         if (bytes.Length < Magic.Length + 8 + 32 || !bytes.AsSpan(0, Magic.Length).SequenceEqual(Magic))
             throw new InvalidDataException($"'{path}' is not an MLConv model file (bad signature or too short: {bytes.Length} bytes).");
@@ -123,29 +124,42 @@ public static class ModelFile
             Architecture = header["architecture"]?.GetValue<string>() ?? "custom",
         };
 
-        var targets = new Dictionary<string, Tensor>(StringComparer.Ordinal);
-        foreach (var (p, param) in root.NamedParameters()) targets[p] = param.Value;
-        foreach (var (p, b) in root.NamedBuffers()) targets[p] = b;
-        var optimizerState = new List<Tensor>();
-        foreach (var node in header["tensors"]!.AsArray())
+        var targets = network.StateTensors().ToDictionary(t => t.Path, t => t.Value, StringComparer.Ordinal);
+        foreach (var (name, shape) in TensorEntries(header["tensors"]))
         {
-            string name = node!["name"]!.GetValue<string>();
-            int[] shape = [.. node["shape"]!.AsArray().Select(d => d!.GetValue<int>())];
-            Tensor target;
-            if (name.StartsWith("state.", StringComparison.Ordinal)) { target = new Tensor(shape); optimizerState.Add(target); }
-            else if (!targets.Remove(name, out target!))
+            if (!targets.Remove(name, out var target))
                 throw new InvalidDataException($"Model file '{path}' holds tensor '{name}' that the architecture does not have.");
             if (!target.ShapeEquals(shape))
                 throw new InvalidDataException($"Model file '{path}': tensor '{name}' has shape [{string.Join(", ", shape)}]; the architecture expects [{target.ShapeString}].");
-            int byteCount = target.Length * 4;
-            if (offset + byteCount > bytes.Length - 32) throw new InvalidDataException($"Model file '{path}' is truncated inside tensor '{name}'.");
-            ReadFloats(bytes.AsSpan(offset, byteCount), target.Span);
-            offset += byteCount;
+            offset = ReadTensor(bytes, offset, target, name, path);
         }
         if (targets.Count > 0) throw new InvalidDataException($"Model file '{path}' lacks tensors: {string.Join(", ", targets.Keys)}.");
+        extra = null;
+        if (header["extra"] is JsonObject extraHeader)
+        {
+            var extraTensors = new List<(string, Tensor)>();
+            foreach (var (name, shape) in TensorEntries(header["extraTensors"]))
+            {
+                var t = new Tensor(shape);
+                offset = ReadTensor(bytes, offset, t, name, path);
+                extraTensors.Add((name, t));
+            }
+            extra = new ModelFileExtra(extraHeader, extraTensors);
+        }
         if (offset != bytes.Length - 32) throw new InvalidDataException($"Model file '{path}' has {bytes.Length - 32 - offset} unexpected trailing bytes.");
-        checkpoint = header["checkpoint"] is JsonObject cp ? TrainingCheckpoint.FromJson(cp, optimizerState) : null;
         return network;
+    }
+
+    private static IEnumerable<(string Name, int[] Shape)> TensorEntries(JsonNode? list) =>
+        (list as JsonArray ?? []).Select(node => (node!["name"]!.GetValue<string>(), node["shape"]!.AsArray().Select(d => d!.GetValue<int>()).ToArray()));
+
+    /// <summary>Reads <paramref name="target"/>'s values at <paramref name="offset"/>; returns the offset after them.</summary>
+    private static int ReadTensor(byte[] bytes, int offset, Tensor target, string name, string path)
+    {
+        int byteCount = target.Length * 4;
+        if (offset + byteCount > bytes.Length - 32) throw new InvalidDataException($"Model file '{path}' is truncated inside tensor '{name}'.");
+        ReadFloats(bytes.AsSpan(offset, byteCount), target.Span);
+        return offset + byteCount;
     }
 
     private static void WriteFloats(Stream s, ReadOnlySpan<float> values)
@@ -161,3 +175,9 @@ public static class ModelFile
         for (int i = 0; i < dst.Length; i++) dst[i] = BinaryPrimitives.ReadSingleLittleEndian(src.Slice(4 * i));
     }
 }
+
+/// <summary>
+/// What a file may carry beside the model, opaque to <see cref="ModelFile"/>: a JSON object and named tensors
+/// (a training checkpoint keeps its position and the optimizer state there).
+/// </summary>
+internal sealed record ModelFileExtra(JsonObject Header, IReadOnlyList<(string Name, Tensor Value)> Tensors);

@@ -1,5 +1,4 @@
 using MLConv.Training.Layers;
-using MLConv.Training.Losses;
 using MLConv.Training.Tensors;
 
 namespace MLConv.Training.Models;
@@ -48,12 +47,16 @@ public sealed class Network
     public int[] InputShape(int batch) => [batch, Channels, Height, Width];
 
     public IEnumerable<Parameter> Parameters => Root.AllParameters();
+
+    /// <summary>Parameters then buffers, each in path order: the tensors a model file or a checkpoint holds.</summary>
+    internal List<(string Path, Tensor Value)> StateTensors() =>
+        [.. Root.NamedParameters().Select(p => (p.Path, p.Parameter.Value)), .. Root.NamedBuffers()];
     public long ParameterCount => Parameters.Sum(p => (long)p.Value.Length);
 
     /// <summary>Per-layer output shapes, parameters, multiply-accumulates and receptive fields for a batch of <paramref name="batch"/>.</summary>
     public ModelSummary Summary(int batch = 1) => ModelSummary.Create(Root, InputShape(batch));
 
-    /// <summary>Logits [N, classes] for an already-normalised batch.</summary>
+    /// <summary>Logits [N, classes] for an already-normalised batch (see <see cref="Normalize"/>).</summary>
     public Tensor Forward(Tensor x, bool training)
     {
         CheckInput(x);
@@ -62,13 +65,36 @@ public sealed class Network
 
     public void Backward(Tensor dLogits) => Root.Backward(dLogits);
 
-    /// <summary>Class probabilities [N, classes] in inference mode (x already normalised).</summary>
-    public Tensor PredictProbabilities(Tensor x)
+    /// <summary>
+    /// Class probabilities [N, classes] in inference mode for raw (un-normalised) [N, C, H, W] pixels: each batch of
+    /// <paramref name="batchSize"/> images is normalised (<see cref="Normalize"/>) and run through <see cref="Forward"/>.
+    /// </summary>
+    public Tensor ProbabilitiesFromPixels(Tensor pixels, int batchSize = 256)
     {
-        var logits = Forward(x, false);
-        var p = new Tensor(logits.ShapeArray);
-        SoftmaxCrossEntropy.Softmax(logits, p);
-        return p;
+        CheckInput(pixels);
+        var result = new Tensor(pixels.N, NumClasses);
+        ForEachBatchOfPixels(pixels, batchSize, (start, logits) =>
+        {
+            for (int i = 0; i < logits.N; i++)
+                Rows.Softmax(logits.Data.AsSpan(i * NumClasses, NumClasses), result.Data.AsSpan((start + i) * NumClasses, NumClasses));
+        });
+        return result;
+    }
+
+    /// <summary>Normalises consecutive batches of raw pixels and hands each batch's first index and logits (inference mode) to <paramref name="onBatch"/>.</summary>
+    internal void ForEachBatchOfPixels(Tensor pixels, int batchSize, Action<int, Tensor> onBatch)
+    {
+        if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "batchSize must be >= 1.");
+        int n = pixels.N, sample = Channels * Height * Width;
+        Tensor? x = null;
+        for (int start = 0; start < n; start += batchSize)
+        {
+            int count = Math.Min(batchSize, n - start);
+            x = Tensor.Reuse(ref x, count, Channels, Height, Width);
+            pixels.Data.AsSpan(start * sample, count * sample).CopyTo(x.Span);
+            Normalization.Apply(x);
+            onBatch(start, Forward(x, false));
+        }
     }
 
     /// <summary>Applies this network's normalisation in place to raw [N, C, H, W] pixels.</summary>

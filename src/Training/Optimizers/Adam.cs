@@ -11,7 +11,7 @@ namespace MLConv.Training.Optimizers;
 public sealed class Adam : Optimizer
 {
     private readonly Tensor[] _m, _v;
-    private float[] _g = [];
+    private float _stepSize, _invSqrtBc2;
 
     public Adam(IEnumerable<Parameter> parameters, double lr = 1e-3, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8, double weightDecay = 0)
         : base(parameters, lr, weightDecay)
@@ -55,19 +55,14 @@ public sealed class Adam : Optimizer
         }
     }
 
-    public override void Step()
+    /// <summary>Bias corrections of step t: stepSize = lr / (1 − β₁ᵗ), 1 / √(1 − β₂ᵗ).</summary>
+    protected override void BeginStep()
     {
-        StepCount++;
         double bc1 = 1 - Math.Pow(Beta1, StepCount), bc2 = 1 - Math.Pow(Beta2, StepCount);
-        float b1 = (float)Beta1, b2 = (float)Beta2, stepSize = (float)(LearningRate / bc1), invSqrtBc2 = (float)(1 / Math.Sqrt(bc2)), eps = (float)Eps;
-        for (int i = 0; i < Params.Count; i++)
-        {
-            var p = Params[i];
-            int n = p.Value.Length;
-            if (_g.Length < n) _g = new float[n];
-            var g = _g.AsSpan(0, n);
-            DecayedGradient(p, g);
-            Update(g, _m[i].Span, _v[i].Span, p.Value.Span, b1, b2, stepSize, invSqrtBc2, eps);
-        }
+        _stepSize = (float)(LearningRate / bc1);
+        _invSqrtBc2 = (float)(1 / Math.Sqrt(bc2));
     }
+
+    protected override void Update(int index, Span<float> g, Span<float> w) =>
+        Update(g, _m[index].Span, _v[index].Span, w, (float)Beta1, (float)Beta2, _stepSize, _invSqrtBc2, (float)Eps);
 }

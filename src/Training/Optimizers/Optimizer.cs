@@ -3,7 +3,11 @@ using MLConv.Training.Tensors;
 
 namespace MLConv.Training.Optimizers;
 
-/// <summary>Updates parameters from their accumulated gradients. Weight decay is L2 (added to the gradient), as in PyTorch.</summary>
+/// <summary>
+/// Updates parameters from their accumulated gradients. <see cref="Step"/> runs the loop every optimizer shares —
+/// per parameter, the gradient with L2 weight decay added (g = ∇ + λw, as in PyTorch) — and each optimizer states its
+/// update rule for one parameter in <see cref="Update"/>.
+/// </summary>
 public abstract class Optimizer
 {
     protected Optimizer(IEnumerable<Parameter> parameters, double learningRate, double weightDecay)
@@ -26,7 +30,29 @@ public abstract class Optimizer
     /// <summary>Steps taken.</summary>
     public long StepCount { get; protected set; }
 
-    public abstract void Step();
+    private float[] _g = [];
+
+    /// <summary>One update of every parameter from its gradient; counts the step first (<see cref="StepCount"/> is t in the rule).</summary>
+    public void Step()
+    {
+        StepCount++;
+        BeginStep();
+        for (int i = 0; i < Params.Count; i++)
+        {
+            var p = Params[i];
+            int n = p.Value.Length;
+            if (_g.Length < n) _g = new float[n];
+            var g = _g.AsSpan(0, n);
+            DecayedGradient(p, g);
+            Update(i, g, p.Value.Span);
+        }
+    }
+
+    /// <summary>What a step computes once for all parameters (bias corrections, the rate as float).</summary>
+    protected virtual void BeginStep() { }
+
+    /// <summary>Updates the weights <paramref name="w"/> of parameter <paramref name="index"/> from its decayed gradient <paramref name="g"/> (scratch: may be overwritten).</summary>
+    protected abstract void Update(int index, Span<float> g, Span<float> w);
 
     public void ZeroGrad()
     {
@@ -50,7 +76,7 @@ public abstract class Optimizer
     }
 
     /// <summary>g + λ·w for parameters that decay, else g, into <paramref name="dst"/>.</summary>
-    protected void DecayedGradient(Parameter p, Span<float> dst)
+    private void DecayedGradient(Parameter p, Span<float> dst)
     {
         if (WeightDecay > 0 && p.Decay)
             System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(p.Value.Span, (float)WeightDecay, p.Grad.Span, dst);

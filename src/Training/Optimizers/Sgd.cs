@@ -9,7 +9,7 @@ namespace MLConv.Training.Optimizers;
 public sealed class Sgd : Optimizer
 {
     private readonly Tensor[] _velocity;
-    private float[] _g = [];
+    private float _lr, _mu;
 
     public Sgd(IEnumerable<Parameter> parameters, double lr = 0.01, double momentum = 0, double weightDecay = 0, bool nesterov = false)
         : base(parameters, lr, weightDecay)
@@ -25,25 +25,17 @@ public sealed class Sgd : Optimizer
     public bool Nesterov { get; }
     public override IReadOnlyList<Tensor> State => _velocity;
 
-    public override void Step()
+    protected override void BeginStep() => (_lr, _mu) = ((float)LearningRate, (float)Momentum);
+
+    protected override void Update(int index, Span<float> g, Span<float> w)
     {
-        float lr = (float)LearningRate, mu = (float)Momentum;
-        for (int i = 0; i < Params.Count; i++)
+        if (_mu != 0)
         {
-            var p = Params[i];
-            int n = p.Value.Length;
-            if (_g.Length < n) _g = new float[n];
-            var g = _g.AsSpan(0, n);
-            DecayedGradient(p, g);
-            if (mu != 0)
-            {
-                var v = _velocity[i].Span;
-                System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(v, mu, g, v);
-                if (Nesterov) System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(v, mu, g, g);
-                else v.CopyTo(g);
-            }
-            System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(g, -lr, p.Value.Span, p.Value.Span);
+            var v = _velocity[index].Span;
+            System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(v, _mu, g, v);
+            if (Nesterov) System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(v, _mu, g, g);
+            else v.CopyTo(g);
         }
-        StepCount++;
+        System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(g, -_lr, w, w);
     }
 }

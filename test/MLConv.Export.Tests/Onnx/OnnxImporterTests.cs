@@ -105,7 +105,7 @@ public sealed class OnnxImporterTests
             new[] { "Conv2d", "BatchNorm2d", "ReLU", "MaxPool2d", "Flatten", "Linear", "Softmax" },
             model.Root.Layers.Select(l => l.TypeName).ToArray());
         var x = Fixtures.RandomTensor(new Random(4), [3, 2, 9, 13]);
-        var want = OnnxVerifier.SoftmaxRows(root.Forward(x, false));
+        var want = Rows.Softmax(root.Forward(x, false));
         var got = model.Root.Forward(x, false);
         for (int i = 0; i < want.Length; i++) Assert.AreEqual(want[i], got[i], 1e-6f);
     }
@@ -121,7 +121,7 @@ public sealed class OnnxImporterTests
         Assert.IsTrue(graph.Nodes.Any(n => n.Layer is Sum), "the residual Adds");
         Assert.IsFalse(graph.Nodes[0].Layer is Reshape);
         var x = Fixtures.RandomTensor(new Random(4), [3, 3, 12, 10]);
-        var want = OnnxVerifier.SoftmaxRows(net.Forward(x, false));
+        var want = Rows.Softmax(net.Forward(x, false));
         var got = model.Root.Forward(x, false);
         for (int i = 0; i < want.Length; i++) Assert.AreEqual(want[i], got[i], 1e-5f);
     }

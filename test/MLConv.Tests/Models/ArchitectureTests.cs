@@ -1,7 +1,7 @@
 using MLConv.Tests.Reference;
 using MLConv.Training.Layers;
 using MLConv.Training.Models;
-using MLConv.Training.Training;
+using MLConv.Training.Fitting;
 
 namespace MLConv.Tests.Models;
 
@@ -20,12 +20,12 @@ public sealed class ArchitectureTests
         var x = GradCheck.Random([16, c, h, w], rng);
         int[] y = [.. Enumerable.Range(0, 16).Select(i => i % 4)];
         var before = Trainer.Evaluate(net, x, y).Loss;
-        var trainer = new Trainer(new TrainerOptions { Epochs = 6, BatchSize = 8, LearningRate = 2e-3, Seed = 1 });
+        var trainer = new Trainer(new TrainerOptions { Epochs = 6, BatchSize = 8, LearningRate = 2e-3, Schedule = LearningRateSchedule.Constant, RandomShift = 0, Seed = 1 });
         var result = trainer.Fit(net, x, y);
         Assert.AreEqual(6, result.History.Count);
         var after = Trainer.Evaluate(net, x, y).Loss;
         Assert.IsTrue(after < before, $"{arch}: loss {before} -> {after}");
-        var probs = Trainer.PredictProbabilities(net, x);
+        var probs = net.ProbabilitiesFromPixels(x);
         for (int i = 0; i < 16; i++)
             Assert.AreEqual(1.0, Enumerable.Range(0, 4).Sum(k => probs[i, k]), 1e-5);
     }

@@ -1,9 +1,9 @@
 using MLConv.Tests.Reference;
 using MLConv.Training.Models;
 using MLConv.Training.Tensors;
-using MLConv.Training.Training;
+using MLConv.Training.Fitting;
 
-namespace MLConv.Tests.Training;
+namespace MLConv.Tests.Fitting;
 
 [TestClass]
 public sealed class TrainerTests
@@ -22,11 +22,11 @@ public sealed class TrainerTests
     public void SameSeedGivesBitIdenticalWeights()
     {
         var (x, y) = Data(40, 1);
-        var opts = new TrainerOptions { Epochs = 2, BatchSize = 8, Seed = 3, Schedule = LearningRateSchedule.Cosine };
+        var opts = new TrainerOptions { Epochs = 2, BatchSize = 8, Seed = 3, LearningRate = 1e-3, Schedule = LearningRateSchedule.Cosine, RandomShift = 0 };
         var a = Net(); new Trainer(opts).Fit(a, x, y);
         var b = Net(); new Trainer(opts).Fit(b, x, y);
         CollectionAssert.AreEqual(Weights(a), Weights(b));
-        var c = Net(); new Trainer(new TrainerOptions { Epochs = 2, BatchSize = 8, Seed = 4, Schedule = LearningRateSchedule.Cosine }).Fit(c, x, y);
+        var c = Net(); new Trainer(new TrainerOptions { Epochs = 2, BatchSize = 8, Seed = 4, LearningRate = 1e-3, Schedule = LearningRateSchedule.Cosine, RandomShift = 0 }).Fit(c, x, y);
         CollectionAssert.AreNotEqual(Weights(a), Weights(c));
     }
 
@@ -34,7 +34,7 @@ public sealed class TrainerTests
     public void WeightsDoNotDependOnTheThreadCount()
     {
         var (x, y) = Data(40, 8);
-        var opts = new TrainerOptions { Epochs = 1, BatchSize = 16, Seed = 2, RandomShift = 1 };
+        var opts = new TrainerOptions { Epochs = 1, BatchSize = 16, Seed = 2, LearningRate = 1e-3, Schedule = LearningRateSchedule.Constant, RandomShift = 1 };
         int saved = MLConv.Training.Kernels.Parallelism.MaxThreads;
         try
         {
@@ -53,7 +53,7 @@ public sealed class TrainerTests
         var (x, y) = Data(30, 2);
         var (vx, vy) = Data(12, 3);
         string cp = Path.Combine(Path.GetTempPath(), "mlconv-tests", Guid.NewGuid().ToString("N") + ".ckpt");
-        TrainerOptions Opts(int epochs) => new() { Epochs = epochs, BatchSize = 8, Seed = 5, Optimizer = OptimizerKind.Sgd, LearningRate = 0.05, Schedule = LearningRateSchedule.Step, StepSize = 2, CheckpointPath = cp };
+        TrainerOptions Opts(int epochs) => new() { Epochs = epochs, BatchSize = 8, Seed = 5, Optimizer = OptimizerKind.Sgd, LearningRate = 0.05, Schedule = LearningRateSchedule.Step, StepSize = 2, RandomShift = 0, CheckpointPath = cp };
 
         var full = Net();
         new Trainer(Opts(4)).Fit(full, x, y, vx, vy);
@@ -71,7 +71,7 @@ public sealed class TrainerTests
     {
         var (x, y) = Data(30, 9);
         string cp = Path.Combine(Path.GetTempPath(), "mlconv-tests", Guid.NewGuid().ToString("N") + ".ckpt");
-        TrainerOptions Opts() => new() { Epochs = 4, BatchSize = 8, Seed = 6, Schedule = LearningRateSchedule.Cosine, RandomShift = 1, CheckpointPath = cp };
+        TrainerOptions Opts() => new() { Epochs = 4, BatchSize = 8, Seed = 6, LearningRate = 1e-3, Schedule = LearningRateSchedule.Cosine, RandomShift = 1, CheckpointPath = cp };
 
         var full = Net();
         new Trainer(Opts()).Fit(full, x, y);
@@ -100,7 +100,7 @@ public sealed class TrainerTests
         var (x, y) = Data(16, 4);
         var net = Net();
         var e = Assert.ThrowsExactly<TrainingDivergedException>(() =>
-            new Trainer(new TrainerOptions { Epochs = 3, BatchSize = 8, Optimizer = OptimizerKind.Sgd, LearningRate = 1e30, Momentum = 0 }).Fit(net, x, y));
+            new Trainer(new TrainerOptions { Epochs = 3, BatchSize = 8, Optimizer = OptimizerKind.Sgd, LearningRate = 1e30, Momentum = 0, Schedule = LearningRateSchedule.Constant, RandomShift = 0 }).Fit(net, x, y));
         StringAssert.Contains(e.Message, "at epoch 1, batch ");
     }
 
@@ -112,7 +112,7 @@ public sealed class TrainerTests
         using var cts = new CancellationTokenSource();
         var progress = new SyncProgress(p => { reports.Add(p); if (p.Kind == ProgressKind.Epoch) cts.Cancel(); });
         Assert.ThrowsExactly<OperationCanceledException>(() =>
-            new Trainer(new TrainerOptions { Epochs = 5, BatchSize = 4, ProgressEveryBatches = 2 }).Fit(Net(), x, y, x, y, progress, cts.Token));
+            new Trainer(new TrainerOptions { Epochs = 5, BatchSize = 4, LearningRate = 1e-3, Schedule = LearningRateSchedule.Constant, RandomShift = 0, ProgressEveryBatches = 2 }).Fit(Net(), x, y, x, y, progress, cts.Token));
         Assert.AreEqual(1, reports.Count(r => r.Kind == ProgressKind.Epoch));
         Assert.IsTrue(reports.Count(r => r.Kind == ProgressKind.Batch) >= 3);
         var epochReport = reports.Single(r => r.Kind == ProgressKind.Epoch);
@@ -136,7 +136,7 @@ public sealed class TrainerTests
         var net = Net();
         var snapshots = new Dictionary<int, float[]>();
         var progress = new SyncProgress(p => { if (p.Kind == ProgressKind.Epoch) snapshots[p.Epoch] = Weights(net); });
-        var result = new Trainer(new TrainerOptions { Epochs = 30, BatchSize = 8, LearningRate = 5e-3, EarlyStoppingPatience = 2 }).Fit(net, x, y, vx, randomLabels, progress);
+        var result = new Trainer(new TrainerOptions { Epochs = 30, BatchSize = 8, LearningRate = 5e-3, Schedule = LearningRateSchedule.Constant, RandomShift = 0, EarlyStoppingPatience = 2 }).Fit(net, x, y, vx, randomLabels, progress);
         Assert.IsTrue(result.StoppedEarly);
         Assert.IsTrue(result.History.Count < 30);
         Assert.AreEqual(result.BestEpoch + 2, result.History.Count);
@@ -188,4 +188,17 @@ public sealed class AugmentationTests
             }
         }
     }
+}
+
+[TestClass]
+public sealed class TrainerOptionsTests
+{
+    [TestMethod]
+    [DataRow(41, 8, 2, 5)]   // a last batch of one is skipped
+    [DataRow(41, 8, 1, 6)]   // ... unless every batch is kept
+    [DataRow(42, 8, 2, 6)]
+    [DataRow(1, 8, 2, 1)]    // the only batch is never skipped
+    [DataRow(40, 8, 2, 5)]
+    public void MinLastBatchSizeSkipsASmallLastBatch(int examples, int batch, int minLast, int expected) =>
+        Assert.AreEqual(expected, new TrainerOptions { BatchSize = batch, MinLastBatchSize = minLast }.BatchesPerEpoch(examples));
 }

@@ -1,4 +1,4 @@
-namespace MLConv.Training.Training;
+namespace MLConv.Training.Fitting;
 
 public enum ProgressKind { Batch, Epoch }
 

@@ -1,0 +1,220 @@
+using System.Diagnostics;
+using MLConv.Training.Layers;
+using MLConv.Training.Losses;
+using MLConv.Training.Models;
+using MLConv.Training.Optimizers;
+using MLConv.Training.Tensors;
+
+namespace MLConv.Training.Fitting;
+
+/// <summary>
+/// Mini-batch training of a <see cref="Network"/>: seeded shuffling, softmax cross-entropy, SGD or Adam,
+/// a learning-rate schedule, per-epoch validation, early stopping, checkpoints and resume, cancellation
+/// and <see cref="IProgress{T}"/> reports. Inputs are raw pixels; the network's normalisation is applied
+/// per batch. Same seed and data give bit-identical weights (kernels are deterministic for any thread count).
+/// <see cref="Fit"/> is the epoch loop; what a resume restores is the weights, the optimizer's state and a
+/// <see cref="TrainingState"/>. The trainer knows no layer types: layer randomness is reseeded through
+/// <see cref="Layer.Reseed"/>, and a too-small last batch is skipped by <see cref="TrainerOptions.MinLastBatchSize"/>.
+/// </summary>
+public sealed class Trainer
+{
+    public Trainer(TrainerOptions? options = null)
+    {
+        Options = options ?? new TrainerOptions();
+        Options.Validate();
+    }
+
+    public TrainerOptions Options { get; }
+
+    /// <param name="resumeFrom">A checkpoint written by an earlier run with the same options; training continues after its last epoch.</param>
+    public TrainingResult Fit(Network network, Tensor images, int[] labels, Tensor? validationImages = null, int[]? validationLabels = null,
+        IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default, string? resumeFrom = null)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        CheckData(network, images, labels, nameof(images), nameof(labels));
+        if (validationImages is not null) CheckData(network, validationImages, validationLabels, nameof(validationImages), nameof(validationLabels));
+
+        var o = Options;
+        var optimizer = CreateOptimizer(network.Parameters);
+        var state = resumeFrom is null ? new TrainingState() : TrainingCheckpoint.Restore(resumeFrom, network, optimizer, o);
+        var weights = network.StateTensors().Select(t => t.Value).ToList();
+        bool keepBest = o.EarlyStoppingPatience is not null && o.RestoreBestWeights;
+        var epochs = new EpochLoop(o, network, optimizer, images, labels, progress, cancellationToken, state.EpochsCompleted);
+        bool stoppedEarly = false;
+        for (int epoch = state.EpochsCompleted; epoch < o.Epochs && !stoppedEarly; epoch++)
+        {
+            var epochClock = Stopwatch.StartNew();
+            var (loss, accuracy, lr) = epochs.Train(epoch);
+            (double Loss, double Accuracy)? validation = validationImages is null ? null : Evaluate(network, validationImages, validationLabels!, o.BatchSize);
+            var metrics = new EpochMetrics(epoch + 1, loss, accuracy, validation?.Loss, validation?.Accuracy, lr, epochClock.Elapsed.TotalSeconds);
+            state.EndEpoch(metrics, keepBest ? weights : null);
+            progress?.Report(epochs.Report(ProgressKind.Epoch, epoch, epochs.BatchesPerEpoch - 1, loss, accuracy, validation?.Loss, validation?.Accuracy, lr));
+            if (o.CheckpointPath is not null) TrainingCheckpoint.Save(o.CheckpointPath, network, optimizer, state, o);
+            stoppedEarly = state.PatienceExhausted(o.EarlyStoppingPatience);
+        }
+
+        if (stoppedEarly && state.BestWeights is { } best) TrainingCheckpoint.CopyState(best, weights, "best epoch");
+        return new TrainingResult(state.History, validationImages is not null ? state.BestEpoch : state.History.Count, stoppedEarly, epochs.Elapsed);
+    }
+
+    private Optimizer CreateOptimizer(IEnumerable<Parameter> parameters) => Options.Optimizer == OptimizerKind.Sgd
+        ? new Sgd(parameters, Options.LearningRate, Options.Momentum, Options.WeightDecay, Options.Nesterov)
+        : new Adam(parameters, Options.LearningRate, weightDecay: Options.WeightDecay);
+
+    /// <summary>
+    /// One run's epochs: each a seeded shuffle, reseeded layer randomness, then per batch the gather, the augmentation,
+    /// normalisation, the scheduled learning rate, forward, loss, backward and the optimizer step.
+    /// </summary>
+    private sealed class EpochLoop
+    {
+        private readonly TrainerOptions _o;
+        private readonly Network _network;
+        private readonly Optimizer _optimizer;
+        private readonly Tensor _images;
+        private readonly int[] _labels;
+        private readonly IProgress<TrainingProgress>? _progress;
+        private readonly CancellationToken _cancellation;
+        private readonly int _startEpoch, _sample;
+        private readonly long _totalSteps;
+        private readonly SoftmaxCrossEntropy _loss = new();
+        private readonly Stopwatch _clock = Stopwatch.StartNew();
+        private readonly int[] _order, _batchLabels;
+        private readonly float[] _unshifted;
+        private Tensor? _batch;
+        private long _examplesSeen;
+
+        public EpochLoop(TrainerOptions o, Network network, Optimizer optimizer, Tensor images, int[] labels,
+            IProgress<TrainingProgress>? progress, CancellationToken cancellation, int startEpoch)
+        {
+            (_o, _network, _optimizer, _images, _labels, _progress, _cancellation, _startEpoch) = (o, network, optimizer, images, labels, progress, cancellation, startEpoch);
+            BatchesPerEpoch = o.BatchesPerEpoch(images.N);
+            _totalSteps = (long)BatchesPerEpoch * o.Epochs;
+            _sample = network.Channels * network.Height * network.Width;
+            _order = new int[images.N];
+            _batchLabels = new int[o.BatchSize];
+            _unshifted = new float[o.RandomShift > 0 ? _sample : 0];
+        }
+
+        public int BatchesPerEpoch { get; }
+        public TimeSpan Elapsed => _clock.Elapsed;
+
+        /// <summary>Trains one epoch; returns its mean training loss, accuracy and last learning rate.</summary>
+        public (double Loss, double Accuracy, double LearningRate) Train(int epoch)
+        {
+            var o = _o;
+            var rng = new Random(unchecked(o.Seed * 1_000_003 + epoch * 7919 + 17));
+            for (int i = 0; i < _order.Length; i++) _order[i] = i;
+            rng.Shuffle(_order);
+            int layerSeed = 0;
+            _network.Root.Reseed(() => unchecked(o.Seed * 31 + epoch * 131 + layerSeed++));
+
+            double lossSum = 0, lr = o.LearningRate;
+            long correct = 0, seen = 0;
+            for (int b = 0; b < BatchesPerEpoch; b++)
+            {
+                _cancellation.ThrowIfCancellationRequested();
+                int start = b * o.BatchSize, count = Math.Min(o.BatchSize, _order.Length - start);
+                var x = NextBatch(_order.AsSpan(start, count), rng);
+                var labels = _batchLabels.AsSpan(0, count);
+
+                lr = o.LearningRateAt((long)epoch * BatchesPerEpoch + b, BatchesPerEpoch, _totalSteps);
+                _optimizer.LearningRate = lr;
+                _optimizer.ZeroGrad();
+                var logits = _network.Forward(x, true);
+                float l = _loss.Forward(logits, labels);
+                if (!float.IsFinite(l))
+                    throw new TrainingDivergedException($"The loss became {l} at epoch {epoch + 1}, batch {b + 1} (learning rate {lr:G3}); training stopped. Lower the learning rate or check the inputs.");
+                _network.Backward(_loss.Backward());
+                _optimizer.Step();
+
+                lossSum += (double)l * count;
+                correct += CountCorrect(logits, labels);
+                seen += count;
+                _examplesSeen += count;
+                if (_progress is not null && (b + 1) % o.ProgressEveryBatches == 0 && b + 1 < BatchesPerEpoch)
+                    _progress.Report(Report(ProgressKind.Batch, epoch, b, lossSum / seen, (double)correct / seen, null, null, lr));
+            }
+            return (lossSum / seen, (double)correct / seen, lr);
+        }
+
+        /// <summary>The examples at <paramref name="indices"/>, randomly shifted when augmenting, normalised; their labels in _batchLabels.</summary>
+        private Tensor NextBatch(ReadOnlySpan<int> indices, Random rng)
+        {
+            var net = _network;
+            var x = Tensor.Reuse(ref _batch, indices.Length, net.Channels, net.Height, net.Width);
+            Rows.Gather<float>(_images.Span, _sample, indices, x.Span);
+            Rows.Gather<int>(_labels, 1, indices, _batchLabels);
+            int s = _o.RandomShift;
+            if (s > 0)
+                for (int i = 0; i < indices.Length; i++)
+                {
+                    var row = x.Data.AsSpan(i * _sample, _sample);
+                    row.CopyTo(_unshifted);
+                    int dy = rng.Next(-s, s + 1), dx = rng.Next(-s, s + 1);
+                    Shift(_unshifted, row, net.Channels, net.Height, net.Width, dy, dx);
+                }
+            net.Normalize(x);
+            return x;
+        }
+
+        public TrainingProgress Report(ProgressKind kind, int epoch, int batch, double loss, double accuracy, double? validationLoss, double? validationAccuracy, double lr)
+        {
+            int epochs = _o.Epochs, batches = BatchesPerEpoch;
+            var elapsed = _clock.Elapsed;
+            double doneFraction = ((double)(epoch - _startEpoch) * batches + batch + 1) / ((double)(epochs - _startEpoch) * batches);
+            var eta = TimeSpan.FromSeconds(elapsed.TotalSeconds * (1 - doneFraction) / Math.Max(1e-9, doneFraction));
+            return new TrainingProgress(kind, epoch + 1, epochs, batch + 1, batches, loss, accuracy, validationLoss, validationAccuracy,
+                lr, _examplesSeen / Math.Max(1e-9, elapsed.TotalSeconds), elapsed, eta);
+        }
+    }
+
+    /// <summary>Mean cross-entropy and accuracy in inference mode over raw (un-normalised) images.</summary>
+    public static (double Loss, double Accuracy) Evaluate(Network network, Tensor images, int[] labels, int batchSize = 256)
+    {
+        ArgumentNullException.ThrowIfNull(network);
+        CheckData(network, images, labels, nameof(images), nameof(labels));
+        var loss = new SoftmaxCrossEntropy();
+        double total = 0;
+        long correct = 0;
+        network.ForEachBatchOfPixels(images, batchSize, (start, logits) =>
+        {
+            var batchLabels = labels.AsSpan(start, logits.N);
+            total += (double)loss.Forward(logits, batchLabels) * logits.N;
+            correct += CountCorrect(logits, batchLabels);
+        });
+        return (total / images.N, (double)correct / images.N);
+    }
+
+    /// <summary>dst[c, y, x] = src[c, y − dy, x − dx], zero outside the image.</summary>
+    internal static void Shift(ReadOnlySpan<float> src, Span<float> dst, int channels, int height, int width, int dy, int dx)
+    {
+        dst.Clear();
+        int x0 = Math.Max(0, dx), x1 = Math.Min(width, width + dx);
+        if (x1 <= x0) return;
+        for (int c = 0; c < channels; c++)
+        for (int y = Math.Max(0, dy); y < Math.Min(height, height + dy); y++)
+            src.Slice((c * height + y - dy) * width + x0 - dx, x1 - x0).CopyTo(dst.Slice((c * height + y) * width + x0, x1 - x0));
+    }
+
+    private static int CountCorrect(Tensor logits, ReadOnlySpan<int> labels)
+    {
+        int k = logits.Shape[1], c = 0;
+        for (int i = 0; i < labels.Length; i++)
+            if (Rows.ArgMax(logits.Data.AsSpan(i * k, k)) == labels[i]) c++;
+        return c;
+    }
+
+    private static void CheckData(Network network, Tensor images, int[]? labels, string imagesName, string labelsName)
+    {
+        ArgumentNullException.ThrowIfNull(images, imagesName);
+        ArgumentNullException.ThrowIfNull(labels, labelsName);
+        if (images.Rank != 4 || images.C != network.Channels || images.H != network.Height || images.W != network.Width)
+            throw new ArgumentException($"{imagesName} must be [N, {network.Channels}, {network.Height}, {network.Width}]; got [{images.ShapeString}].", imagesName);
+        if (images.N == 0) throw new ArgumentException($"{imagesName} is empty; training needs at least one example.", imagesName);
+        if (labels.Length != images.N) throw new ArgumentException($"{labelsName} has {labels.Length} entries; {imagesName} has {images.N} images.", labelsName);
+        for (int i = 0; i < labels.Length; i++)
+            if ((uint)labels[i] >= (uint)network.NumClasses)
+                throw new ArgumentOutOfRangeException(labelsName, labels[i], $"Label {i} is {labels[i]}; it must be in [0, {network.NumClasses - 1}].");
+        images.ThrowIfNotFinite(imagesName);
+    }
+}
