@@ -7,13 +7,21 @@ namespace MLConv.Export.Tests.Onnx;
 /// <summary>
 /// Every registered layer type round-trips: spec → <see cref="LayerFactory.FromSpec"/> gives the same spec and the same
 /// forward pass; ONNX export → ONNX Runtime matches MLConv; export → <see cref="OnnxImporter"/> gives the same forward pass.
-/// The sample table must cover every type the registries know, so a new layer without an entry here fails.
+/// The sample table must cover every type the registries know, so a new layer without an entry here fails. Each group of
+/// layers may keep its samples in its own partial file, in a static field whose name ends in "Samples".
 /// </summary>
 [TestClass]
-public sealed class LayerRegistryTests
+public sealed partial class LayerRegistryTests
 {
+    // A property, not a field: the partial files' fields are initialised in no defined order relative to one another.
+    private static Dictionary<Type, (Func<Layer> Build, int[] Chw)> Samples => typeof(LayerRegistryTests)
+        .GetFields(System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Static)
+        .Where(f => f.Name.EndsWith("Samples", StringComparison.Ordinal))
+        .SelectMany(f => (Dictionary<Type, (Func<Layer> Build, int[] Chw)>)f.GetValue(null)!)
+        .ToDictionary(kv => kv.Key, kv => kv.Value);
+
     /// <summary>A network around each layer type, for an input of shape (C, H, W).</summary>
-    private static readonly Dictionary<Type, (Func<Layer> Build, int[] Chw)> Samples = new()
+    private static readonly Dictionary<Type, (Func<Layer> Build, int[] Chw)> CoreSamples = new()
     {
         [typeof(Conv2d)] = (() => new Conv2d(4, 6, (3, 2), stride: (2, 1), padding: Padding.Explicit(1, 0, 2, 1), dilation: (1, 2), groups: 2), [4, 9, 8]),
         [typeof(MaxPool2d)] = (() => new MaxPool2d(3, 2, 1, dilation: 1, ceilMode: true), [3, 9, 8]),
