@@ -35,7 +35,7 @@ public sealed class Trainer
         if (validationImages is not null) CheckData(network, validationImages, validationLabels, nameof(validationImages), nameof(validationLabels));
 
         var o = Options;
-        var optimizer = CreateOptimizer(network.Parameters);
+        var optimizer = CreateOptimizer(network.Parameters.Where(p => p.Trainable));
         var state = resumeFrom is null ? new TrainingState() : TrainingCheckpoint.Restore(resumeFrom, network, optimizer, o);
         var weights = network.StateTensors().Select(t => t.Value).ToList();
         bool keepBest = o.EarlyStoppingPatience is not null && o.RestoreBestWeights;
@@ -137,7 +137,7 @@ public sealed class Trainer
             return (lossSum / seen, (double)correct / seen, lr);
         }
 
-        /// <summary>The examples at <paramref name="indices"/>, randomly shifted when augmenting, normalised; their labels in _batchLabels.</summary>
+        /// <summary>The examples at <paramref name="indices"/>, randomly shifted and mirrored when augmenting, normalised; their labels in _batchLabels.</summary>
         private Tensor NextBatch(ReadOnlySpan<int> indices, Random rng)
         {
             var net = _network;
@@ -153,6 +153,10 @@ public sealed class Trainer
                     int dy = rng.Next(-s, s + 1), dx = rng.Next(-s, s + 1);
                     Shift(_unshifted, row, net.Channels, net.Height, net.Width, dy, dx);
                 }
+            if (_o.HorizontalFlip)
+                for (int i = 0; i < indices.Length; i++)
+                    if (rng.Next(2) == 1)
+                        for (int r = 0; r < net.Channels * net.Height; r++) x.Data.AsSpan((i * net.Channels * net.Height + r) * net.Width, net.Width).Reverse();
             net.Normalize(x);
             return x;
         }

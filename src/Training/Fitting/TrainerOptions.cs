@@ -54,6 +54,8 @@ public sealed class TrainerOptions
     /// pixels, zero-filled (seeded; 0 = off). Validation and inference see the images unchanged.
     /// </summary>
     public int RandomShift { get; set; } = 2;
+    /// <summary>Data augmentation: each training image is mirrored left to right with probability 1/2 (seeded; for photos, not digits).</summary>
+    public bool HorizontalFlip { get; set; }
     /// <summary>
     /// An epoch's last, partial batch is skipped when it holds fewer examples than this and is not the only batch.
     /// The default 2 skips a batch of one, over which batch statistics (BatchNorm's variance) are undefined; 1 keeps every batch.

@@ -139,6 +139,23 @@ public sealed class Graph : Layer
     /// <summary>The nodes in the order forward runs them (topological).</summary>
     public IReadOnlyList<GraphNode> Nodes => _nodes;
 
+    /// <summary>
+    /// The graph cut at <paramref name="value"/>: the nodes it is computed from, with <paramref name="value"/> as the output.
+    /// The new graph shares this one's layers (and weights); use one or the other.
+    /// </summary>
+    public Graph Until(string value)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(value);
+        var writer = _nodes.ToDictionary(n => n.Output, StringComparer.Ordinal);
+        if (value != Input && !writer.ContainsKey(value))
+            throw new ArgumentException($"The graph has no value '{value}' (values: {string.Join(", ", _nodes.Select(n => n.Output).Take(40))}{(_nodes.Length > 40 ? ", …" : "")}).", nameof(value));
+        var keep = new HashSet<string>(StringComparer.Ordinal) { value };
+        for (int i = _nodes.Length - 1; i >= 0; i--)
+            if (keep.Contains(_nodes[i].Output))
+                foreach (var v in _nodes[i].Inputs) keep.Add(v);
+        return new Graph(Input, _nodes.Where(n => keep.Contains(n.Output)).Select(n => new GraphNode(n.Name, n.Layer, n.Inputs, n.Output)), value);
+    }
+
     public override IReadOnlyList<(string Name, Layer Layer)> Children => [.. _nodes.Select(n => (n.Name, n.Layer))];
 
     /// <summary>Shapes of every value (graph input first) for a batch of the given input shape.</summary>

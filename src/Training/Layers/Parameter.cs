@@ -19,4 +19,7 @@ public sealed class Parameter
 
     /// <summary>False for parameters that weight decay should leave alone (set by the caller; default true).</summary>
     public bool Decay { get; init; } = true;
+
+    /// <summary>False for a frozen parameter (inside a <see cref="Frozen"/> block): the trainer's optimizer leaves it as it is.</summary>
+    public bool Trainable { get; set; } = true;
 }

@@ -51,6 +51,8 @@ public sealed class ModelSummary
                 if (!isRoot) rows.Insert(rowIndex, new SummaryRow(path, depth, "Sequential", s, 0, 0, (rf.RH, rf.RW)));
                 return s;
             }
+            case Frozen frozen:
+                return Walk(frozen.Inner, Join(path, "inner"), depth, input, ref rf, rows, isRoot);
             case Residual res:
             {
                 int rowIndex = rows.Count;

@@ -40,6 +40,7 @@ public sealed partial class LayerRegistryTests
         [typeof(Transpose)] = (() => new Transpose(0, 2, 1, 3), [6, 3, 4]),
         [typeof(Sequential)] = (() => new Sequential(new Conv2d(3, 4, 3, padding: 1), new BatchNorm2d(4), new ReLU()), [3, 5, 6]),
         [typeof(Residual)] = (() => new Residual(new Sequential(new Conv2d(3, 4, 3, stride: 2, padding: 1), new ReLU()), new Conv2d(3, 4, 1, stride: 2)), [3, 5, 6]),
+        [typeof(Frozen)] = (() => new Sequential(new Frozen(new Sequential(new Conv2d(3, 4, 3, padding: 1), new BatchNorm2d(4))), new ReLU()), [3, 5, 6]),
         [typeof(Graph)] = (Branches, [3, 5, 6]),
         [typeof(Concat)] = (Branches, [3, 5, 6]),
         [typeof(Sum)] = (Branches, [3, 5, 6]),
@@ -93,7 +94,7 @@ public sealed partial class LayerRegistryTests
         // A classifier's export ends in "probabilities" = Softmax(logits), the output the importer reads.
         if (model.OutputName == OnnxExporter.ProbabilitiesName) expected = new Softmax().Forward(expected, training: false);
         AssertClose(expected, imported.Forward(x, training: false), $"{typeName} imported from ONNX");
-        Assert.IsTrue(imported.Descendants().Any(l => l.GetType().Name == typeName) || typeName is "Dropout" or "Residual" or "Sequential",
+        Assert.IsTrue(imported.Descendants().Any(l => l.GetType().Name == typeName) || typeName is "Dropout" or "Residual" or "Sequential" or "Frozen",
             $"The import of {typeName}'s export holds no {typeName}: {string.Join(", ", imported.Descendants().Select(l => l.TypeName))}");
     }
 
