@@ -188,7 +188,6 @@ public static class Gemm
         var bufA = ArrayPool<float>.Shared.Rent(o.Packed != 0 ? 1 : stripsA * MR * kcMax);
         var bufB = ArrayPool<float>.Shared.Rent(stripsB * NR * kcMax);
         float* acc = stackalloc float[MR * 32];
-        bool wide = NR == 32;
         try
         {
             fixed (float* pa = bufA, pb = bufB)
@@ -209,18 +208,13 @@ public static class Gemm
                             int w = Math.Min(NR, cols - sb * NR);
                             float* bp = pb + (long)sb * NR * kc;
                             float* cp = c + (long)(i0 + sa * MR) * ldc + j0 + sb * NR;
-                            if (r == MR && w == NR)
-                            {
-                                if (wide) Kernel6x32(ap, bp, kc, cp, ldc, o.Alpha);
-                                else Kernel6x16(ap, bp, kc, cp, ldc, o.Alpha);
-                            }
+                            if (r == MR && w == NR) MicroKernel(ap, bp, kc, cp, ldc, o.Alpha);
                             else
                             {
                                 // Edge block: the packed panels are zero-padded, so the full kernel runs into a
                                 // scratch block and only the valid r × w corner is added to C.
                                 new Span<float>(acc, MR * NR).Clear();
-                                if (wide) Kernel6x32(ap, bp, kc, acc, NR, 1f);
-                                else Kernel6x16(ap, bp, kc, acc, NR, 1f);
+                                MicroKernel(ap, bp, kc, acc, NR, 1f);
                                 for (int ii = 0; ii < r; ii++)
                                 for (int jj = 0; jj < w; jj++)
                                     cp[(long)ii * ldc + jj] += o.Alpha * acc[ii * NR + jj];
@@ -311,71 +305,81 @@ public static class Gemm
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Kernel6x16(float* a, float* b, int kc, float* c, int ldc, float alpha)
-    {
-        Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
-        Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
-        for (int p = 0; p < kc; p++, a += MR, b += NR)
-        {
-            var b0 = Vector256.Load(b);
-            var b1 = Vector256.Load(b + 8);
-            var x = Vector256.Create(a[0]);
-            c00 = Vector256.FusedMultiplyAdd(x, b0, c00); c01 = Vector256.FusedMultiplyAdd(x, b1, c01);
-            x = Vector256.Create(a[1]);
-            c10 = Vector256.FusedMultiplyAdd(x, b0, c10); c11 = Vector256.FusedMultiplyAdd(x, b1, c11);
-            x = Vector256.Create(a[2]);
-            c20 = Vector256.FusedMultiplyAdd(x, b0, c20); c21 = Vector256.FusedMultiplyAdd(x, b1, c21);
-            x = Vector256.Create(a[3]);
-            c30 = Vector256.FusedMultiplyAdd(x, b0, c30); c31 = Vector256.FusedMultiplyAdd(x, b1, c31);
-            x = Vector256.Create(a[4]);
-            c40 = Vector256.FusedMultiplyAdd(x, b0, c40); c41 = Vector256.FusedMultiplyAdd(x, b1, c41);
-            x = Vector256.Create(a[5]);
-            c50 = Vector256.FusedMultiplyAdd(x, b0, c50); c51 = Vector256.FusedMultiplyAdd(x, b1, c51);
-        }
-        var al = Vector256.Create(alpha);
-        Store(c, c00, c01, al); Store(c + ldc, c10, c11, al); Store(c + 2 * ldc, c20, c21, al);
-        Store(c + 3 * ldc, c30, c31, al); Store(c + 4 * ldc, c40, c41, al); Store(c + 5 * ldc, c50, c51, al);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Kernel6x32(float* a, float* b, int kc, float* c, int ldc, float alpha)
-    {
-        Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
-        Vector512<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
-        for (int p = 0; p < kc; p++, a += MR, b += 32)
-        {
-            var b0 = Vector512.Load(b);
-            var b1 = Vector512.Load(b + 16);
-            var x = Vector512.Create(a[0]);
-            c00 = Vector512.FusedMultiplyAdd(x, b0, c00); c01 = Vector512.FusedMultiplyAdd(x, b1, c01);
-            x = Vector512.Create(a[1]);
-            c10 = Vector512.FusedMultiplyAdd(x, b0, c10); c11 = Vector512.FusedMultiplyAdd(x, b1, c11);
-            x = Vector512.Create(a[2]);
-            c20 = Vector512.FusedMultiplyAdd(x, b0, c20); c21 = Vector512.FusedMultiplyAdd(x, b1, c21);
-            x = Vector512.Create(a[3]);
-            c30 = Vector512.FusedMultiplyAdd(x, b0, c30); c31 = Vector512.FusedMultiplyAdd(x, b1, c31);
-            x = Vector512.Create(a[4]);
-            c40 = Vector512.FusedMultiplyAdd(x, b0, c40); c41 = Vector512.FusedMultiplyAdd(x, b1, c41);
-            x = Vector512.Create(a[5]);
-            c50 = Vector512.FusedMultiplyAdd(x, b0, c50); c51 = Vector512.FusedMultiplyAdd(x, b1, c51);
-        }
-        var al = Vector512.Create(alpha);
-        Store(c, c00, c01, al); Store(c + ldc, c10, c11, al); Store(c + 2 * ldc, c20, c21, al);
-        Store(c + 3 * ldc, c30, c31, al); Store(c + 4 * ldc, c40, c41, al); Store(c + 5 * ldc, c50, c51, al);
-    }
-
+    /// <summary>The MR × NR micro-kernel at this machine's width: 6×32 with AVX-512, else 6×16.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void Store(float* c, Vector512<float> v0, Vector512<float> v1, Vector512<float> alpha)
+    private static unsafe void MicroKernel(float* a, float* b, int kc, float* c, int ldc, float alpha)
     {
-        Vector512.FusedMultiplyAdd(alpha, v0, Vector512.Load(c)).Store(c);
-        Vector512.FusedMultiplyAdd(alpha, v1, Vector512.Load(c + 16)).Store(c + 16);
+        if (Vector512.IsHardwareAccelerated) MicroKernel<Vector512<float>, Simd512>(a, b, kc, c, ldc, alpha);
+        else MicroKernel<Vector256<float>, Simd256>(a, b, kc, c, ldc, alpha);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void Store(float* c, Vector256<float> v0, Vector256<float> v1, Vector256<float> alpha)
+    /// <summary>
+    /// C[0:MR, 0:NR] += alpha · Σ_p a[p, 0:MR] ⊗ b[p, 0:NR] over packed strips, NR = 2 vectors: the 6 × 2 accumulators stay
+    /// in registers, each step loads two vectors of B and broadcasts the six values of A. Specialised by the JIT per width.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining | MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void MicroKernel<TV, TSimd>(float* a, float* b, int kc, float* c, int ldc, float alpha)
+        where TV : struct where TSimd : struct, ISimd<TV>
     {
-        Vector256.FusedMultiplyAdd(alpha, v0, Vector256.Load(c)).Store(c);
-        Vector256.FusedMultiplyAdd(alpha, v1, Vector256.Load(c + 8)).Store(c + 8);
+        int w = TSimd.Count;
+        TV c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        TV c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        for (int p = 0; p < kc; p++, a += MR, b += 2 * w)
+        {
+            var b0 = TSimd.Load(b);
+            var b1 = TSimd.Load(b + w);
+            var x = TSimd.Broadcast(a[0]);
+            c00 = TSimd.Fma(x, b0, c00); c01 = TSimd.Fma(x, b1, c01);
+            x = TSimd.Broadcast(a[1]);
+            c10 = TSimd.Fma(x, b0, c10); c11 = TSimd.Fma(x, b1, c11);
+            x = TSimd.Broadcast(a[2]);
+            c20 = TSimd.Fma(x, b0, c20); c21 = TSimd.Fma(x, b1, c21);
+            x = TSimd.Broadcast(a[3]);
+            c30 = TSimd.Fma(x, b0, c30); c31 = TSimd.Fma(x, b1, c31);
+            x = TSimd.Broadcast(a[4]);
+            c40 = TSimd.Fma(x, b0, c40); c41 = TSimd.Fma(x, b1, c41);
+            x = TSimd.Broadcast(a[5]);
+            c50 = TSimd.Fma(x, b0, c50); c51 = TSimd.Fma(x, b1, c51);
+        }
+        var al = TSimd.Broadcast(alpha);
+        StoreRow<TV, TSimd>(c, c00, c01, al); StoreRow<TV, TSimd>(c + ldc, c10, c11, al); StoreRow<TV, TSimd>(c + 2 * ldc, c20, c21, al);
+        StoreRow<TV, TSimd>(c + 3 * ldc, c30, c31, al); StoreRow<TV, TSimd>(c + 4 * ldc, c40, c41, al); StoreRow<TV, TSimd>(c + 5 * ldc, c50, c51, al);
+    }
+
+    /// <summary>c[0:2w] += alpha · (v0, v1).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void StoreRow<TV, TSimd>(float* c, TV v0, TV v1, TV alpha) where TV : struct where TSimd : struct, ISimd<TV>
+    {
+        TSimd.Store(TSimd.Fma(alpha, v0, TSimd.Load(c)), c);
+        TSimd.Store(TSimd.Fma(alpha, v1, TSimd.Load(c + TSimd.Count)), c + TSimd.Count);
+    }
+
+    /// <summary>The few vector operations the micro-kernel needs, over one register width of floats.</summary>
+    private unsafe interface ISimd<TV> where TV : struct
+    {
+        static abstract int Count { get; }
+        static abstract TV Load(float* p);
+        static abstract void Store(TV v, float* p);
+        static abstract TV Broadcast(float x);
+        /// <summary>a · b + c, rounded once.</summary>
+        static abstract TV Fma(TV a, TV b, TV c);
+    }
+
+    private readonly unsafe struct Simd256 : ISimd<Vector256<float>>
+    {
+        public static int Count => Vector256<float>.Count;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Load(float* p) => Vector256.Load(p);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Vector256<float> v, float* p) => v.Store(p);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Broadcast(float x) => Vector256.Create(x);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Fma(Vector256<float> a, Vector256<float> b, Vector256<float> c) => Vector256.FusedMultiplyAdd(a, b, c);
+    }
+
+    private readonly unsafe struct Simd512 : ISimd<Vector512<float>>
+    {
+        public static int Count => Vector512<float>.Count;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Load(float* p) => Vector512.Load(p);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void Store(Vector512<float> v, float* p) => v.Store(p);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Broadcast(float x) => Vector512.Create(x);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Fma(Vector512<float> a, Vector512<float> b, Vector512<float> c) => Vector512.FusedMultiplyAdd(a, b, c);
     }
 }

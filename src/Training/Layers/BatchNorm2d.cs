@@ -16,9 +16,15 @@ namespace MLConv.Training.Layers;
 public sealed class BatchNorm2d : Layer
 {
     private readonly Parameter _gamma, _beta;
-    private Tensor? _x, _y, _dx, _xhat;
+    private Tensor? _y, _dx, _xhat;
     private float[] _invStd = [];
-    private bool _trainingForward;
+    private Saved? _saved;
+
+    /// <summary>
+    /// What backward reads, kept by the last forward: 1/√(σ² + ε) per channel and, after a training forward, x̂;
+    /// after an inference forward (<paramref name="XHat"/> null) x, normalised in backward with the running mean.
+    /// </summary>
+    private readonly record struct Saved(Tensor X, Tensor Y, Tensor? XHat, float[] InvStd);
 
     public BatchNorm2d(int numFeatures, double eps = 1e-5, double momentum = 0.1)
     {
@@ -130,31 +136,31 @@ public sealed class BatchNorm2d : Layer
             }
         });
         if (training) BatchesTracked++;
-        _trainingForward = training;
-        _x = x;
+        _saved = new Saved(x, y, xhat, _invStd);
         return y;
     }
 
     public override Tensor Backward(Tensor dy)
     {
-        CheckSameShape(dy, _y, "BatchNorm2d");
+        var (x, y, xhat, invStd) = _saved ?? throw BackwardBeforeForward();
+        CheckSameShape(dy, y, "BatchNorm2d");
         int n = dy.N, c = dy.C, plane = dy.H * dy.W;
         long m = (long)n * plane;
         var dx = Tensor.Reuse(ref _dx, dy.ShapeArray);
         float[] dyd = dy.Data, dxd = dx.Data, g = _gamma.Value.Data;
-        if (!_trainingForward)
+        if (xhat is null)
         {
             for (int ch = 0; ch < c; ch++)
             {
                 // Running statistics are constants: dx = γ/σ · dy, dγ = Σ dy·(x − μ)/σ, dβ = Σ dy.
-                float k = g[ch] * _invStd[ch], mu = RunningMean[ch];
+                float k = g[ch] * invStd[ch], mu = RunningMean[ch];
                 double dg = 0, dbt = 0;
                 for (int i = 0; i < n; i++)
                 {
                     int o = (i * c + ch) * plane;
                     var ds = dyd.AsSpan(o, plane);
-                    var xs = _x!.Data.AsSpan(o, plane);
-                    for (int q = 0; q < plane; q++) { dg += ds[q] * (xs[q] - mu) * _invStd[ch]; dbt += ds[q]; }
+                    var xs = x.Data.AsSpan(o, plane);
+                    for (int q = 0; q < plane; q++) { dg += ds[q] * (xs[q] - mu) * invStd[ch]; dbt += ds[q]; }
                     TensorPrimitives.Multiply(ds, k, dxd.AsSpan(o, plane));
                 }
                 _gamma.Grad[ch] += (float)dg;
@@ -162,7 +168,7 @@ public sealed class BatchNorm2d : Layer
             }
             return dx;
         }
-        var xh = _xhat!.Data;
+        var xh = xhat.Data;
         Parallelism.For(c, 3L * m, ch =>
         {
             double dGamma = 0, dBeta = 0;
@@ -176,7 +182,7 @@ public sealed class BatchNorm2d : Layer
             _gamma.Grad[ch] += (float)dGamma;
             _beta.Grad[ch] += (float)dBeta;
             // dx = coef·(M·dy − dβ − x̂·dγ), coef = γ/(M·σ).
-            double coef = g[ch] * _invStd[ch] / m;
+            double coef = g[ch] * invStd[ch] / m;
             float a = (float)(coef * m), bh = (float)(-coef * dGamma), k0 = (float)(-coef * dBeta);
             for (int i = 0; i < n; i++)
             {

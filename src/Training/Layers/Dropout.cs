@@ -13,7 +13,10 @@ public sealed class Dropout : Layer
     private Random _rng;
     private Tensor? _y, _dx;
     private float[] _mask = [];
-    private bool _trainingForward;
+    private Saved? _saved;
+
+    /// <summary>What backward reads, kept by the last forward: y (its shape) and the mask (already scaled by 1/(1 − p)); null when the forward was the identity.</summary>
+    private readonly record struct Saved(Tensor Y, float[]? Mask);
 
     public Dropout(double p = 0.5, int seed = 0)
     {
@@ -37,11 +40,11 @@ public sealed class Dropout : Layer
     public override Tensor Forward(Tensor x, bool training)
     {
         ArgumentNullException.ThrowIfNull(x);
-        _trainingForward = training && P > 0;
         var y = Tensor.Reuse(ref _y, x.ShapeArray);
-        if (!_trainingForward)
+        if (!training || P == 0)
         {
             x.Span.CopyTo(y.Span);
+            _saved = new Saved(y, null);
             return y;
         }
         if (_mask.Length < x.Length) _mask = new float[x.Length];
@@ -55,14 +58,16 @@ public sealed class Dropout : Layer
             _mask[i] = ((state * 0x2545F4914F6CDD1DUL) >> 11) >= threshold ? scale : 0f;
         }
         System.Numerics.Tensors.TensorPrimitives.Multiply(x.Span, _mask.AsSpan(0, x.Length), y.Span);
+        _saved = new Saved(y, _mask);
         return y;
     }
 
     public override Tensor Backward(Tensor dy)
     {
-        CheckSameShape(dy, _y, "Dropout");
+        var (y, mask) = _saved ?? throw BackwardBeforeForward();
+        CheckSameShape(dy, y, "Dropout");
         var dx = Tensor.Reuse(ref _dx, dy.ShapeArray);
-        if (_trainingForward) System.Numerics.Tensors.TensorPrimitives.Multiply(dy.Span, _mask.AsSpan(0, dy.Length), dx.Span);
+        if (mask is not null) System.Numerics.Tensors.TensorPrimitives.Multiply(dy.Span, mask.AsSpan(0, dy.Length), dx.Span);
         else dy.Span.CopyTo(dx.Span);
         return dx;
     }

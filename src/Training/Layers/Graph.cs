@@ -104,6 +104,7 @@ public sealed class Graph : Layer
         _gathered = [.. _reads.Select(r => new Tensor[r.Length])];
         Input = input;
         Output = output;
+        OnComputeInputGradientChanged();
     }
 
     /// <summary>Kahn's algorithm; among ready nodes the earliest given goes first, so a given topological order is kept.</summary>
@@ -219,7 +220,6 @@ public sealed class Graph : Layer
         {
             var node = _nodes[i];
             var g = _grads[_writes[i]]!;
-            node.Layer.ComputeInputGradient = ComputeInputGradient || !_readsOnlyInput[i];
             var reads = _reads[i];
             if (node.Layer is MultiInputLayer m)
             {
@@ -233,6 +233,12 @@ public sealed class Graph : Layer
         var zero = Tensor.Reuse(ref _zeroDx, _x!.ShapeArray);
         zero.Clear();
         return zero;
+    }
+
+    /// <summary>A node that reads only the graph input needs its dL/dX only when the graph's own is asked for.</summary>
+    protected override void OnComputeInputGradientChanged()
+    {
+        for (int i = 0; i < _nodes.Length; i++) _nodes[i].Layer.ComputeInputGradient = ComputeInputGradient || !_readsOnlyInput[i];
     }
 
     /// <summary>Adds one use's contribution to dL/dv; a value read once takes the contribution as it is.</summary>

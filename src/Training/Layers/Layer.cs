@@ -22,8 +22,25 @@ public abstract class Layer
     /// <summary>Output shape for an input shape (with batch dimension); throws ArgumentException when the input does not fit.</summary>
     public abstract int[] OutputShape(int[] inputShape);
 
-    /// <summary>When false, backward may skip dL/dX (the first layer of a network); parameter gradients are still computed.</summary>
-    public bool ComputeInputGradient { get; set; } = true;
+    /// <summary>
+    /// When false, backward may skip dL/dX (the first layer of a network); parameter gradients are still computed.
+    /// Set before training (a Network sets it on its root); a composite passes it on, when set and when
+    /// built, to the children that read its own input (<see cref="OnComputeInputGradientChanged"/>), never during backward.
+    /// </summary>
+    public bool ComputeInputGradient
+    {
+        get => _computeInputGradient;
+        set
+        {
+            _computeInputGradient = value;
+            OnComputeInputGradientChanged();
+        }
+    }
+
+    private bool _computeInputGradient = true;
+
+    /// <summary>A composite sets its children's <see cref="ComputeInputGradient"/>: those that read its input get its own, the others true.</summary>
+    protected virtual void OnComputeInputGradientChanged() { }
 
     public virtual IReadOnlyList<Parameter> Parameters => [];
 
@@ -101,6 +118,9 @@ public abstract class Layer
         if (shape.Length != rank)
             throw new ArgumentException($"{layer} expects a rank-{rank} input ({(rank == 4 ? "N, C, H, W" : "N, features")}); got [{string.Join(", ", shape)}].", "inputShape");
     }
+
+    /// <summary>The error of a backward with nothing saved for it.</summary>
+    protected InvalidOperationException BackwardBeforeForward() => new($"{TypeName}.Backward called before Forward.");
 
     protected static void CheckSameShape(Tensor dy, Tensor? y, string layer)
     {

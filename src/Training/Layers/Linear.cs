@@ -13,7 +13,11 @@ public sealed class Linear : Layer
 {
     private readonly Parameter _weight;
     private readonly Parameter? _bias;
-    private Tensor? _x, _y, _dx;
+    private Tensor? _y, _dx;
+    private Saved? _saved;
+
+    /// <summary>What backward reads, kept by the last forward: x (for dW) and y (its shape).</summary>
+    private readonly record struct Saved(Tensor X, Tensor Y);
 
     public Linear(int inFeatures, int outFeatures, bool bias = true, Random? rng = null) : this(inFeatures, outFeatures, bias)
     {
@@ -76,14 +80,14 @@ public sealed class Linear : Layer
         if (_bias is null) y.Clear();
         else for (int i = 0; i < n; i++) _bias.Value.Span.CopyTo(y.Data.AsSpan(i * OutFeatures, OutFeatures));
         Gemm.Multiply(false, true, n, OutFeatures, InFeatures, 1f, x.Span, InFeatures, _weight.Value.Span, InFeatures, 1f, y.Span, OutFeatures);
-        _x = x;
+        _saved = new Saved(x, y);
         return y;
     }
 
     public override Tensor Backward(Tensor dy)
     {
-        CheckSameShape(dy, _y, "Linear");
-        var x = _x!;
+        var (x, y) = _saved ?? throw BackwardBeforeForward();
+        CheckSameShape(dy, y, "Linear");
         int n = x.N;
         Gemm.Multiply(true, false, OutFeatures, InFeatures, n, 1f, dy.Span, OutFeatures, x.Span, InFeatures, 1f, _weight.Grad.Span, InFeatures);
         if (_bias is not null)

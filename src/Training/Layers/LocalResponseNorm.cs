@@ -16,7 +16,11 @@ namespace MLConv.Training.Layers;
 /// </summary>
 public sealed class LocalResponseNorm : Layer
 {
-    private Tensor? _x, _y, _scale, _pow, _dx, _t;
+    private Tensor? _y, _scale, _pow, _dx, _t;
+    private Saved? _saved;
+
+    /// <summary>What backward reads, kept by the last forward: x, y, s and s^(−β).</summary>
+    private readonly record struct Saved(Tensor X, Tensor Y, Tensor S, Tensor SPowNegBeta);
 
     public LocalResponseNorm(int size, double alpha = 1e-4, double beta = 0.75, double k = 1.0)
     {
@@ -51,7 +55,6 @@ public sealed class LocalResponseNorm : Layer
         var y = Tensor.Reuse(ref _y, shape);
         var scale = Tensor.Reuse(ref _scale, shape);
         var pow = Tensor.Reuse(ref _pow, shape);
-        _x = x;
         int n = shape[0], c = shape[1], plane = x.Length / Math.Max(1, n * c);
         float[] xd = x.Data, yd = y.Data, sd = scale.Data, pd = pow.Data;
         float a = (float)(Alpha / Size), k = (float)K, negBeta = (float)-Beta;
@@ -73,17 +76,19 @@ public sealed class LocalResponseNorm : Layer
             TP.Pow(sAll, negBeta, sq);
             TP.Multiply(xd.AsSpan(start, c * plane), sq, yd.AsSpan(start, c * plane));
         });
+        _saved = new Saved(x, y, scale, pow);
         return y;
     }
 
     public override Tensor Backward(Tensor dy)
     {
-        CheckSameShape(dy, _y, "LocalResponseNorm");
+        var (x, y, scale, pow) = _saved ?? throw BackwardBeforeForward();
+        CheckSameShape(dy, y, "LocalResponseNorm");
         var shape = dy.ShapeArray;
         var dx = Tensor.Reuse(ref _dx, shape);
         var t = Tensor.Reuse(ref _t, shape);
         int n = shape[0], c = shape[1], plane = dy.Length / Math.Max(1, n * c);
-        float[] xd = _x!.Data, yd = _y!.Data, sd = _scale!.Data, pd = _pow!.Data, dyd = dy.Data, dxd = dx.Data, td = t.Data;
+        float[] xd = x.Data, yd = y.Data, sd = scale.Data, pd = pow.Data, dyd = dy.Data, dxd = dx.Data, td = t.Data;
         float coef = (float)(-2 * Alpha * Beta / Size);
         Parallelism.For(n, (long)c * plane * (Size + 6), i =>
         {

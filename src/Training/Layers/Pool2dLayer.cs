@@ -11,8 +11,12 @@ namespace MLConv.Training.Layers;
 /// </summary>
 public abstract class Pool2dLayer : Layer
 {
-    private Tensor? _x, _y, _dx;
+    private Tensor? _y, _dx;
     private int[] _arg = [];
+    private Saved? _saved;
+
+    /// <summary>What backward reads, kept by the last forward: x (its shape), y, and for max/min the flat index each output took.</summary>
+    private readonly record struct Saved(Tensor X, Tensor Y, int[] ArgIndex);
 
     private protected Pool2dLayer(PoolMode mode, Size2 kernelSize, Size2? stride, Padding padding, Size2? dilation,
         bool ceilMode, bool countIncludePad)
@@ -51,17 +55,17 @@ public abstract class Pool2dLayer : Layer
         var y = Tensor.Reuse(ref _y, shape);
         if (Mode != PoolMode.Average && _arg.Length < y.Length) _arg = new int[y.Length];
         Pool2d.Forward(Mode, x.Data, x.N * x.C, x.H, x.W, Geometry, CountIncludePad, y.Data, shape[2], shape[3], _arg);
-        _x = x;
+        _saved = new Saved(x, y, _arg);
         return y;
     }
 
     public override Tensor Backward(Tensor dy)
     {
-        CheckSameShape(dy, _y, TypeName);
-        var x = _x!;
+        var (x, y, arg) = _saved ?? throw BackwardBeforeForward();
+        CheckSameShape(dy, y, TypeName);
         var dx = Tensor.Reuse(ref _dx, x.ShapeArray);
         dx.Clear();
-        Pool2d.Backward(Mode, dy.Data, x.N * x.C, x.H, x.W, Geometry, CountIncludePad, dy.H, dy.W, _arg, dx.Data);
+        Pool2d.Backward(Mode, dy.Data, x.N * x.C, x.H, x.W, Geometry, CountIncludePad, dy.H, dy.W, arg, dx.Data);
         return dx;
     }
 

@@ -8,6 +8,10 @@ namespace MLConv.Training.Layers;
 public sealed class ReLU : Layer
 {
     private Tensor? _y, _dx;
+    private Saved? _saved;
+
+    /// <summary>What backward reads, kept by the last forward: y (dx passes where y > 0).</summary>
+    private readonly record struct Saved(Tensor Y);
 
     public override int[] OutputShape(int[] inputShape) => (int[])inputShape.Clone();
 
@@ -16,14 +20,16 @@ public sealed class ReLU : Layer
         ArgumentNullException.ThrowIfNull(x);
         var y = Tensor.Reuse(ref _y, x.ShapeArray);
         System.Numerics.Tensors.TensorPrimitives.Max(x.Span, 0f, y.Span);
+        _saved = new Saved(y);
         return y;
     }
 
     public override Tensor Backward(Tensor dy)
     {
-        CheckSameShape(dy, _y, "ReLU");
+        var output = (_saved ?? throw BackwardBeforeForward()).Y;
+        CheckSameShape(dy, output, "ReLU");
         var dx = Tensor.Reuse(ref _dx, dy.ShapeArray);
-        var ys = _y!.Span;
+        var ys = output.Span;
         var ds = dy.Span;
         var xs = dx.Span;
         int i = 0;

@@ -15,6 +15,7 @@ public sealed class Residual : Layer
     {
         Body = body ?? throw new ArgumentNullException(nameof(body));
         Shortcut = shortcut;
+        OnComputeInputGradientChanged();
     }
 
     public Layer Body { get; }
@@ -47,18 +48,23 @@ public sealed class Residual : Layer
     public override Tensor Backward(Tensor dy)
     {
         CheckSameShape(dy, _y, "Residual");
-        Body.ComputeInputGradient = true;
         var dBody = Body.Backward(dy);
         var dx = Tensor.Reuse(ref _dx, dBody.ShapeArray);
         dBody.Span.CopyTo(dx.Span);
         if (Shortcut is null) System.Numerics.Tensors.TensorPrimitives.Add(dx.Span, dy.Span, dx.Span);
         else
         {
-            Shortcut.ComputeInputGradient = true;
             var dS = Shortcut.Backward(dy);
             System.Numerics.Tensors.TensorPrimitives.Add(dx.Span, dS.Span, dx.Span);
         }
         return dx;
+    }
+
+    /// <summary>dx sums both paths' input gradients, so both are computed even when this block's own dx is not needed.</summary>
+    protected override void OnComputeInputGradientChanged()
+    {
+        Body.ComputeInputGradient = true;
+        if (Shortcut is not null) Shortcut.ComputeInputGradient = true;
     }
 
     public override long MultiplyAccumulates(int[] inputShape) =>

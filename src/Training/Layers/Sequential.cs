@@ -14,6 +14,7 @@ public sealed class Sequential : Layer
         _layers = [.. layers];
         for (int i = 0; i < _layers.Count; i++)
             if (_layers[i] is null) throw new ArgumentException($"Layer {i} is null.", nameof(layers));
+        OnComputeInputGradientChanged();
     }
 
     public IReadOnlyList<Layer> Layers => _layers;
@@ -45,12 +46,14 @@ public sealed class Sequential : Layer
 
     public override Tensor Backward(Tensor dy)
     {
-        for (int i = _layers.Count - 1; i >= 0; i--)
-        {
-            _layers[i].ComputeInputGradient = i > 0 || ComputeInputGradient;
-            dy = _layers[i].Backward(dy);
-        }
+        for (int i = _layers.Count - 1; i >= 0; i--) dy = _layers[i].Backward(dy);
         return dy;
+    }
+
+    /// <summary>Only the first layer reads the input; every later one must pass dL/dX back to its predecessor.</summary>
+    protected override void OnComputeInputGradientChanged()
+    {
+        for (int i = 0; i < _layers.Count; i++) _layers[i].ComputeInputGradient = i > 0 || ComputeInputGradient;
     }
 
     public override long MultiplyAccumulates(int[] inputShape)

@@ -1,5 +1,6 @@
 using MLConv.Tests.Reference;
 using MLConv.Training.Layers;
+using MLConv.Training.Tensors;
 
 namespace MLConv.Tests.Layers;
 
@@ -57,5 +58,38 @@ public sealed class CompositeTests
         var e = Assert.ThrowsExactly<ArgumentException>(() => net.OutputShape([1, 1, 6, 6]));
         StringAssert.Contains(e.Message, "Layer 2");
         StringAssert.Contains(e.Message, "10 input features");
+    }
+
+    [TestMethod]
+    public void OnlyLayersReadingTheNetworkInputSkipTheirInputGradient()
+    {
+        var first = new Conv2d(1, 4, 3, padding: 1);
+        var inner = new Sequential(first, new ReLU());
+        var body = new Conv2d(4, 4, 3, padding: 1);
+        var block = new Residual(new Sequential(body));
+        var root = new Sequential(inner, block, new Flatten(), new Linear(4 * 6 * 6, 2));
+        Assert.IsTrue(first.ComputeInputGradient, "a new network computes every input gradient");
+
+        root.ComputeInputGradient = false;
+        Assert.IsFalse(inner.ComputeInputGradient);
+        Assert.IsFalse(first.ComputeInputGradient, "the first layer is told through its parents, before backward");
+        Assert.IsTrue(root.Layers.Skip(1).All(l => l.ComputeInputGradient));
+        Assert.IsTrue(body.ComputeInputGradient, "a residual block sums its paths' input gradients");
+
+        var x = GradCheck.Random([2, 1, 6, 6], new Random(1));
+        root.Forward(x, true);
+        root.Backward(GradCheck.Random([2, 2], new Random(2)));
+        Assert.IsFalse(first.ComputeInputGradient, "backward leaves the flags as they were");
+
+        root.ComputeInputGradient = true;
+        Assert.IsTrue(first.ComputeInputGradient);
+    }
+
+    [TestMethod]
+    public void BackwardBeforeForwardSaysSo()
+    {
+        Layer[] layers = [new Conv2d(1, 2, 3), new Linear(2, 2), new BatchNorm2d(2), new MaxPool2d(2), new Dropout(), new LocalResponseNorm(3), new ReLU()];
+        foreach (var layer in layers)
+            StringAssert.Contains(Assert.Throws<InvalidOperationException>(() => layer.Backward(new Tensor(1, 2))).Message, "before Forward", layer.TypeName);
     }
 }

@@ -1,0 +1,197 @@
+using System.Buffers;
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
+
+namespace MLConv.Training.Kernels;
+
+/// <summary>
+/// Grouped 2-D convolution by <see cref="Im2Col"/> + <see cref="Gemm"/> (+ <see cref="Col2Im"/>), with its scheduling.
+/// Per group g, for a block of samples whose columns (Rows × block·P, P = outH·outW) stay in cache:
+///   forward   Y_g = W_g · cols_g + b
+///   backward  dW_g += dY_g · cols_gᵀ,   db += Σ dY,   dX = col2im(W_gᵀ · dY_g)
+/// Blocks are independent in forward and in dX and go to different threads when there are enough of them;
+/// otherwise each GEMM spreads over the threads. dW and db are reduced in a fixed order (see <see cref="Backward"/>),
+/// so results do not depend on the thread count. The weights are packed for the GEMM once per call.
+/// Layouts: x [n, inChannels, height, width], w [outChannels, inChannels/groups, kh, kw], y [n, outChannels, outH, outW].
+/// </summary>
+public static class ConvGemm
+{
+    public static void Forward(float[] x, float[] w, float[]? bias, float[] y, int n, int inChannels, int height, int width,
+        int outChannels, int groups, Window2d g, int outH, int outW)
+    {
+        var s = new Shapes(n, inChannels, height, width, outChannels, groups, g, outH, outW);
+        int blocks = s.Blocks;
+        bool perBlock = blocks >= Parallelism.MaxThreads;
+        using var packed = new PackedWeights(w, s, transpose: false);
+        Parallelism.For(blocks, perBlock ? s.Work * s.Block : 0, b =>
+        {
+            using var scratch = new Scratch();
+            int i0 = b * s.Block, count = Math.Min(s.Block, n - i0), cw = count * s.P;
+            var buffer = scratch.Get(s.Direct ? 0 : s.Rows * cw + (count > 1 ? outChannels * cw : 0));
+            var cols = s.Columns(x, i0, count, buffer);
+            // One sample: the GEMM writes straight into y. Several: into a (Cout × block·P) scratch, then scattered.
+            var outM = count == 1 ? y.AsSpan(i0 * outChannels * s.P, outChannels * s.P) : buffer.AsSpan(s.Rows * cw, outChannels * cw);
+            for (int co = 0; co < outChannels; co++) outM.Slice(co * cw, cw).Fill(bias?[co] ?? 0f);
+            for (int gi = 0; gi < groups; gi++)
+                Gemm.Multiply(packed[gi], false, cw, 1f, cols.Slice(gi * s.Kg * cw), cw, 1f, outM.Slice(gi * s.Mg * cw), cw, parallel: !perBlock);
+            if (count > 1)
+                for (int k = 0; k < count; k++)
+                for (int co = 0; co < outChannels; co++)
+                    outM.Slice(co * cw + k * s.P, s.P).CopyTo(y.AsSpan(((i0 + k) * outChannels + co) * s.P, s.P));
+        });
+    }
+
+    /// <summary>
+    /// Accumulates dW (and db when given) and, when <paramref name="dx"/> is given, writes dX.
+    /// The sample blocks fall into at most 8 consecutive groups (a number that depends on the shapes only); each group
+    /// sums its blocks' dW and db in order into its own buffer, and the buffers are added in group order.
+    /// </summary>
+    public static void Backward(float[] x, float[] w, float[] dy, float[] dw, float[]? db, float[]? dx, int n, int inChannels,
+        int height, int width, int outChannels, int groups, Window2d g, int outH, int outW)
+    {
+        var s = new Shapes(n, inChannels, height, width, outChannels, groups, g, outH, outW);
+        int wLen = outChannels * s.Kg, pLen = wLen + (db is null ? 0 : outChannels);
+        int blocks = s.Blocks, parts = Math.Min(blocks, 8), perPart = (blocks + parts - 1) / parts;
+        parts = (blocks + perPart - 1) / perPart;
+        bool perPartThreads = parts >= Parallelism.MaxThreads;
+        var partial = ArrayPool<float>.Shared.Rent(parts * pLen);
+        try
+        {
+            Array.Clear(partial, 0, parts * pLen);
+            using var packedT = dx is null ? null : new PackedWeights(w, s, transpose: true);
+            Parallelism.For(parts, perPartThreads ? s.Work * 2 * perPart * s.Block : 0, part =>
+            {
+                using var scratch = new Scratch();
+                var dwPart = partial.AsSpan(part * pLen, wLen);
+                var dbPart = partial.AsSpan(part * pLen + wLen, pLen - wLen);
+                for (int b = part * perPart; b < Math.Min(blocks, (part + 1) * perPart); b++)
+                    BackwardBlock(s, b, x, dy, dx, packedT, dwPart, dbPart, scratch, parallel: !perPartThreads);
+            });
+            for (int part = 0; part < parts; part++) TensorPrimitives.Add(dw.AsSpan(0, wLen), partial.AsSpan(part * pLen, wLen), dw.AsSpan(0, wLen));
+            if (db is not null)
+                for (int part = 0; part < parts; part++)
+                    TensorPrimitives.Add(db.AsSpan(0, outChannels), partial.AsSpan(part * pLen + wLen, outChannels), db.AsSpan(0, outChannels));
+        }
+        finally { ArrayPool<float>.Shared.Return(partial); }
+    }
+
+    /// <summary>Sample block b: dW += dY·colsᵀ and db += Σ dY into the part's buffers; dX of its samples when asked for.</summary>
+    private static void BackwardBlock(in Shapes s, int b, float[] x, float[] dy, float[]? dx, PackedWeights? packedT,
+        Span<float> dw, Span<float> db, Scratch scratch, bool parallel)
+    {
+        int cout = s.OutChannels, i0 = b * s.Block, count = Math.Min(s.Block, s.N - i0), cw = count * s.P, plane = s.Channels * s.H * s.W;
+        var buffer = scratch.Get(s.Direct ? 0 : 2 * s.Rows * cw + (count > 1 ? cout * cw : 0));
+        var cols = s.Columns(x, i0, count, buffer);
+        // dY of the block as a (Cout × block·P) matrix: the sample's own slice, or gathered.
+        Span<float> dyM = dy.AsSpan(i0 * cout * s.P, cout * s.P);
+        if (count > 1)
+        {
+            dyM = buffer.AsSpan(2 * s.Rows * cw, cout * cw);
+            for (int k = 0; k < count; k++)
+            for (int co = 0; co < cout; co++)
+                dy.AsSpan(((i0 + k) * cout + co) * s.P, s.P).CopyTo(dyM.Slice(co * cw + k * s.P, s.P));
+        }
+        for (int co = 0; co < db.Length; co++) db[co] += TensorPrimitives.Sum(dyM.Slice(co * cw, cw));
+        for (int gi = 0; gi < s.Groups; gi++)
+            Gemm.Multiply(false, true, s.Mg, s.Kg, cw, 1f, dyM.Slice(gi * s.Mg * cw), cw, cols.Slice(gi * s.Kg * cw), cw,
+                1f, dw.Slice(gi * s.Mg * s.Kg), s.Kg, parallel);
+        if (dx is null) return;
+        // dCols = Wᵀ · dY, folded back onto each image (col2im); for a direct 1x1 conv dCols is dX itself.
+        var dCols = s.Direct ? dx.AsSpan(i0 * plane, plane) : buffer.AsSpan(s.Rows * cw, s.Rows * cw);
+        for (int gi = 0; gi < s.Groups; gi++)
+            Gemm.Multiply(packedT![gi], false, cw, 1f, dyM.Slice(gi * s.Mg * cw), cw, 0f, dCols.Slice(gi * s.Kg * cw), cw, parallel);
+        if (s.Direct) return;
+        for (int k = 0; k < count; k++)
+        {
+            var dxk = dx.AsSpan((i0 + k) * plane, plane);
+            dxk.Clear();
+            Col2Im.Run(dCols.Slice(k * s.P), cw, s.Channels, s.H, s.W, s.G, s.OutH, s.OutW, dxk);
+        }
+    }
+
+    /// <summary>
+    /// GEMM sizes: P output pixels per sample, Kg = Cin/groups·kh·kw, Mg = Cout/groups; <see cref="Block"/> samples share one
+    /// column matrix (Rows × Block·P) so that small images still give GEMMs of ~512 columns, as long as it stays ≤ 256 KiB.
+    /// </summary>
+    private readonly struct Shapes
+    {
+        public readonly int N, P, Kg, Mg, Rows, Groups, Channels, OutChannels, H, W, OutH, OutW, Block;
+        public readonly Window2d G;
+        /// <summary>1x1, stride 1, no padding: the image (C × H·W) already is the column matrix.</summary>
+        public readonly bool Direct;
+        public readonly long Work;
+
+        public Shapes(int n, int inChannels, int h, int w, int outChannels, int groups, Window2d g, int oh, int ow)
+        {
+            N = n; G = g; Groups = groups;
+            P = oh * ow;
+            Kg = inChannels / groups * g.KernelH * g.KernelW;
+            Mg = outChannels / groups;
+            Rows = Kg * groups;
+            Channels = inChannels; OutChannels = outChannels; H = h; W = w; OutH = oh; OutW = ow;
+            Direct = g.KernelH == 1 && g.KernelW == 1 && g.StrideH == 1 && g.StrideW == 1
+                && g.PadTop == 0 && g.PadLeft == 0 && g.PadBottom == 0 && g.PadRight == 0;
+            Work = (long)outChannels * P * Kg;
+            Block = Direct ? 1 : Math.Max(1, Math.Min(n, Math.Min(512 / P, (64 * 1024) / Math.Max(1, Rows * P))));
+        }
+
+        public int Blocks => (N + Block - 1) / Block;
+
+        /// <summary>
+        /// The column matrix (Rows × count·P) of samples [i0, i0 + count): sample k fills columns [k·P, (k + 1)·P). A direct
+        /// conv (count 1) uses the image itself; otherwise im2col writes into <paramref name="buffer"/>.
+        /// </summary>
+        public Span<float> Columns(float[] x, int i0, int count, float[]? buffer)
+        {
+            int size = Channels * H * W;
+            if (Direct) return x.AsSpan(i0 * size, size);
+            var cols = buffer.AsSpan(0, Rows * count * P);
+            for (int k = 0; k < count; k++)
+                Im2Col.Run(x.AsSpan((i0 + k) * size, size), Channels, H, W, G, OutH, OutW, cols.Slice(k * P), count * P);
+            return cols;
+        }
+    }
+
+    /// <summary>Each group's W_g (Mg × Kg), or W_gᵀ, packed once for the GEMMs of every block.</summary>
+    private sealed class PackedWeights : IDisposable
+    {
+        private readonly Gemm.PackedA?[] _groups;
+
+        public PackedWeights(float[] w, in Shapes s, bool transpose)
+        {
+            _groups = new Gemm.PackedA?[s.Groups];
+            try
+            {
+                for (int gi = 0; gi < s.Groups; gi++)
+                {
+                    var wg = w.AsSpan(gi * s.Mg * s.Kg);
+                    _groups[gi] = transpose ? new Gemm.PackedA(true, s.Kg, s.Mg, wg, s.Kg) : new Gemm.PackedA(false, s.Mg, s.Kg, wg, s.Kg);
+                }
+            }
+            catch { Dispose(); throw; }
+        }
+
+        public Gemm.PackedA this[int group] => _groups[group]!;
+
+        public void Dispose() { foreach (var p in _groups) p?.Dispose(); }
+    }
+
+    /// <summary>A thread's working buffer (columns, gathered dY, dCols), rented from the pool and grown on demand.</summary>
+    private sealed class Scratch : IDisposable
+    {
+        private float[]? _buffer;
+
+        /// <summary>A buffer of at least <paramref name="length"/> floats (null for 0 when none is held yet); contents undefined.</summary>
+        public float[]? Get(int length)
+        {
+            if (length == 0 || (_buffer is not null && _buffer.Length >= length)) return _buffer;
+            if (_buffer is not null) ArrayPool<float>.Shared.Return(_buffer);
+            return _buffer = ArrayPool<float>.Shared.Rent(length);
+        }
+
+        public void Dispose()
+        {
+            if (_buffer is not null) ArrayPool<float>.Shared.Return(_buffer);
+            _buffer = null;
+        }
+    }
+}

@@ -1,0 +1,44 @@
+using MLConv.Training.Kernels;
+
+namespace MLConv.Tests.Kernels;
+
+[TestClass]
+public sealed class ConvGemmTests
+{
+    [TestMethod]
+    [DataRow(40, 3, 8, 6, 1, 3, 1, 1)]   // small images: several samples share a column block, many blocks
+    [DataRow(5, 4, 20, 8, 2, 3, 2, 1)]   // grouped, strided: one sample a block
+    [DataRow(9, 6, 7, 5, 1, 1, 1, 0)]    // 1x1: the image is the column matrix
+    public void ResultsDoNotDependOnTheThreadCount(int n, int cin, int hw, int cout, int groups, int k, int stride, int pad)
+    {
+        var g = new Window2d(k, k, stride, stride, pad, pad, pad, pad);
+        var (oh, ow) = g.OutputSize(hw, hw);
+        var r = new Random(n + cin + hw);
+        float[] Rand(int len) => [.. Enumerable.Range(0, len).Select(_ => (float)(r.NextDouble() * 2 - 1))];
+        float[] x = Rand(n * cin * hw * hw), w = Rand(cout * cin / groups * k * k), b = Rand(cout), dy = Rand(n * cout * oh * ow);
+
+        (float[] Y, float[] DW, float[] DB, float[] DX) Run(int threads)
+        {
+            int saved = Parallelism.MaxThreads;
+            try
+            {
+                Parallelism.MaxThreads = threads;
+                float[] y = new float[dy.Length], dw = new float[w.Length], db = new float[cout], dx = new float[x.Length];
+                ConvGemm.Forward(x, w, b, y, n, cin, hw, hw, cout, groups, g, oh, ow);
+                ConvGemm.Backward(x, w, dy, dw, db, dx, n, cin, hw, hw, cout, groups, g, oh, ow);
+                return (y, dw, db, dx);
+            }
+            finally { Parallelism.MaxThreads = saved; }
+        }
+
+        var one = Run(1);
+        foreach (int threads in new[] { 2, 3, 16 })
+        {
+            var many = Run(threads);
+            CollectionAssert.AreEqual(one.Y, many.Y, $"y, {threads} threads");
+            CollectionAssert.AreEqual(one.DW, many.DW, $"dW, {threads} threads");
+            CollectionAssert.AreEqual(one.DB, many.DB, $"db, {threads} threads");
+            CollectionAssert.AreEqual(one.DX, many.DX, $"dX, {threads} threads");
+        }
+    }
+}
