@@ -4,6 +4,7 @@ using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
 using MLConv.Training.Models;
 using MLConv.Training.Fitting;
+using MLConv.Training.Layers;
 
 namespace MLConv.Transforms;
 
@@ -51,12 +52,6 @@ public sealed class CnnEstimator : IEstimator<CnnTransformer>
         if (classNames.Length < 2) throw new ArgumentException($"Label column '{o.LabelColumnName}' has {classNames.Length} class; TrainCnn needs at least 2.", nameof(input));
         if (maxLabel >= classNames.Length) throw new InvalidDataException($"Label {maxLabel} is out of range for {classNames.Length} classes.");
 
-        var network = o.CustomArchitecture is { } custom
-            ? new Network(custom(o.Channels, o.ImageHeight, o.ImageWidth, classNames.Length), o.Channels, o.ImageHeight, o.ImageWidth, classNames)
-            : Architectures.Create(o.Architecture, o.Channels, o.ImageHeight, o.ImageWidth, classNames.Length, o.Trainer.Seed, classNames);
-        if (o.CustomArchitecture is not null && o.InitializeCustomArchitecture) network.Root.Reset(new Random(o.Trainer.Seed));
-        network = WithNormalization(network, o, images);
-
         Training.Tensors.Tensor? vx = null;
         int[]? vy = null;
         if (o.ValidationData is not null)
@@ -67,23 +62,72 @@ public sealed class CnnEstimator : IEstimator<CnnTransformer>
         else if (o.ValidationFraction > 0)
             (images, labels, vx, vy) = Split(images, labels, o.ValidationFraction, o.Trainer.Seed);
 
-        ch.Info(MessageSensitivity.None, $"TrainCnn: {network.Architecture}, {network.ParameterCount:N0} parameters, {labels.Length} training rows" +
-            (vy is null ? "" : $", {vy.Length} validation rows") + $", {classNames.Length} classes, {o.Trainer.Epochs} epochs");
         var progress = new LoggingProgress(ch, o.Progress);
-        var result = new Trainer(o.Trainer).Fit(network, images, labels, vx, vy, progress, o.CancellationToken);
+        Network network;
+        TrainingResult result;
+        if (o.PretrainedModel is not null)
+            (network, result) = FitPretrained(ch, o, classNames, images, labels, vx, vy, progress);
+        else
+        {
+            network = o.CustomArchitecture is { } custom
+                ? new Network(custom(o.Channels, o.ImageHeight, o.ImageWidth, classNames.Length), o.Channels, o.ImageHeight, o.ImageWidth, classNames)
+                : Architectures.Create(o.Architecture, o.Channels, o.ImageHeight, o.ImageWidth, classNames.Length, o.Trainer.Seed, classNames);
+            if (o.CustomArchitecture is not null && o.InitializeCustomArchitecture) network.Root.Reset(new Random(o.Trainer.Seed));
+            network = WithNormalization(network, Normalize(o, images));
+            ch.Info(MessageSensitivity.None, $"TrainCnn: {network.Architecture}, {network.ParameterCount:N0} parameters, {labels.Length} training rows" +
+                (vy is null ? "" : $", {vy.Length} validation rows") + $", {classNames.Length} classes, {o.Trainer.Epochs} epochs");
+            result = new Trainer(o.Trainer).Fit(network, images, labels, vx, vy, progress, o.CancellationToken);
+        }
         ch.Info(MessageSensitivity.None, $"TrainCnn: done in {result.Elapsed.TotalSeconds:F1} s");
         return new CnnTransformer(_env, _transforms, network, o, result);
     }
 
-    private static Network WithNormalization(Network network, CnnTrainerOptions o, Training.Tensors.Tensor images)
+    private static Normalization Normalize(CnnTrainerOptions o, Training.Tensors.Tensor images) => o.Normalization switch
     {
-        Normalization norm = o.Normalization switch
+        PixelNormalization.None => Normalization.Identity(o.Channels),
+        PixelNormalization.Custom => new Normalization([.. o.Mean!], [.. o.Std!]),
+        _ => MeasureNormalization(images),
+    };
+
+    private static Network WithNormalization(Network network, Normalization norm) =>
+        new(network.Root, network.Channels, network.Height, network.Width, network.ClassNames, norm) { Architecture = network.Architecture };
+
+    /// <summary>
+    /// Transfer learning: the pretrained features (its own normalisation when it has one) and a new head. Frozen (the
+    /// default), the features of every image are computed once and only the head trains on them; the trained head then
+    /// sits on the frozen features in one network. Fine-tuned, the whole network trains on the images.
+    /// </summary>
+    private static (Network, TrainingResult) FitPretrained(IChannel ch, CnnTrainerOptions o, string[] classNames, Training.Tensors.Tensor images,
+        int[] labels, Training.Tensors.Tensor? vx, int[]? vy, IProgress<TrainingProgress> progress)
+    {
+        var pretrained = Export.Onnx.PretrainedNetwork.Load(o.PretrainedModel!, o.PretrainedCutAt);
+        if (pretrained.Channels != o.Channels)
+            throw new ArgumentException($"The pretrained network '{pretrained.Name}' reads {pretrained.Channels}-channel images; the options say {o.Channels} (ExtractPixels' colours).", nameof(o.Channels));
+        var norm = o.Normalization == PixelNormalization.Custom || pretrained.Normalization is null ? Normalize(o, images) : pretrained.Normalization;
+        var featureShape = TransferLearning.FeatureShape(pretrained.Features, o.Channels, o.ImageHeight, o.ImageWidth);
+        var head = TransferLearning.Head(featureShape, classNames.Length, o.HeadDropout, o.Trainer.Seed);
+        string arch = $"{pretrained.Name}+head";
+        if (o.FineTunePretrained)
         {
-            PixelNormalization.None => Normalization.Identity(o.Channels),
-            PixelNormalization.Custom => new Normalization([.. o.Mean!], [.. o.Std!]),
-            _ => MeasureNormalization(images),
-        };
-        return new Network(network.Root, network.Channels, network.Height, network.Width, network.ClassNames, norm) { Architecture = network.Architecture };
+            var whole = new Network(new Sequential([pretrained.Features, .. head.Layers]), o.Channels, o.ImageHeight, o.ImageWidth, classNames, norm) { Architecture = arch };
+            ch.Info(MessageSensitivity.None, $"TrainCnn: fine-tuning {arch}, {whole.ParameterCount:N0} parameters, {labels.Length} training rows, {o.Trainer.Epochs} epochs");
+            return (whole, new Trainer(o.Trainer).Fit(whole, images, labels, vx, vy, progress, o.CancellationToken));
+        }
+
+        ch.Info(MessageSensitivity.None, $"TrainCnn: computing {pretrained.Name}'s features [{string.Join(", ", featureShape)}] of {labels.Length + (vy?.Length ?? 0)} images once");
+        var features = TransferLearning.ComputeFeatures(pretrained.Features, images, norm, cancellationToken: o.CancellationToken);
+        var vFeatures = vx is null ? null : TransferLearning.ComputeFeatures(pretrained.Features, vx, norm, cancellationToken: o.CancellationToken);
+        var headOnly = featureShape.Length == 3
+            ? new Network(head, featureShape[0], featureShape[1], featureShape[2], classNames)
+            : throw new NotSupportedException($"Features of shape [{string.Join(", ", featureShape)}] per image: a frozen base must end in [C, H, W] activations.");
+        var headOptions = o.Trainer.Clone();
+        headOptions.RandomShift = 0;
+        headOptions.HorizontalFlip = false;
+        ch.Info(MessageSensitivity.None, $"TrainCnn: training the head ({headOnly.ParameterCount:N0} parameters) on frozen {pretrained.Name} features, {o.Trainer.Epochs} epochs");
+        var result = new Trainer(headOptions).Fit(headOnly, features, labels, vFeatures, vy, progress, o.CancellationToken);
+        var network = new Network(new Sequential([new Frozen(pretrained.Features), .. head.Layers]), o.Channels, o.ImageHeight, o.ImageWidth, classNames, norm)
+            { Architecture = arch };
+        return (network, result);
     }
 
     /// <summary>Per-channel mean and standard deviation of the training pixels (std floored at 1e-6).</summary>

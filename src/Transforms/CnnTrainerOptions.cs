@@ -38,6 +38,24 @@ public sealed class CnnTrainerOptions
     /// <summary>Re-draw a custom architecture's weights from <see cref="Seed"/> (He init) before training; false keeps the weights it was built with (e.g. preset filters).</summary>
     public bool InitializeCustomArchitecture { get; set; } = true;
 
+    /// <summary>
+    /// Start from a pretrained network instead of <see cref="Architecture"/>: <c>"ResNet18"</c> (the ImageNet ResNet-18 of
+    /// the Microsoft.ML.DnnImageFeaturizer.ResNet18 package, 224x224 RGB — resize to it), a path to an ONNX file or a
+    /// path to an MLConv model file. It is cut at <see cref="PretrainedCutAt"/> (default: its features before any
+    /// classifier) and gets a new head sized to the label count. The network's own normalisation is used when it
+    /// has one (ResNet18, .mlconv files); for an ONNX file set <see cref="Normalization"/> to what it was trained with.
+    /// </summary>
+    public string? PretrainedModel { get; set; }
+    /// <summary>The graph value of <see cref="PretrainedModel"/> whose activations feed the new head (default: the features before the classifier).</summary>
+    public string? PretrainedCutAt { get; set; }
+    /// <summary>
+    /// False (default): the pretrained layers stay as they are, in inference mode, and their outputs are computed once
+    /// per image and reused every epoch — only the head trains (image augmentation does not apply then). True: every layer trains.
+    /// </summary>
+    public bool FineTunePretrained { get; set; }
+    /// <summary>Dropout before the new head's Linear layer (pretrained networks only).</summary>
+    public double HeadDropout { get; set; } = 0.2;
+
     public int ImageHeight { get; set; } = 28;
     public int ImageWidth { get; set; } = 28;
     public int Channels { get; set; } = 1;
@@ -73,6 +91,9 @@ public sealed class CnnTrainerOptions
         if (!(ValidationFraction >= 0 && ValidationFraction < 1)) throw new ArgumentOutOfRangeException(nameof(ValidationFraction), ValidationFraction, "ValidationFraction must be in [0, 1).");
         if (Normalization == PixelNormalization.Custom && (Mean?.Length != Channels || Std?.Length != Channels || Std.Any(s => !(s > 0))))
             throw new ArgumentException($"Custom normalization needs Mean and Std with {Channels} values each, Std > 0.", nameof(Normalization));
+        if (!(HeadDropout >= 0 && HeadDropout < 1)) throw new ArgumentOutOfRangeException(nameof(HeadDropout), HeadDropout, "HeadDropout must be in [0, 1).");
+        if (PretrainedModel is not null && (CustomArchitecture is not null))
+            throw new ArgumentException("Set either PretrainedModel or CustomArchitecture, not both.", nameof(PretrainedModel));
         if (Trainer is null) throw new ArgumentNullException(nameof(Trainer), "Trainer must hold the trainer's options.");
         Trainer.Validate();
     }

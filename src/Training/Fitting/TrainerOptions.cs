@@ -64,6 +64,9 @@ public sealed class TrainerOptions
     /// <summary>A batch progress report every this many batches (epoch ends are always reported).</summary>
     public int ProgressEveryBatches { get; set; } = 25;
 
+    /// <summary>A copy to change without touching these options.</summary>
+    public TrainerOptions Clone() => (TrainerOptions)MemberwiseClone();
+
     public void Validate()
     {
         if (Epochs < 1) throw new ArgumentOutOfRangeException(nameof(Epochs), Epochs, "Epochs must be >= 1.");
