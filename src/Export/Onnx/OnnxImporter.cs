@@ -120,10 +120,12 @@ public static class OnnxImporter
                     if (!_shapes.ContainsKey(ins[i]))
                         throw new NotSupportedException($"{what} reads '{ins[i]}', which is neither the graph input, a constant nor the output of an earlier node.");
                 var reader = Reader(node, what, ins, active);
-                ImportedLayer read;
+                ImportedLayer? read = null;
                 OnnxLayerMapping? mapping = null;
                 if (node.OpType == "Identity") read = reader.Single(null);
-                else
+                foreach (var fusing in OnnxLayerMappings.FusingOperator(node.OpType))
+                    if (read is null && fusing.TryFuse(reader) is { } fused) (read, mapping) = (fused, fusing);
+                if (read is null)
                 {
                     mapping = OnnxLayerMappings.ForOperator(node.OpType)
                         ?? throw new NotSupportedException($"{what}: operator {node.OpType} has no MLConv layer (read: {string.Join(", ", OnnxLayerMappings.Operators.Order(StringComparer.Ordinal))}).");

@@ -25,6 +25,15 @@ internal abstract class OnnxLayerMapping
     public virtual ImportedLayer Import(OnnxNodeReader node) =>
         throw new NotSupportedException($"{node.What}: {GetType().Name} reads no operator.");
 
+    /// <summary>
+    /// Operators of other mappings (or of none) whose nodes this mapping reads first, when a node completes a pattern that
+    /// this mapping's layer is written as (Mul(x, Sigmoid(x)) is a SiLU): see <see cref="TryFuse"/>.
+    /// </summary>
+    public virtual IReadOnlyList<string> Fuses => [];
+
+    /// <summary>Reads a node whose operator is in <see cref="Fuses"/> as this mapping's layer, or returns null to leave it to its operator's mapping.</summary>
+    public virtual ImportedLayer? TryFuse(OnnxNodeReader node) => null;
+
     /// <summary>True for operators whose extra outputs (Dropout's mask) may be ignored.</summary>
     public virtual bool IgnoresExtraOutputs => false;
 }
@@ -52,6 +61,7 @@ internal static class OnnxLayerMappings
 {
     private static readonly Dictionary<Type, OnnxLayerMapping> ByLayer;
     private static readonly Dictionary<string, OnnxLayerMapping> ByOperator = new(StringComparer.Ordinal);
+    private static readonly ILookup<string, OnnxLayerMapping> Fusing;
 
     static OnnxLayerMappings()
     {
@@ -64,6 +74,7 @@ internal static class OnnxLayerMappings
             foreach (var op in m.Imports)
                 if (!ByOperator.TryAdd(op, m))
                     throw new InvalidOperationException($"ONNX operator {op} is claimed by {ByOperator[op].GetType().Name} and {m.GetType().Name}.");
+        Fusing = all.SelectMany(m => m.Fuses.Select(op => (op, m))).ToLookup(p => p.op, p => p.m, StringComparer.Ordinal);
     }
 
     /// <summary>The layer types that export.</summary>
@@ -75,4 +86,7 @@ internal static class OnnxLayerMappings
     public static OnnxLayerMapping? For(Type layerType) => ByLayer.GetValueOrDefault(layerType);
 
     public static OnnxLayerMapping? ForOperator(string opType) => ByOperator.GetValueOrDefault(opType);
+
+    /// <summary>The mappings that may read a node of <paramref name="opType"/> as a pattern before its own mapping does.</summary>
+    public static IEnumerable<OnnxLayerMapping> FusingOperator(string opType) => Fusing[opType];
 }

@@ -42,6 +42,13 @@ public sealed class OnnxImporterTests
     [DataRow("test_Linear", typeof(Linear))]
     [DataRow("test_Linear_no_bias", typeof(Linear))]
     [DataRow("test_ReLU", typeof(ReLU))]
+    [DataRow("test_LeakyReLU", typeof(LeakyReLU))]
+    [DataRow("test_PReLU_2d", typeof(PReLU))]
+    [DataRow("test_ELU", typeof(ELU))]
+    [DataRow("test_SELU", typeof(SELU))]
+    [DataRow("test_Sigmoid", typeof(Sigmoid))]
+    [DataRow("test_Tanh", typeof(Tanh))]
+    [DataRow("test_Softplus", typeof(Softplus))]
     [DataRow("test_Softmax", typeof(Softmax))]
     [DataRow("test_LogSoftmax", typeof(Softmax))]
     public void ForwardMatchesPyTorchReference(string name, Type layerType)
@@ -49,6 +56,24 @@ public sealed class OnnxImporterTests
         string folder = CaseFolder(name);
         var model = OnnxImporter.Import(Path.Combine(folder, "model.onnx"));
         Assert.AreEqual(layerType, model.Root.Layers.Single().GetType(), $"{name} imports as one {layerType.Name}");
+        AssertMatchesReference(name, folder, model);
+    }
+
+    /// <summary>Cases PyTorch wrote as several nodes, or that import as several layers: the layer types read, in order.</summary>
+    [TestMethod]
+    [DataRow("onnx-pytorch-converted", "test_Softmin", "Negate,Softmax")]
+    [DataRow("onnx-pytorch-operator", "test_operator_clip", "Clip")]
+    public void ForwardMatchesPyTorchReferenceAsLayers(string suite, string name, string layers)
+    {
+        string folder = Path.Combine(ConformanceData.Suite(suite), name);
+        if (!Directory.Exists(folder)) Assert.Inconclusive($"The conformance case {name} is not at {folder}.");
+        var model = OnnxImporter.Import(Path.Combine(folder, "model.onnx"));
+        Assert.AreEqual(layers, string.Join(",", model.Root.Descendants().Skip(1).Where(l => l is not Sequential).Select(l => l.TypeName)), name);
+        AssertMatchesReference(name, folder, model);
+    }
+
+    private static void AssertMatchesReference(string name, string folder, OnnxImportedModel model)
+    {
         var input = OnnxTensors.ReadFile(Path.Combine(folder, "test_data_set_0", "input_0.pb"));
         var expected = OnnxTensors.ReadFile(Path.Combine(folder, "test_data_set_0", "output_0.pb"));
 

@@ -1,0 +1,31 @@
+using System.Text.Json.Nodes;
+
+namespace MLConv.Training.Layers;
+
+/// <summary>
+/// y = x for x &gt; 0, else α·(eˣ − 1); dy/dx = 1 for x &gt; 0, else y + α (= α·eˣ) (ONNX Elu). <see cref="SELU"/> is λ times the α = 1.6733 case.
+/// </summary>
+public sealed class ELU : ElementwiseActivation<ELU.Function>
+{
+    public ELU(double alpha = 1.0)
+    {
+        if (!double.IsFinite(alpha)) throw new ArgumentOutOfRangeException(nameof(alpha), alpha, "alpha must be finite.");
+        Alpha = alpha;
+    }
+
+    public double Alpha { get; }
+
+    protected override Function Functor => new((float)Alpha, 1f);
+
+    public override JsonObject ToSpec() => new() { ["type"] = TypeName, ["alpha"] = Alpha };
+    public static ELU FromSpec(JsonObject spec) => new(Spec.Double(spec, "alpha"));
+    public override string ToString() => $"ELU(alpha={Alpha})";
+
+    /// <summary>λ·ELU_α: λ·x for x &gt; 0, else λ·α·(eˣ − 1); the derivative below 0 is y + λ·α.</summary>
+    public readonly struct Function(float alpha, float lambda) : IElementwiseFunction
+    {
+        public float Activate(float x) => x > 0f ? lambda * x : lambda * alpha * (MathF.Exp(x) - 1f);
+        public float Derivative(float x, float y) => x > 0f ? lambda : y + lambda * alpha;
+        public bool TryActivate(ReadOnlySpan<float> x, Span<float> y) => false;
+    }
+}

@@ -1,0 +1,29 @@
+using System.Text.Json.Nodes;
+
+namespace MLConv.Training.Layers;
+
+/// <summary>y = x for x &gt; 0, else s·x; dy/dx = 1 for x &gt; 0, else s (s at 0, as PyTorch) (ONNX LeakyRelu, alpha = s).</summary>
+public sealed class LeakyReLU : ElementwiseActivation<LeakyReLU.Function>
+{
+    public LeakyReLU(double negativeSlope = 0.01)
+    {
+        if (!double.IsFinite(negativeSlope)) throw new ArgumentOutOfRangeException(nameof(negativeSlope), negativeSlope, "negativeSlope must be finite.");
+        NegativeSlope = negativeSlope;
+    }
+
+    public double NegativeSlope { get; }
+
+    protected override Function Functor => new((float)NegativeSlope);
+
+    public override JsonObject ToSpec() => new() { ["type"] = TypeName, ["negativeSlope"] = NegativeSlope };
+    public static LeakyReLU FromSpec(JsonObject spec) => new(Spec.Double(spec, "negativeSlope"));
+    public override string ToString() => $"LeakyReLU(negativeSlope={NegativeSlope})";
+
+    /// <summary>The leaky rectifier with slope s below 0.</summary>
+    public readonly struct Function(float s) : IElementwiseFunction
+    {
+        public float Activate(float x) => x > 0f ? x : s * x;
+        public float Derivative(float x, float y) => x > 0f ? 1f : s;
+        public bool TryActivate(ReadOnlySpan<float> x, Span<float> y) => false;
+    }
+}
