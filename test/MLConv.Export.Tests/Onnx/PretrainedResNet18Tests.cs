@@ -111,6 +111,28 @@ public sealed class PretrainedResNet18Tests
         }
     }
 
+    /// <summary>The import options on a small file shaped like CNTK's (batch fixed at 1, global pool as a whole-map AveragePool); needs no package.</summary>
+    [TestMethod]
+    public void OptionsFreeAFixedBatchAndAWholeMapPool()
+    {
+        var net = new Sequential(new Conv2d(3, 4, 3), new AvgPool2d(6));
+        var proto = ModelProto.Parser.ParseFrom(OnnxExporter.ExportToBytes(net, [3, 8, 8]));
+        proto.Graph.Input[0].Type.TensorType.Shape.Dim[0] = new TensorShapeProto.Types.Dimension { DimValue = 1 };
+
+        var pinned = OnnxImporter.Import(proto);
+        CollectionAssert.AreEqual(new[] { 1, 3, 8, 8 }, pinned.InputShape);
+        Assert.IsInstanceOfType<AvgPool2d>(pinned.Root[1]);
+
+        var freed = OnnxImporter.Import(proto, new OnnxImportOptions { FreeBatch = true, WholeWindowPoolingAsGlobal = true });
+        CollectionAssert.AreEqual(new[] { -1, 3, 8, 8 }, freed.InputShape);
+        Assert.IsInstanceOfType<GlobalAvgPool2d>(freed.Root[1]);
+        var x = Images(3, 8, seed: 40);
+        var a = pinned.Root.Forward(x, training: false).Span.ToArray();
+        var b = freed.Root.Forward(x, training: false).Span.ToArray();
+        for (int i = 0; i < a.Length; i++) Assert.AreEqual(a[i], b[i], 1e-5 * Math.Max(1, Math.Abs(a[i])), $"element {i}");
+        CollectionAssert.AreEqual(new[] { 2, 4, 1, 1 }, freed.Root.Forward(Images(2, 13, seed: 41), training: false).ShapeArray);
+    }
+
     /// <summary>
     /// The 7×7 average pool over the last 7×7 map reads as a global pool (the same features at 224 px), so other sizes
     /// work: one training-mode forward and backward on 2 images of 64 px gives every parameter a finite gradient,
