@@ -8,6 +8,24 @@ namespace MLConv.Export.Onnx;
 /// <param name="InputShape">The graph input's dims; a symbolic dimension is -1.</param>
 public sealed record OnnxImportedModel(Sequential Root, string InputName, int[] InputShape, string OutputName, long Opset, long IrVersion);
 
+/// <summary>How <see cref="OnnxImporter"/> reads a model whose file pins sizes the network does not depend on.</summary>
+public sealed record OnnxImportOptions
+{
+    /// <summary>
+    /// The input's first dimension is the batch, whatever size the file fixes it to (CNTK and many converters write
+    /// 1): <see cref="OnnxImportedModel.InputShape"/> reports it as −1. MLConv's layers take any batch either way;
+    /// a Reshape whose target repeats the file's batch already reads as keeping the batch axis.
+    /// </summary>
+    public bool FreeBatch { get; init; }
+
+    /// <summary>
+    /// An AveragePool without padding whose window is the whole input map at the file's input size (CNTK's and
+    /// Caffe's global pool, e.g. ResNet-18's 7×7 over its last 7×7 map) reads as <see cref="GlobalAvgPool2d"/>:
+    /// identical at that size, and the network then accepts other image sizes (fine-tuning at a smaller size).
+    /// </summary>
+    public bool WholeWindowPoolingAsGlobal { get; init; }
+}
+
 /// <summary>
 /// Reads an ONNX graph into MLConv layers. A chain (each node reads the previous activation) becomes a
 /// <see cref="Sequential"/> of the layers; any other DAG becomes a Sequential holding one
@@ -22,11 +40,14 @@ public sealed record OnnxImportedModel(Sequential Root, string InputName, int[] 
 /// Of several graph outputs the one computed from all the others is read (MLConv's own "probabilities"
 /// after "logits"); nodes it does not depend on are dropped. Legacy attributes of old opsets (is_test,
 /// spatial = 1, broadcast, consumed_inputs) are accepted; anything else unknown is refused with a
-/// <see cref="NotSupportedException"/> naming the node and its operator.
+/// <see cref="NotSupportedException"/> naming the node and its operator. <see cref="OnnxImportOptions"/> frees
+/// sizes a file pins (a batch fixed at 1, a global pool written as a fixed-window AveragePool).
 /// </summary>
 public static class OnnxImporter
 {
-    public static OnnxImportedModel Import(string path)
+    public static OnnxImportedModel Import(string path) => Import(path, null);
+
+    public static OnnxImportedModel Import(string path, OnnxImportOptions? options)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
         if (!File.Exists(path)) throw new FileNotFoundException($"No ONNX model at '{path}'.", path);
@@ -40,16 +61,19 @@ public static class OnnxImporter
         {
             throw new InvalidDataException($"'{path}' is not a valid ONNX model (truncated or corrupted): {e.Message}", e);
         }
-        return Import(model);
+        return Import(model, options);
     }
 
-    public static OnnxImportedModel Import(ModelProto model)
+    public static OnnxImportedModel Import(ModelProto model) => Import(model, null);
+
+    public static OnnxImportedModel Import(ModelProto model, OnnxImportOptions? options)
     {
         ArgumentNullException.ThrowIfNull(model);
+        options ??= new OnnxImportOptions();
         var graph = model.Graph ?? throw new InvalidDataException("The model has no graph.");
         long opset = model.OpsetImport.Where(o => o.Domain is "" or "ai.onnx").Select(o => o.Version).DefaultIfEmpty(1).Max();
 
-        var reader = new GraphReader(opset);
+        var reader = new GraphReader(opset, options);
         foreach (var init in graph.Initializer) reader.AddInitializer(init);
         var inputs = graph.Input.Where(i => !reader.IsConstant(i.Name)).ToList();
         if (inputs.Count != 1)
@@ -59,6 +83,7 @@ public static class OnnxImporter
             .Select(d => d.ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimValue ? (int)d.DimValue : -1)];
 
         reader.SetInput(input.Name, [.. inputShape.Select(d => d < 0 ? 1 : d)]);
+        if (options.FreeBatch && inputShape.Length > 0) inputShape[0] = -1;
         foreach (var node in graph.Node) reader.Read(node);
         var (root, output) = reader.Build([.. graph.Output.Select(o => o.Name)]);
         return new OnnxImportedModel(root, input.Name, inputShape, output, opset, model.IrVersion);
@@ -67,7 +92,7 @@ public static class OnnxImporter
     /// <summary>A layer node read from ONNX: its (unique, dot-free) name, layer, activation inputs and output.</summary>
     private sealed record Pending(string Name, Layer Layer, string[] Inputs, string Output);
 
-    private sealed class GraphReader(long opset)
+    private sealed class GraphReader(long opset, OnnxImportOptions options)
     {
         private readonly Dictionary<string, Tensor> _floats = new(StringComparer.Ordinal);
         private readonly Dictionary<string, (long[] Values, int[] Shape)> _ints = new(StringComparer.Ordinal);
@@ -130,6 +155,8 @@ public static class OnnxImporter
                     mapping = OnnxLayerMappings.ForOperator(node.OpType)
                         ?? throw new NotSupportedException($"{what}: operator {node.OpType} has no MLConv layer (read: {string.Join(", ", OnnxLayerMappings.Operators.Order(StringComparer.Ordinal))}).");
                     read = mapping.Import(reader);
+                    if (options.WholeWindowPoolingAsGlobal && read.Layer is AvgPool2d pool && CoversWholeInput(pool, _shapes[read.Inputs[0]]))
+                        read = read with { Layer = new GlobalAvgPool2d() };
                 }
                 reader.ThrowOnUnread();
                 if (mapping?.IgnoresExtraOutputs != true && node.Output.Skip(1).Any(o => o.Length > 0))
@@ -142,6 +169,11 @@ public static class OnnxImporter
                 throw new NotSupportedException($"{what}: {e.Message}", e);
             }
         }
+
+        /// <summary>True when <paramref name="pool"/>'s one window is the whole [N, C, H, W] map: no padding, kernel H×W.</summary>
+        private static bool CoversWholeInput(Pool2dLayer pool, int[] shape) =>
+            shape.Length == 4 && pool.Geometry is { PadTop: 0, PadLeft: 0, PadBottom: 0, PadRight: 0 }
+            && pool.KernelSize == (Size2)(shape[2], shape[3]) && pool.Dilation == (Size2)1;
 
         private void AddNode(NodeProto node, Layer layer, string[] inputs)
         {
