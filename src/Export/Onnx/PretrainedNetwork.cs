@@ -26,7 +26,7 @@ public sealed record PretrainedNetwork(Sequential Features, int Channels, int He
             throw new FileNotFoundException($"No pretrained model at '{source}' (expected an .onnx file, an .mlconv model file, or \"{ResNet18}\").", source);
         if (source.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase))
         {
-            var model = OnnxImporter.Import(source);
+            var model = OnnxImporter.Import(source, Options);
             var (c, h, w) = ImageShape(model.InputShape, source);
             return new PretrainedNetwork(TransferLearning.FeatureExtractor(model.Root, cutAt), c, h, w, null, Path.GetFileNameWithoutExtension(source));
         }
@@ -43,7 +43,7 @@ public sealed record PretrainedNetwork(Sequential Features, int Channels, int He
     private static PretrainedNetwork LoadResNet18(string? cutAt)
     {
         string path = PretrainedModels.ResNet18OnnxPath();
-        var model = OnnxImporter.Import(path);
+        var model = OnnxImporter.Import(path, Options);
         var first = model.Root.Descendants().OfType<Conv2d>().FirstOrDefault()
             ?? throw new InvalidDataException($"'{path}' holds no convolution; it is not the expected ResNet-18.");
         if (first.InChannels != 3 || first.Groups != 1) throw new InvalidDataException($"'{path}': the first convolution reads {first.InChannels} channels; 3 expected.");
@@ -55,6 +55,9 @@ public sealed record PretrainedNetwork(Sequential Features, int Channels, int He
         var norm = new Normalization([123.15163f, 115.90288f, 103.06262f], [1f, 1f, 1f]);
         return new PretrainedNetwork(TransferLearning.FeatureExtractor(model.Root, cutAt), 3, 224, 224, norm, ResNet18);
     }
+
+    /// <summary>A file exported for batch 1 still takes any batch; a pooling window over the whole map reads as global pooling (other image sizes work).</summary>
+    private static readonly OnnxImportOptions Options = new() { FreeBatch = true, WholeWindowPoolingAsGlobal = true };
 
     private static (int C, int H, int W) ImageShape(int[] inputShape, string path) => inputShape is [_, > 0 and var c, > 0 and var h, > 0 and var w]
         ? (c, h, w)
