@@ -2,7 +2,7 @@ using MLConv.Training.Layers;
 
 namespace MLConv.Export.Onnx.Layers;
 
-/// <summary>Sum ⇄ Sum; Add of two activations reads as Sum, Add of a constant bias after a MatMul as that Linear's bias.</summary>
+/// <summary>Sum ⇄ Sum; Add of two activations reads as Sum, Add of a constant bias after a MatMul as that Linear's bias, Add of another constant as a ChannelAffine.</summary>
 internal sealed class SumOnnx : OnnxLayerMapping<Sum>
 {
     public override IReadOnlyList<string> Imports => ["Sum", "Add"];
@@ -13,7 +13,10 @@ internal sealed class SumOnnx : OnnxLayerMapping<Sum>
     public override ImportedLayer Import(OnnxNodeReader n)
     {
         n.Accept("broadcast", "axis", "consumed_inputs");
-        if (n.Node.OpType == "Add" && n.Active.Count == 1) return LinearOnnx.ReadBiasAdd(n);
+        if (n.Node.OpType == "Add" && n.Active.Count == 1)
+            return n.Inputs.Count == 2 && n.Producer(n.Inputs[n.Active[0]]) is { Layer: Linear { Bias: null } } ? LinearOnnx.ReadBiasAdd(n)
+                : ChannelAffineOnnx.TryReadConstantOperand(n)
+                  ?? throw new NotSupportedException($"{n.What}: only the sum of activations, the bias Add after a MatMul, or the Add of a scalar or per-channel constant is read.");
         var inputs = n.Joined();
         return new ImportedLayer(inputs.Length == 1 ? null : new Sum(), inputs);
     }

@@ -1,0 +1,101 @@
+using System.Text.Json.Nodes;
+using MLConv.Training.Tensors;
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
+
+namespace MLConv.Training.Layers;
+
+/// <summary>
+/// A learnable scale and shift per channel (axis 1) of a rank-<see cref="Rank"/> input: y[n, c, ...] = x[n, c, ...]·a[c] + b[c]
+/// (what Mul and Add by constants express, and batch norm with fixed statistics). Backward: da[c] += Σ dy·x, db[c] += Σ dy,
+/// dx = dy·a[c]. Starts as the identity (a = 1, b = 0).
+/// </summary>
+public sealed class ChannelAffine : Layer
+{
+    private readonly Parameter _scale, _shift;
+    private Tensor? _x, _y, _dx;
+
+    public ChannelAffine(int channels, int rank = 4)
+    {
+        if (channels < 1) throw new ArgumentOutOfRangeException(nameof(channels), channels, "channels must be >= 1.");
+        if (rank < 2) throw new ArgumentOutOfRangeException(nameof(rank), rank, "rank must be >= 2 (batch and channel axes).");
+        Channels = channels;
+        Rank = rank;
+        _scale = new Parameter("weight", new Tensor(channels)) { Decay = false };
+        _shift = new Parameter("bias", new Tensor(channels)) { Decay = false };
+        Reset(new Random(0));
+    }
+
+    /// <summary>An affine with the given per-channel scale and shift (copied).</summary>
+    public static ChannelAffine FromValues(ReadOnlySpan<float> scale, ReadOnlySpan<float> shift, int rank = 4)
+    {
+        if (scale.Length != shift.Length) throw new ArgumentException($"scale has {scale.Length} values, shift {shift.Length}.", nameof(shift));
+        var a = new ChannelAffine(scale.Length, rank);
+        scale.CopyTo(a._scale.Value.Span);
+        shift.CopyTo(a._shift.Value.Span);
+        return a;
+    }
+
+    public int Channels { get; }
+    /// <summary>The input rank: [N, C] is 2, [N, C, H, W] is 4.</summary>
+    public int Rank { get; }
+    /// <summary>a, the per-channel factor.</summary>
+    public Parameter Scale => _scale;
+    /// <summary>b, the per-channel offset.</summary>
+    public Parameter Shift => _shift;
+
+    public override IReadOnlyList<Parameter> Parameters => [_scale, _shift];
+
+    public override void Reset(Random rng)
+    {
+        _scale.Value.Fill(1f);
+        _shift.Value.Clear();
+    }
+
+    public override int[] OutputShape(int[] inputShape)
+    {
+        if (inputShape.Length != Rank || inputShape[1] != Channels)
+            throw new ArgumentException($"ChannelAffine expects a rank-{Rank} input with {Channels} channels on axis 1; got [{string.Join(", ", inputShape)}].", "x");
+        return (int[])inputShape.Clone();
+    }
+
+    public override Tensor Forward(Tensor x, bool training)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        var y = Tensor.Reuse(ref _y, OutputShape(x.ShapeArray));
+        _x = x;
+        int inner = x.Length / (x.N * Channels);
+        for (int p = 0; p < x.N * Channels; p++)
+        {
+            int c = p % Channels;
+            var yp = y.Data.AsSpan(p * inner, inner);
+            TensorPrimitives.Multiply(x.Data.AsSpan(p * inner, inner), _scale.Value[c], yp);
+            TensorPrimitives.Add(yp, _shift.Value[c], yp);
+        }
+        return y;
+    }
+
+    public override Tensor Backward(Tensor dy)
+    {
+        CheckSameShape(dy, _y, "ChannelAffine");
+        var x = _x!;
+        var dx = Tensor.Reuse(ref _dx, x.ShapeArray);
+        int inner = x.Length / (x.N * Channels);
+        for (int p = 0; p < x.N * Channels; p++)
+        {
+            int c = p % Channels;
+            var g = dy.Data.AsSpan(p * inner, inner);
+            _scale.Grad[c] += TensorPrimitives.Dot(g, x.Data.AsSpan(p * inner, inner));
+            _shift.Grad[c] += TensorPrimitives.Sum(g);
+            if (ComputeInputGradient) TensorPrimitives.Multiply(g, _scale.Value[c], dx.Data.AsSpan(p * inner, inner));
+        }
+        return dx;
+    }
+
+    public override long MultiplyAccumulates(int[] inputShape) => inputShape.Aggregate(1L, (a, d) => a * d);
+
+    public override JsonObject ToSpec() => new() { ["type"] = TypeName, ["channels"] = Channels, ["rank"] = Rank };
+
+    public static ChannelAffine FromSpec(JsonObject spec) => new(Spec.Int(spec, "channels"), Spec.Int(spec, "rank"));
+
+    public override string ToString() => $"ChannelAffine({Channels}" + (Rank != 4 ? $", rank={Rank})" : ")");
+}
