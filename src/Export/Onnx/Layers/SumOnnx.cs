@@ -2,7 +2,10 @@ using MLConv.Training.Layers;
 
 namespace MLConv.Export.Onnx.Layers;
 
-/// <summary>Sum ⇄ Sum; Add of two activations reads as Sum, Add of a constant bias after a MatMul as that Linear's bias.</summary>
+/// <summary>
+/// Sum ⇄ Sum; Add of two activations of one shape reads as Sum, of two broadcast shapes as <see cref="Elementwise"/>,
+/// Add of a constant bias after a MatMul as that Linear's bias.
+/// </summary>
 internal sealed class SumOnnx : OnnxLayerMapping<Sum>
 {
     public override IReadOnlyList<string> Imports => ["Sum", "Add"];
@@ -12,6 +15,8 @@ internal sealed class SumOnnx : OnnxLayerMapping<Sum>
 
     public override ImportedLayer Import(OnnxNodeReader n)
     {
+        if (n.Node.OpType == "Add" && n.Active.Count == 2 && !n.ActiveShapes[0].AsSpan().SequenceEqual(n.ActiveShapes[1]))
+            return ElementwiseOnnx.Read(n, ElementwiseOp.Add);
         n.Accept("broadcast", "axis", "consumed_inputs");
         if (n.Node.OpType == "Add" && n.Active.Count == 1) return LinearOnnx.ReadBiasAdd(n);
         var inputs = n.Joined();
