@@ -44,6 +44,8 @@ public sealed class OnnxImporterTests
     [DataRow("test_ReLU", typeof(ReLU))]
     [DataRow("test_Softmax", typeof(Softmax))]
     [DataRow("test_LogSoftmax", typeof(Softmax))]
+    [DataRow("test_log_softmax_dim3", typeof(Softmax))]
+    [DataRow("test_softmax_functional_dim3", typeof(Softmax))]
     public void ForwardMatchesPyTorchReference(string name, Type layerType)
     {
         string folder = CaseFolder(name);
