@@ -14,9 +14,11 @@ public sealed record OnnxImportedModel(Sequential Root, string InputName, int[] 
 /// <see cref="Graph"/> whose nodes and values keep the ONNX names. Operators: Conv → Conv2d, MaxPool →
 /// MaxPool2d, AveragePool → AvgPool2d, GlobalAveragePool → GlobalAvgPool2d, BatchNormalization →
 /// BatchNorm2d (running statistics loaded), Gemm or MatMul (+ Add of a constant bias) → Linear, Relu →
-/// ReLU, LRN → LocalResponseNorm, Concat → Concat, Sum and Add of two activations → Sum, Reshape →
+/// ReLU, LRN → LocalResponseNorm, Concat → Concat, Sum and Add of two activations of one shape → Sum, Mul, Sub,
+/// Div and Add of two activations (broadcasting) → Elementwise, Reshape →
 /// Reshape, Transpose → Transpose (both keeping the batch axis first), Flatten(axis 1) → Flatten,
-/// Softmax/LogSoftmax over all axes after the batch → <see cref="Softmax"/> (with Flatten and Reshape around it on [N, C, …]), Dropout and Identity → nothing.
+/// Softmax/LogSoftmax → <see cref="Softmax"/> (over one axis, or with Flatten/Reshape around it for the legacy
+/// semantics), Dropout and Identity → nothing.
 /// Constant subgraphs are evaluated at import: initializers, Constant, ConstantOfShape, and every operator of
 /// <see cref="OnnxConstantFolding"/> whose inputs are all constant (the light model zoo's weights are ConstantOfShape
 /// nodes; exporters' shape chains and weight preprocessing fold away). Shape of an activation is a constant whose
