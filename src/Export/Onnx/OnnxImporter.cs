@@ -32,11 +32,15 @@ public sealed record OnnxImportOptions
 /// <see cref="Graph"/> whose nodes and values keep the ONNX names. Operators: Conv → Conv2d, MaxPool →
 /// MaxPool2d, AveragePool → AvgPool2d, GlobalAveragePool → GlobalAvgPool2d, BatchNormalization →
 /// BatchNorm2d (running statistics loaded), Gemm or MatMul (+ Add of a constant bias) → Linear, Relu →
-/// ReLU, LRN → LocalResponseNorm, Concat → Concat, Sum and Add of two activations → Sum, Reshape →
+/// ReLU, LRN → LocalResponseNorm, Concat → Concat, Sum and Add of two activations of one shape → Sum, Mul, Sub,
+/// Div and Add of two activations (broadcasting) → Elementwise, Reshape →
 /// Reshape, Transpose → Transpose (both keeping the batch axis first), Flatten(axis 1) → Flatten,
-/// Softmax/LogSoftmax over all axes after the batch → <see cref="Softmax"/> (with Flatten and Reshape around it on [N, C, …]), Dropout and Identity → nothing.
-/// Constant subgraphs are evaluated at import: initializers, Constant, ConstantOfShape, and Identity,
-/// 2-D Transpose and Reshape over constants (the light model zoo's weights are ConstantOfShape nodes).
+/// Softmax/LogSoftmax → <see cref="Softmax"/> (over one axis, or with Flatten/Reshape around it for the legacy
+/// semantics), Dropout and Identity → nothing.
+/// Constant subgraphs are evaluated at import: initializers, Constant, ConstantOfShape, and every operator of
+/// <see cref="OnnxConstantFolding"/> whose inputs are all constant (the light model zoo's weights are ConstantOfShape
+/// nodes; exporters' shape chains and weight preprocessing fold away). Shape of an activation is a constant whose
+/// batch entry is a mark Reshape reads as "keep the batch" (x.view(x.size(0), -1) imports as a Reshape).
 /// Of several graph outputs the one computed from all the others is read (MLConv's own "probabilities"
 /// after "logits"); nodes it does not depend on are dropped. Legacy attributes of old opsets (is_test,
 /// spatial = 1, broadcast, consumed_inputs) are accepted; anything else unknown is refused with a
@@ -96,6 +100,7 @@ public static class OnnxImporter
     {
         private readonly Dictionary<string, Tensor> _floats = new(StringComparer.Ordinal);
         private readonly Dictionary<string, (long[] Values, int[] Shape)> _ints = new(StringComparer.Ordinal);
+        private readonly Dictionary<string, bool[]> _batchMarks = new(StringComparer.Ordinal);  // int constants holding the batch size (as 0)
         private readonly HashSet<string> _opaque = new(StringComparer.Ordinal);  // constants of types no reader takes
         private readonly Dictionary<string, string> _alias = new(StringComparer.Ordinal);
         private readonly Dictionary<string, int[]> _shapes = new(StringComparer.Ordinal);  // activations, batch 1 for a symbolic batch
@@ -135,6 +140,14 @@ public static class OnnxImporter
                 if (node.Output.Count == 0 || node.Output[0].Length == 0) throw new NotSupportedException($"{what} has no output.");
                 if (node.OpType == "Constant") { ReadConstant(node, what); return; }
                 if (node.OpType == "ConstantOfShape") { ReadConstantOfShape(node, ins, what); return; }
+                if (node.OpType == "Shape" && ins.Count == 1 && _shapes.TryGetValue(ins[0], out var activation))
+                {
+                    // The shape of an activation is known at import but for its batch size: dimension 0 becomes a batch mark.
+                    var a = Reader(node, what, ins, []);
+                    Put(node.Output[0], OnnxConstantFolding.Shape(a, activation, batch: true));
+                    a.ThrowOnUnread();
+                    return;
+                }
                 if (ins.Count > 0 && ins.All(n => n.Length == 0 || IsConstant(n)))
                 {
                     Fold(node, ins, what);
@@ -272,31 +285,30 @@ public static class OnnxImporter
             _floats[node.Output[0]] = t;
         }
 
-        /// <summary>Evaluates a node over constants: Identity, Transpose of a matrix, Reshape.</summary>
+        /// <summary>Evaluates a node over constants (<see cref="OnnxConstantFolding"/>).</summary>
         private void Fold(NodeProto node, List<string> ins, string what)
         {
-            var a = Reader(node, what, ins, []);
-            string output = node.Output[0];
-            switch (node.OpType)
+            if (ins.Any(n => _opaque.Contains(n)))
+                throw new NotSupportedException($"{what}: an input ({string.Join(", ", ins.Where(_opaque.Contains))}) has a data type the importer does not evaluate.");
+            if (node.Output.Skip(1).Any(o => o.Length > 0))
+                throw new NotSupportedException($"{what}: extra outputs ({string.Join(", ", node.Output.Skip(1))}) of a constant node are not supported.");
+            var value = OnnxConstantFolding.Evaluate(Reader(node, what, ins, []), [.. ins.Select(Get)]);
+            Put(node.Output[0], value);
+        }
+
+        private OnnxConstant? Get(string name) =>
+            _floats.TryGetValue(name, out var t) ? OnnxConstant.FromTensor(t)
+            : _ints.TryGetValue(name, out var i) ? OnnxConstant.FromInts(i.Values, i.Shape, _batchMarks.GetValueOrDefault(name))
+            : null;
+
+        private void Put(string name, OnnxConstant value)
+        {
+            if (value.IsInt)
             {
-                case "Identity" when _ints.TryGetValue(ins[0], out var iv): _ints[output] = iv; break;
-                case "Identity": _floats[output] = a.Constant(0); break;
-                case "Transpose" when a.Constant(0) is { Rank: 2 } m && (a.Ints("perm") ?? [1, 0]) is [1, 0]:
-                    _floats[output] = OnnxNodeReader.TransposeMatrix(m);
-                    break;
-                case "Reshape":
-                {
-                    if (a.Int("allowzero", 0) != 0) throw new NotSupportedException($"{what}: allowzero 1 is not supported.");
-                    var x = a.Constant(0);
-                    a.Accept("consumed_inputs");
-                    var target = a.Ints("shape") ?? a.IntConstant(1);
-                    _floats[output] = x.Clone().Reshape(Reshape.Resolve(x.ShapeArray, target));
-                    break;
-                }
-                default:
-                    throw new NotSupportedException($"{what}: only Identity, a 2-D Transpose, Reshape and ConstantOfShape are evaluated over constants.");
+                _ints[name] = (value.ToInt64s(), value.Shape);
+                if (value.Batch is { } marks) _batchMarks[name] = marks;
             }
-            a.ThrowOnUnread();
+            else _floats[name] = value.ToTensor();
         }
     }
 }

@@ -35,3 +35,53 @@ public sealed class SoftmaxTests
         Assert.AreEqual("x", e.ParamName);
     }
 }
+
+/// <summary>Softmax over one axis of a tensor of any rank (ONNX opset 13), against a naive line-by-line reference.</summary>
+[TestClass]
+public sealed class SoftmaxAxisTests
+{
+    /// <summary>For each index outside <paramref name="axis"/>, the softmax (or log-softmax) of the line along it, in double.</summary>
+    private static double[] NaiveAxis(double[] x, int[] shape, int axis, bool log)
+    {
+        int outer = shape[..axis].Aggregate(1, (p, d) => p * d), k = shape[axis], inner = shape[(axis + 1)..].Aggregate(1, (p, d) => p * d);
+        var y = new double[x.Length];
+        for (int o = 0; o < outer; o++)
+            for (int i = 0; i < inner; i++)
+            {
+                int At(int j) => (o * k + j) * inner + i;
+                double m = Enumerable.Range(0, k).Max(j => x[At(j)]);
+                double sum = Enumerable.Range(0, k).Sum(j => Math.Exp(x[At(j)] - m));
+                for (int j = 0; j < k; j++) y[At(j)] = log ? x[At(j)] - m - Math.Log(sum) : Math.Exp(x[At(j)] - m) / sum;
+            }
+        return y;
+    }
+
+    [TestMethod]
+    [DataRow(1, false)]
+    [DataRow(1, true)]
+    [DataRow(2, false)]
+    [DataRow(3, true)]
+    public void GradientsOverOneAxis(int axis, bool log)
+    {
+        int[] shape = [2, 3, 4, 5];
+        GradCheck.Run(new Softmax(log, axis), shape, (x, _) => NaiveAxis(x, shape, axis, log), seed: 3 + axis);
+    }
+
+    [TestMethod]
+    public void TheLastAxisOfRankTwoEqualsTheRowSoftmax()
+    {
+        var x = GradCheck.Random([3, 7], new Random(2));
+        CollectionAssert.AreEqual(new Softmax().Forward(x, false).Span.ToArray(), new Softmax(axis: 1).Forward(x, false).Span.ToArray());
+    }
+
+    [TestMethod]
+    public void SpecKeepsTheAxisAndOmitsItWhenUnset()
+    {
+        Assert.AreEqual("{\"type\":\"Softmax\"}", new Softmax().ToSpec().ToJsonString());
+        var back = (Softmax)LayerFactory.FromSpec(new Softmax(log: true, axis: 2).ToSpec());
+        Assert.AreEqual(2, back.Axis);
+        Assert.IsTrue(back.Log);
+        Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => new Softmax(axis: 0));
+        Assert.ThrowsExactly<ArgumentException>(() => new Softmax(axis: 3).OutputShape([2, 3, 4]));
+    }
+}

@@ -2,7 +2,10 @@ using MLConv.Training.Layers;
 
 namespace MLConv.Export.Onnx.Layers;
 
-/// <summary>Sum ⇄ Sum; Add of two activations reads as Sum, Add of a constant bias after a MatMul as that Linear's bias, Add of another constant as a ChannelAffine.</summary>
+/// <summary>
+/// Sum ⇄ Sum; Add of two activations of one shape reads as Sum, of two broadcast shapes as <see cref="Elementwise"/>,
+/// Add of a constant bias after a MatMul as that Linear's bias, Add of another constant as a <see cref="ChannelAffine"/>.
+/// </summary>
 internal sealed class SumOnnx : OnnxLayerMapping<Sum>
 {
     public override IReadOnlyList<string> Imports => ["Sum", "Add"];
@@ -12,6 +15,8 @@ internal sealed class SumOnnx : OnnxLayerMapping<Sum>
 
     public override ImportedLayer Import(OnnxNodeReader n)
     {
+        if (n.Node.OpType == "Add" && n.Active.Count == 2 && !n.ActiveShapes[0].AsSpan().SequenceEqual(n.ActiveShapes[1]))
+            return ElementwiseOnnx.Read(n, ElementwiseOp.Add);
         n.Accept("broadcast", "axis", "consumed_inputs");
         if (n.Node.OpType == "Add" && n.Active.Count == 1)
             return n.Inputs.Count == 2 && n.Producer(n.Inputs[n.Active[0]]) is { Layer: Linear { Bias: null } } ? LinearOnnx.ReadBiasAdd(n)
