@@ -74,6 +74,49 @@ public sealed class OnnxImporterTests
         AssertMatchesReference(name, folder, model);
     }
 
+    /// <summary>Cases not read yet, with the reason; every other case of both suites must import and match PyTorch.</summary>
+    private static readonly Dictionary<string, string> KnownGaps = new(StringComparer.Ordinal)
+    {
+        ["test_GLU"] = "Split into several outputs",
+        ["test_operator_chunk"] = "Split into several outputs (of a 1-D tensor)",
+        ["test_Softsign"] = "PyTorch wrote it as Abs, Add, Div: no Abs layer",
+        ["test_operator_params"] = "Add of a constant that varies beyond the channel axis",
+        // Its stored input holds values beyond float's range; StructuralConformanceTests compares it allowing equal infinities.
+        ["test_operator_addconstant"] = "checked by StructuralConformanceTests",
+    };
+
+    [TestMethod]
+    public void EveryConformanceCaseMatchesPyTorchOrIsAKnownGap()
+    {
+        var results = new List<string>();
+        var unexpected = new List<string>();
+        foreach (var suite in new[] { "onnx-pytorch-converted", "onnx-pytorch-operator" })
+        {
+            string root = ConformanceData.Suite(suite);
+            if (!Directory.Exists(root)) Assert.Inconclusive($"No conformance data at {root}.");
+            foreach (var folder in Directory.GetDirectories(root).Order(StringComparer.Ordinal))
+            {
+                string name = Path.GetFileName(folder);
+                string outcome;
+                try
+                {
+                    var model = OnnxImporter.Import(Path.Combine(folder, "model.onnx"));
+                    AssertMatchesReference(name, folder, model);
+                    outcome = "matches: " + string.Join(", ", model.Root.Descendants().Skip(1).Where(l => l is not Sequential and not Graph).Select(l => l.TypeName).Distinct());
+                    if (KnownGaps.ContainsKey(name) && !KnownGaps[name].StartsWith("checked by", StringComparison.Ordinal)) unexpected.Add($"{name} now imports: remove it from KnownGaps");
+                }
+                catch (Exception e) when (e is NotSupportedException or AssertFailedException)
+                {
+                    outcome = "refused: " + e.Message.Split('\n')[0];
+                    if (!KnownGaps.ContainsKey(name)) unexpected.Add($"{name}: {outcome}");
+                }
+                results.Add($"{suite}/{name}: {outcome}");
+            }
+        }
+        Console.WriteLine(string.Join(Environment.NewLine, results));
+        Assert.IsEmpty(unexpected, string.Join(Environment.NewLine, unexpected));
+    }
+
     private static void AssertMatchesReference(string name, string folder, OnnxImportedModel model)
     {
         var input = OnnxTensors.ReadFile(Path.Combine(folder, "test_data_set_0", "input_0.pb"));
