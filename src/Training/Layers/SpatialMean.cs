@@ -9,8 +9,9 @@ namespace MLConv.Training.Layers;
 /// </summary>
 public sealed class SpatialMean(bool keepDims = true) : Layer
 {
-    private Tensor? _y, _dx;
-    private int[]? _inShape;
+    // The mean itself is GlobalAvgPool2d's; without KeepDims its [N, C, 1, 1] is copied to and from [N, C].
+    private readonly GlobalAvgPool2d _pool = new();
+    private Tensor? _flat, _dy4;
 
     public bool KeepDims { get; } = keepDims;
 
@@ -23,21 +24,20 @@ public sealed class SpatialMean(bool keepDims = true) : Layer
     public override Tensor Forward(Tensor x, bool training)
     {
         CheckRank(x, 4, "SpatialMean");
-        _inShape = x.ShapeArray;
-        var y = Tensor.Reuse(ref _y, OutputShape(_inShape));
-        int plane = x.H * x.W, planes = x.N * x.C;
-        for (int p = 0; p < planes; p++)
-            y[p] = System.Numerics.Tensors.TensorPrimitives.Sum(x.Data.AsSpan(p * plane, plane)) / plane;
-        return y;
+        var y = _pool.Forward(x, training);
+        if (KeepDims) return y;
+        var flat = Tensor.Reuse(ref _flat, x.N, x.C);
+        y.Span.CopyTo(flat.Span);
+        return flat;
     }
 
     public override Tensor Backward(Tensor dy)
     {
-        CheckSameShape(dy, _y, "SpatialMean");
-        var dx = Tensor.Reuse(ref _dx, _inShape!);
-        int plane = dx.H * dx.W, planes = dx.N * dx.C;
-        for (int p = 0; p < planes; p++) dx.Data.AsSpan(p * plane, plane).Fill(dy[p] / plane);
-        return dx;
+        if (KeepDims) return _pool.Backward(dy);
+        CheckSameShape(dy, _flat, "SpatialMean");
+        var dy4 = Tensor.Reuse(ref _dy4, dy.Shape[0], dy.Shape[1], 1, 1);
+        dy.Span.CopyTo(dy4.Span);
+        return _pool.Backward(dy4);
     }
 
     public override long MultiplyAccumulates(int[] inputShape) => (long)inputShape[0] * inputShape[1] * inputShape[2] * inputShape[3];
