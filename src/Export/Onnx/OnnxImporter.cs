@@ -129,7 +129,7 @@ public static class OnnxImporter
         private OnnxNodeReader Reader(NodeProto node, string what, List<string> ins, List<int> active) =>
             new(node, what, opset, ins, active, [.. active.Select(i => _shapes[ins[i]])],
                 n => _floats.GetValueOrDefault(n), n => _ints.TryGetValue(n, out var v) ? v : null,
-                v => _writer.TryGetValue(v, out var p) ? new ImportedLayer(p.Layer, p.Inputs) : null);
+                v => _writer.TryGetValue(v, out var p) ? new ImportedLayer(p.Layer, p.Inputs) : null) { Options = options };
 
         public void Read(NodeProto node)
         {
@@ -168,8 +168,6 @@ public static class OnnxImporter
                     mapping = OnnxLayerMappings.ForOperator(node.OpType)
                         ?? throw new NotSupportedException($"{what}: operator {node.OpType} has no MLConv layer (read: {string.Join(", ", OnnxLayerMappings.Operators.Order(StringComparer.Ordinal))}).");
                     read = mapping.Import(reader);
-                    if (options.WholeWindowPoolingAsGlobal && read.Layer is AvgPool2d pool && CoversWholeInput(pool, _shapes[read.Inputs[0]]))
-                        read = read with { Layer = new GlobalAvgPool2d() };
                 }
                 reader.ThrowOnUnread();
                 if (mapping?.IgnoresExtraOutputs != true && node.Output.Skip(1).Any(o => o.Length > 0))
@@ -184,10 +182,6 @@ public static class OnnxImporter
         }
 
         /// <summary>True when <paramref name="pool"/>'s one window is the whole [N, C, H, W] map: no padding, kernel H×W.</summary>
-        private static bool CoversWholeInput(Pool2dLayer pool, int[] shape) =>
-            shape.Length == 4 && pool.Geometry is { PadTop: 0, PadLeft: 0, PadBottom: 0, PadRight: 0 }
-            && pool.KernelSize == (Size2)(shape[2], shape[3]) && pool.Dilation == (Size2)1;
-
         private void AddNode(NodeProto node, Layer layer, string[] inputs)
         {
             string output = node.Output[0];

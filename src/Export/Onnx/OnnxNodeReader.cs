@@ -40,6 +40,9 @@ internal sealed class OnnxNodeReader
 
     public long Opset { get; }
 
+    /// <summary>The import's options (what a mapping may read differently on request).</summary>
+    public OnnxImportOptions Options { get; init; } = new();
+
     /// <summary>Every input name (aliases resolved; "" for an omitted optional input).</summary>
     public IReadOnlyList<string> Inputs { get; }
 

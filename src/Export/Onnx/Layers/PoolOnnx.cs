@@ -53,7 +53,10 @@ internal sealed class AvgPool2dOnnx : OnnxLayerMapping<AvgPool2d>
     {
         var (k, s, d, pad, ceil) = PoolOnnx.Read(n);
         if (d != (Size2)1) throw new NotSupportedException($"{n.What}: AvgPool2d has no dilation.");
-        return n.Single(new AvgPool2d(k, s, pad, ceil, n.Int("count_include_pad", 0) != 0));
+        var pool = new AvgPool2d(k, s, pad, ceil, n.Int("count_include_pad", 0) != 0);
+        // A window over the whole unpadded map (CNTK's and Caffe's global pool) may read as global pooling: the same at this size, and size-free.
+        bool whole = n.Shape is [_, _, var h, var w] && pad.Equals(Padding.Explicit(0, 0, 0, 0)) && k == (Size2)(h, w);
+        return n.Single(n.Options.WholeWindowPoolingAsGlobal && whole ? new GlobalAvgPool2d() : pool);
     }
 }
 
