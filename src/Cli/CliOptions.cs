@@ -1,0 +1,126 @@
+using System.CommandLine;
+using System.Globalization;
+
+namespace MLConv.Cli;
+
+/// <summary>A width and height in pixels, written <c>32</c> (square) or <c>64x48</c> (width x height).</summary>
+internal readonly record struct ImageSize(int Width, int Height)
+{
+    public override string ToString() => $"{Width}x{Height}";
+}
+
+/// <summary>How many colour channels images are read with.</summary>
+internal enum ColorMode { Auto, Gray, Rgb }
+
+/// <summary>
+/// Options with their checks at the door: an enum takes one of its names only (case-insensitive; a number is refused
+/// and the message lists the choices), a number is checked against its range, naming the option.
+/// </summary>
+internal static class CliOptions
+{
+    public static string Lower<T>(T value) where T : struct, Enum => value.ToString().ToLowerInvariant();
+
+    public static Option<T> Enum<T>(string name, T defaultValue, string description) where T : struct, Enum
+    {
+        string[] names = [.. System.Enum.GetValues<T>().Select(Lower)];
+        var option = new Option<T>(name)
+        {
+            Description = $"{description} (default {Lower(defaultValue)})",
+            HelpName = string.Join("|", names),
+            DefaultValueFactory = _ => defaultValue,
+        };
+        option.CustomParser = result =>
+        {
+            string token = result.Tokens.Count > 0 ? result.Tokens[^1].Value : "";
+            foreach (var value in System.Enum.GetValues<T>())
+                if (string.Equals(value.ToString(), token, StringComparison.OrdinalIgnoreCase)) return value;
+            result.AddError($"{name}: '{token}' is not one of {string.Join(", ", names)}.");
+            return defaultValue;
+        };
+        return option;
+    }
+
+    /// <summary>One of <paramref name="choices"/> (case-insensitive), returned as spelt in the list.</summary>
+    public static Option<string> Choice(string name, string defaultValue, IReadOnlyList<string> choices, string description)
+    {
+        var option = new Option<string>(name)
+        {
+            Description = $"{description} (default {defaultValue})",
+            HelpName = string.Join("|", choices),
+            DefaultValueFactory = _ => defaultValue,
+        };
+        option.CustomParser = result =>
+        {
+            string token = result.Tokens.Count > 0 ? result.Tokens[^1].Value : "";
+            var match = choices.FirstOrDefault(c => string.Equals(c, token, StringComparison.OrdinalIgnoreCase));
+            if (match is null) result.AddError($"{name}: '{token}' is not one of {string.Join(", ", choices)}.");
+            return match ?? defaultValue;
+        };
+        return option;
+    }
+
+    public static Option<int> Int(string name, int defaultValue, int min, int max, string description)
+    {
+        var option = new Option<int>(name) { Description = $"{description} (default {defaultValue})", DefaultValueFactory = _ => defaultValue };
+        option.Validators.Add(result =>
+        {
+            int v = result.GetValueOrDefault<int>();
+            if (v < min || v > max) result.AddError($"{name} must be in [{min}, {max}]; got {v}.");
+        });
+        return option;
+    }
+
+    public static Option<int?> OptionalInt(string name, int min, int max, string description)
+    {
+        var option = new Option<int?>(name) { Description = description };
+        option.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int?>() is { } v && (v < min || v > max)) result.AddError($"{name} must be in [{min}, {max}]; got {v}.");
+        });
+        return option;
+    }
+
+    /// <summary>A number in [<paramref name="min"/>, <paramref name="max"/>] (or (min, max] with <paramref name="minExclusive"/>).</summary>
+    public static Option<double> Double(string name, double defaultValue, double min, double max, string description, bool minExclusive = false)
+    {
+        var option = new Option<double>(name)
+        {
+            Description = FormattableString.Invariant($"{description} (default {defaultValue})"),
+            DefaultValueFactory = _ => defaultValue,
+        };
+        option.Validators.Add(result =>
+        {
+            double v = result.GetValueOrDefault<double>();
+            bool below = minExclusive ? !(v > min) : !(v >= min);
+            if (below || !(v <= max))
+                result.AddError(FormattableString.Invariant($"{name} must be in {(minExclusive ? "(" : "[")}{min}, {max}]; got {v}."));
+        });
+        return option;
+    }
+
+    public static Option<ImageSize?> Size(string name, string description)
+    {
+        var option = new Option<ImageSize?>(name) { Description = description, HelpName = "N|WxH" };
+        option.CustomParser = result =>
+        {
+            string token = result.Tokens.Count > 0 ? result.Tokens[^1].Value : "";
+            var parts = token.Split('x', 'X');
+            if (parts.Length is 1 or 2 && parts.All(p => int.TryParse(p, NumberStyles.None, CultureInfo.InvariantCulture, out int v) && v is >= 1 and <= 4096))
+            {
+                int w = int.Parse(parts[0], CultureInfo.InvariantCulture), h = int.Parse(parts[^1], CultureInfo.InvariantCulture);
+                return new ImageSize(w, h);
+            }
+            result.AddError($"{name}: '{token}' is not a size; expected N or WxH with sides in [1, 4096] (e.g. 32 or 64x48).");
+            return null;
+        };
+        return option;
+    }
+
+    public static Option<string> Required(string name, string description, string? helpName = null) =>
+        new(name) { Description = description, Required = true, HelpName = helpName };
+
+    public static Option<string?> Optional(string name, string description, string? helpName = null) =>
+        new(name) { Description = description, HelpName = helpName };
+
+    public static Option<bool> Flag(string name, string description) => new(name) { Description = description };
+}
