@@ -25,7 +25,7 @@ internal static class CliOptions
         string[] names = [.. System.Enum.GetValues<T>().Select(Lower)];
         var option = new Option<T>(name)
         {
-            Description = $"{description} (default {Lower(defaultValue)})",
+            Description = description,
             HelpName = string.Join("|", names),
             DefaultValueFactory = _ => defaultValue,
         };
@@ -45,7 +45,7 @@ internal static class CliOptions
     {
         var option = new Option<string>(name)
         {
-            Description = $"{description} (default {defaultValue})",
+            Description = description,
             HelpName = string.Join("|", choices),
             DefaultValueFactory = _ => defaultValue,
         };
@@ -61,40 +61,43 @@ internal static class CliOptions
 
     public static Option<int> Int(string name, int defaultValue, int min, int max, string description)
     {
-        var option = new Option<int>(name) { Description = $"{description} (default {defaultValue})", DefaultValueFactory = _ => defaultValue };
-        option.Validators.Add(result =>
-        {
-            int v = result.GetValueOrDefault<int>();
-            if (v < min || v > max) result.AddError($"{name} must be in [{min}, {max}]; got {v}.");
-        });
+        var option = new Option<int>(name) { Description = description, DefaultValueFactory = _ => defaultValue };
+        option.CustomParser = result => ParseInt(result, name, min, max) ?? defaultValue;
         return option;
     }
 
     public static Option<int?> OptionalInt(string name, int min, int max, string description)
     {
         var option = new Option<int?>(name) { Description = description };
-        option.Validators.Add(result =>
-        {
-            if (result.GetValueOrDefault<int?>() is { } v && (v < min || v > max)) result.AddError($"{name} must be in [{min}, {max}]; got {v}.");
-        });
+        option.CustomParser = result => ParseInt(result, name, min, max);
         return option;
+    }
+
+    private static int? ParseInt(System.CommandLine.Parsing.ArgumentResult result, string name, int min, int max)
+    {
+        string token = result.Tokens.Count > 0 ? result.Tokens[^1].Value : "";
+        if (!int.TryParse(token, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out int v))
+            result.AddError($"{name} expects an integer in [{min}, {max}]; got '{token}'.");
+        else if (v < min || v > max) result.AddError($"{name} must be in [{min}, {max}]; got {v}.");
+        else return v;
+        return null;
     }
 
     /// <summary>A number in [<paramref name="min"/>, <paramref name="max"/>] (or (min, max] with <paramref name="minExclusive"/>).</summary>
     public static Option<double> Double(string name, double defaultValue, double min, double max, string description, bool minExclusive = false)
     {
-        var option = new Option<double>(name)
+        var option = new Option<double>(name) { Description = description, DefaultValueFactory = _ => defaultValue };
+        string range = FormattableString.Invariant($"{(minExclusive ? "(" : "[")}{min}, {max}]");
+        option.CustomParser = result =>
         {
-            Description = FormattableString.Invariant($"{description} (default {defaultValue})"),
-            DefaultValueFactory = _ => defaultValue,
+            string token = result.Tokens.Count > 0 ? result.Tokens[^1].Value : "";
+            if (!double.TryParse(token, NumberStyles.Float, CultureInfo.InvariantCulture, out double v))
+                result.AddError($"{name} expects a number in {range}; got '{token}'.");
+            else if ((minExclusive ? !(v > min) : !(v >= min)) || !(v <= max))
+                result.AddError(FormattableString.Invariant($"{name} must be in {range}; got {v}."));
+            else return v;
+            return defaultValue;
         };
-        option.Validators.Add(result =>
-        {
-            double v = result.GetValueOrDefault<double>();
-            bool below = minExclusive ? !(v > min) : !(v >= min);
-            if (below || !(v <= max))
-                result.AddError(FormattableString.Invariant($"{name} must be in {(minExclusive ? "(" : "[")}{min}, {max}]; got {v}."));
-        });
         return option;
     }
 

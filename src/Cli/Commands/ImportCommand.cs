@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using MLConv.Export.Onnx;
+using MLConv.Training.Layers;
 using MLConv.Training.Models;
 using Onnx;
 
@@ -37,12 +38,25 @@ internal static class ImportCommand
             if (meta.GetValueOrDefault(MLConv.Export.OnnxExporter.NormalizationKey) == "not included" && meta.TryGetValue("normalization_mean", out var mean) && meta.TryGetValue("normalization_std", out var std))
                 norm = new Normalization(JsonSerializer.Deserialize<float[]>(mean)!, JsonSerializer.Deserialize<float[]>(std)!);
             string arch = meta.GetValueOrDefault("architecture") ?? Path.GetFileNameWithoutExtension(path);
-            var net = new Network(model.Root, c, h, w, names, norm) { Architecture = arch };
+            var net = new Network(Logits(model.Root), c, h, w, names, norm) { Architecture = arch };
             ModelFile.Save(net, r.GetValue(output)!);
             ctx.Line($"Imported {path} (opset {model.Opset}, {model.Root.Descendants().Count()} layers, {net.ParameterCount:N0} parameters): " +
                      $"input [{c}, {h}, {w}], {net.NumClasses} classes; wrote {r.GetValue(output)}");
             return Cli.Ok;
         });
         return command;
+    }
+
+    /// <summary>
+    /// A network's forward pass gives logits (its probabilities apply the softmax): a classifier read up to its
+    /// probabilities (MLConv's own exports, most converted models) loses its final softmax over the classes.
+    /// </summary>
+    private static Sequential Logits(Sequential root)
+    {
+        if (root.Count == 1 && root[0] is Graph g && g.Nodes.FirstOrDefault(n => n.Output == g.Output) is { Layer: Softmax { Log: false, Axis: null or 1 or -1 } } last)
+            return new Sequential(g.Until(last.Inputs[0]));
+        if (root.Count > 1 && root[root.Count - 1] is Softmax { Log: false, Axis: null or 1 or -1 })
+            return new Sequential(root.Layers.Take(root.Count - 1));
+        return root;
     }
 }
