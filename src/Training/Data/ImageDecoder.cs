@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using StbImageSharp;
 
 namespace MLConv.Training.Data;
@@ -76,18 +77,32 @@ public static class ImageDecoder
 
     private static ImageHeader ReadHeader(Stream stream, long fileBytes, string name)
     {
+        Span<byte> head = stackalloc byte[26];
+        int got = stream.ReadAtLeast(head, head.Length, throwOnEndOfStream: false);
+        stream.Position = 0;
+        // A PNG's size is read from IHDR directly: StbImageSharp refuses a large one without saying its size.
+        if (got == head.Length && head.StartsWith(PngSignature) && head[12..16].SequenceEqual("IHDR"u8))
+            return Bounded(BinaryPrimitives.ReadInt32BigEndian(head[16..]), BinaryPrimitives.ReadInt32BigEndian(head[20..]),
+                head[25] switch { 0 => 1, 4 => 2, 6 => 4, _ => 3 }, fileBytes, name);
         ImageInfo? info;
         try { info = ImageInfo.FromStream(stream); }
         catch (Exception e) when (e is InvalidOperationException or IndexOutOfRangeException or ArgumentException or EndOfStreamException)
         {
             throw new InvalidDataException($"{name} is not a readable PNG, JPEG or BMP image: {e.Message}", e);
         }
-        if (info is not { } i || i.Width < 1 || i.Height < 1)
+        if (info is not { } i)
             throw new InvalidDataException($"{name} is not a readable PNG, JPEG or BMP image (no valid header).");
-        long pixels = (long)i.Width * i.Height, budget = Math.Max(MinPixelBudget, fileBytes * MaxPixelsPerByte);
+        return Bounded(i.Width, i.Height, (int)i.ColorComponents, fileBytes, name);
+    }
+
+    private static ImageHeader Bounded(int width, int height, int channels, long fileBytes, string name)
+    {
+        if (width < 1 || height < 1)
+            throw new InvalidDataException($"{name} claims a {width}x{height} image; both sides must be >= 1.");
+        long pixels = (long)width * height, budget = Math.Max(MinPixelBudget, fileBytes * MaxPixelsPerByte);
         if (pixels > budget)
-            throw new InvalidDataException($"{name} claims {i.Width}x{i.Height} pixels, more than a file of {fileBytes:N0} bytes can hold " +
+            throw new InvalidDataException($"{name} claims {width}x{height} pixels, more than a file of {fileBytes:N0} bytes can hold " +
                 $"(at most {budget:N0} pixels); it is corrupt or crafted.");
-        return new ImageHeader(i.Width, i.Height, (int)i.ColorComponents);
+        return new ImageHeader(width, height, channels);
     }
 }
