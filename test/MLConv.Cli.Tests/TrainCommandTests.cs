@@ -163,4 +163,19 @@ public sealed class TrainCommandTests
         Assert.AreEqual(Cli.Failure, CliRunner.Run("train", "--data", SharedModel.Images.Root, "--pretrained", output["absent.onnx"]).ExitCode);
         Assert.AreEqual(Cli.Usage, CliRunner.Run("train", "--data", SharedModel.Images.Root, "--pretrained", SharedModel.Model, "--color", "gray").ExitCode);
     }
+
+    [TestMethod]
+    public void ABaseNormalisedFor0To255PixelsIsRescaledToTheCliUnitPixels()
+    {
+        var resnet = new Normalization([123.15f, 115.9f, 103.06f], [1f, 1f, 1f]);
+        var unit = Commands.TrainCommand.ToUnitPixels(resnet);
+        var x = new Training.Tensors.Tensor(1, 3, 1, 1);
+        var y = new Training.Tensors.Tensor(1, 3, 1, 1);
+        for (int c = 0; c < 3; c++) { x[c] = 0.5f; y[c] = 0.5f * 255; }
+        unit.Apply(x);
+        resnet.Apply(y);
+        for (int c = 0; c < 3; c++) Assert.AreEqual(y[c], x[c], 1e-3f, "the same transform of the same picture");
+        var cli = new Normalization([0.4f], [0.2f]);
+        Assert.AreSame(cli, Commands.TrainCommand.ToUnitPixels(cli), "a base measured on 0..1 pixels is kept");
+    }
 }

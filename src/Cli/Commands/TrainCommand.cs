@@ -160,6 +160,14 @@ internal static class TrainCommand
         return fallback;
     }
 
+    /// <summary>
+    /// mlconv reads pixels in 0..1. A base whose normalisation means exceed 1.5 was trained on 0..255 pixels (the packaged
+    /// ResNet-18, a network from ML.NET's ExtractPixels): its means and standard deviations divided by 255 are the same
+    /// transform of 0..1 pixels.
+    /// </summary>
+    internal static Normalization ToUnitPixels(Normalization n) =>
+        n.Mean.Any(m => m > 1.5f) ? new Normalization([.. n.Mean.Select(m => m / 255f)], [.. n.Std.Select(v => v / 255f)]) : n;
+
     /// <summary>What trains, on which inputs, and how the saved network is made from it.</summary>
     private sealed record PreparedRun(Network Trained, Tensor TrainX, Tensor? TestX, TrainerOptions Options, Func<Network> Finish, string Description);
 
@@ -174,7 +182,7 @@ internal static class TrainCommand
             return new PreparedRun(net, train.Images, test?.Images, q.Options, () => net, $"{net.Architecture}: {net.ParameterCount:N0} parameters, {q.Options.Epochs} epochs");
         }
 
-        var norm = pretrained.Normalization ?? Normalization.Measure(train.Images);
+        var norm = pretrained.Normalization is { } given ? ToUnitPixels(given) : Normalization.Measure(train.Images);
         var featureShape = TransferLearning.FeatureShape(pretrained.Features, c, h, w);
         var head = TransferLearning.Head(featureShape, classes.Count, q.HeadDropout, seed);
         string arch = $"{pretrained.Name}+head";
