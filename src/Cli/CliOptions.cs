@@ -20,41 +20,29 @@ internal static class CliOptions
 {
     public static string Lower<T>(T value) where T : struct, Enum => value.ToString().ToLowerInvariant();
 
-    public static Option<T> Enum<T>(string name, T defaultValue, string description) where T : struct, Enum
+    public static Option<T> Enum<T>(string name, T defaultValue, string description) where T : struct, Enum =>
+        OneOf(name, defaultValue, [.. System.Enum.GetValues<T>().Select(v => (Lower(v), v))], description);
+
+    /// <summary>One of <paramref name="choices"/> (case-insensitive), returned as spelt in the list.</summary>
+    public static Option<string> Choice(string name, string defaultValue, IReadOnlyList<string> choices, string description) =>
+        OneOf(name, defaultValue, [.. choices.Select(c => (c, c))], description);
+
+    private static Option<T> OneOf<T>(string name, T defaultValue, IReadOnlyList<(string Name, T Value)> choices, string description)
     {
-        string[] names = [.. System.Enum.GetValues<T>().Select(Lower)];
+        string list = string.Join(", ", choices.Select(c => c.Name));
         var option = new Option<T>(name)
         {
             Description = description,
-            HelpName = string.Join("|", names),
+            HelpName = string.Join("|", choices.Select(c => c.Name)),
             DefaultValueFactory = _ => defaultValue,
         };
         option.CustomParser = result =>
         {
             string token = result.Tokens.Count > 0 ? result.Tokens[^1].Value : "";
-            foreach (var value in System.Enum.GetValues<T>())
-                if (string.Equals(value.ToString(), token, StringComparison.OrdinalIgnoreCase)) return value;
-            result.AddError($"{name}: '{token}' is not one of {string.Join(", ", names)}.");
+            foreach (var (choice, value) in choices)
+                if (string.Equals(choice, token, StringComparison.OrdinalIgnoreCase)) return value;
+            result.AddError($"{name}: '{token}' is not one of {list}.");
             return defaultValue;
-        };
-        return option;
-    }
-
-    /// <summary>One of <paramref name="choices"/> (case-insensitive), returned as spelt in the list.</summary>
-    public static Option<string> Choice(string name, string defaultValue, IReadOnlyList<string> choices, string description)
-    {
-        var option = new Option<string>(name)
-        {
-            Description = description,
-            HelpName = string.Join("|", choices),
-            DefaultValueFactory = _ => defaultValue,
-        };
-        option.CustomParser = result =>
-        {
-            string token = result.Tokens.Count > 0 ? result.Tokens[^1].Value : "";
-            var match = choices.FirstOrDefault(c => string.Equals(c, token, StringComparison.OrdinalIgnoreCase));
-            if (match is null) result.AddError($"{name}: '{token}' is not one of {string.Join(", ", choices)}.");
-            return match ?? defaultValue;
         };
         return option;
     }
