@@ -107,7 +107,7 @@ public sealed class CnnTransformer : ITransformer, IDisposable
             .Append(transforms.CopyColumns(o.ScoreColumnName, ProbabilitiesColumn))
             .Append(transforms.DropColumns(ProbabilitiesColumn, IndexColumn, NameColumn));
         // Fitting these transformers reads only the schema: an empty view with the features column suffices.
-        var schemaOnly = data.LoadFromEnumerable(Array.Empty<FeaturesRow>(), FeaturesRow.Definition(o.FeatureColumnName, o.Channels * o.ImageHeight * o.ImageWidth));
+        var schemaOnly = data.LoadFromEnumerable(Array.Empty<FeaturesRow>(), FeaturesRow.Definition(o.FeatureColumnName, network.Channels * network.Height * network.Width));
         return new TransformerChain<ITransformer>([.. pipeline.Fit(schemaOnly)]);
     }
 
@@ -154,12 +154,8 @@ public sealed class CnnTransformer : ITransformer, IDisposable
 
     public void Dispose() => _chain.Dispose();
 
-    private void CheckFeatures(DataViewSchema schema)
-    {
-        var f = schema.GetColumnOrNull(Options.FeatureColumnName);
-        var ft = f?.Type as VectorDataViewType;
-        SchemaChecks.CheckFeatures(Options, Options.FeatureColumnName, f is not null, ft is not null, ft?.ItemType == NumberDataViewType.Single, ft?.Size ?? 0, f?.Type.ToString() ?? "");
-    }
+    private void CheckFeatures(DataViewSchema schema) =>
+        SchemaChecks.CheckFeatures(Options.FeatureColumnName, schema, new ImageShape(Network.Channels, Network.Height, Network.Width));
 
     private sealed class ClassNameRow
     {
