@@ -1,4 +1,5 @@
 using OxyPlot;
+using OxyPlot.Annotations;
 using OxyPlot.Axes;
 using OxyPlot.Series;
 
@@ -6,7 +7,7 @@ namespace MLConv.Plots;
 
 /// <summary>
 /// A confusion matrix as a heat map: one row per actual class (top to bottom), one column per predicted class, each
-/// cell coloured by its count and labelled with it. Takes the counts as ML.NET's <c>ConfusionMatrix.Counts</c> holds
+/// cell coloured by its count and labelled with it (white on dark cells, black on light ones). Takes the counts as ML.NET's <c>ConfusionMatrix.Counts</c> holds
 /// them (<c>counts[actual][predicted]</c>).
 /// </summary>
 public static class ConfusionMatrixChart
@@ -30,21 +31,33 @@ public static class ConfusionMatrixChart
                 data[p, a] = v;
             }
 
-        var model = new PlotModel { Title = title, Background = OxyColors.White };
+        var model = new PlotModel { Title = title, Background = OxyColors.White, DefaultFont = Fonts.Sans };
         model.Axes.Add(new CategoryAxis { Position = AxisPosition.Bottom, Title = "predicted", Key = "x", ItemsSource = classNames.ToArray(), GapWidth = 0 });
         // Actual classes top to bottom, as a table reads.
         model.Axes.Add(new CategoryAxis { Position = AxisPosition.Left, Title = "actual", Key = "y", ItemsSource = classNames.ToArray(), GapWidth = 0, StartPosition = 1, EndPosition = 0 });
+        double max = Math.Max(1, data.Cast<double>().Max());
         model.Axes.Add(new LinearColorAxis
         {
-            Position = AxisPosition.Right, Key = "color", Minimum = 0, Maximum = Math.Max(1, data.Cast<double>().Max()),
+            Position = AxisPosition.Right, Key = "color", Minimum = 0, Maximum = max,
             Palette = OxyPalette.Interpolate(200, OxyColors.White, OxyColor.FromRgb(198, 219, 239), OxyColor.FromRgb(66, 146, 198), OxyColor.FromRgb(8, 48, 107)),
         });
         model.Series.Add(new HeatMapSeries
         {
             X0 = 0, X1 = k - 1, Y0 = 0, Y1 = k - 1, XAxisKey = "x", YAxisKey = "y", ColorAxisKey = "color", Data = data,
             CoordinateDefinition = HeatMapCoordinateDefinition.Center, RenderMethod = HeatMapRenderMethod.Rectangles,
-            Interpolate = false, LabelFormatString = "0", LabelFontSize = k <= 12 ? 0.3 : 0.2, TextColor = OxyColor.FromRgb(90, 90, 90),
+            Interpolate = false,
         });
+        // Each count in its cell, white on the dark half of the palette and black on the light half.
+        double fontSize = Math.Clamp(160.0 / k, 7, 16);
+        for (int a = 0; a < k; a++)
+            for (int p = 0; p < k; p++)
+                model.Annotations.Add(new TextAnnotation
+                {
+                    Text = data[p, a].ToString("0.##", System.Globalization.CultureInfo.InvariantCulture), TextPosition = new DataPoint(p, a),
+                    XAxisKey = "x", YAxisKey = "y", FontSize = fontSize, Stroke = OxyColors.Transparent, StrokeThickness = 0,
+                    TextHorizontalAlignment = HorizontalAlignment.Center, TextVerticalAlignment = VerticalAlignment.Middle,
+                    TextColor = data[p, a] > max / 2 ? OxyColors.White : OxyColors.Black,
+                });
         return model;
     }
 

@@ -60,14 +60,15 @@ internal static class TileSheet
     /// </summary>
     public static SKBitmap Render(string title, IReadOnlyList<(string Label, IReadOnlyList<Tile> Tiles)> rows, int cell, int columns)
     {
+        using var titleFont = new SKPaint { Color = SKColors.Black, IsAntialias = true, TextSize = 16, Typeface = SKTypeface.FromFamilyName(Fonts.Sans, SKFontStyle.Bold) };
+        using var labelFont = new SKPaint { Color = new SKColor(60, 60, 60), IsAntialias = true, TextSize = 12, Typeface = SKTypeface.FromFamilyName(Fonts.Sans) };
         int lines = rows.Sum(r => Math.Max(1, (r.Tiles.Count + columns - 1) / columns));
-        int width = Math.Max(2 * Margin + columns * (cell + Gap) - Gap, 360);
+        float text = Math.Max(titleFont.MeasureText(title), rows.Count == 0 ? 0 : rows.Max(r => labelFont.MeasureText(r.Label)));
+        int width = Math.Max(2 * Margin + columns * (cell + Gap) - Gap, 2 * Margin + (int)Math.Ceiling(text));
         int height = Margin + TitleHeight + rows.Count * LabelHeight + lines * (cell + Gap) + Margin;
         var bitmap = new SKBitmap(new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Opaque));
         using var canvas = new SKCanvas(bitmap);
         canvas.Clear(SKColors.White);
-        using var titleFont = new SKPaint { Color = SKColors.Black, IsAntialias = true, TextSize = 16, Typeface = SKTypeface.FromFamilyName(null, SKFontStyle.Bold) };
-        using var labelFont = new SKPaint { Color = new SKColor(60, 60, 60), IsAntialias = true, TextSize = 12, Typeface = SKTypeface.Default };
         using var frame = new SKPaint { Color = new SKColor(200, 200, 200), Style = SKPaintStyle.Stroke, StrokeWidth = 1 };
         using var fill = new SKPaint { IsAntialias = false, Style = SKPaintStyle.Fill };
         canvas.DrawText(title, Margin, Margin + 16, titleFont);

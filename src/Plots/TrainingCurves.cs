@@ -45,7 +45,7 @@ public static class TrainingCurves
         ArgumentNullException.ThrowIfNull(validationName);
         if (history.Count == 0) throw new ArgumentException("The history has no epoch to draw.", nameof(history));
         double scale = percent ? 100 : 1;
-        var model = new PlotModel { Title = title, Background = OxyColors.White };
+        var model = new PlotModel { Title = title, Background = OxyColors.White, DefaultFont = Fonts.Sans };
         model.Legends.Add(new Legend { LegendPosition = percent ? LegendPosition.RightBottom : LegendPosition.RightTop, LegendBackground = OxyColor.FromAColor(200, OxyColors.White) });
         model.Axes.Add(new LinearAxis
         {

@@ -26,8 +26,15 @@ public sealed class CnnEstimator : IEstimator<CnnTransformer>
         Options = options;
     }
 
+    /// <summary>The options the estimator was made with (not rewritten by <see cref="Fit"/>: an image shape left null stays null here; the fitted network has the shape read).</summary>
     public CnnTrainerOptions Options { get; }
 
+    /// <summary>
+    /// The input schema plus <c>Score</c> (a vector of Single) and <c>PredictedLabel</c> (a key with the class names).
+    /// Checks that the features column is a known-size vector of Single and the label a key or integer column.
+    /// </summary>
+    /// <param name="inputSchema">The schema of the data the estimator will be fitted on.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A column is missing or has the wrong type (the message names it, the type found and the type expected).</exception>
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
         ArgumentNullException.ThrowIfNull(inputSchema);
@@ -40,6 +47,15 @@ public sealed class CnnEstimator : IEstimator<CnnTransformer>
         return new SchemaShape(cols.Values);
     }
 
+    /// <summary>
+    /// Reads the image shape from the features column (unless the options set it), reads every row's pixels and label,
+    /// builds the network (or loads the pretrained one), trains it with <see cref="CnnTrainerOptions.Trainer"/> and returns
+    /// the fitted transformer.
+    /// </summary>
+    /// <param name="input">Rows with the features and label columns.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A column is missing, has the wrong type, or its size fits no image shape (the message says what to set).</exception>
+    /// <exception cref="InvalidDataException">A row has a missing label or a non-finite pixel.</exception>
+    /// <exception cref="OperationCanceledException"><see cref="CnnTrainerOptions.CancellationToken"/> was cancelled.</exception>
     public CnnTransformer Fit(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);

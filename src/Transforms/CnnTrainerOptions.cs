@@ -28,14 +28,16 @@ public sealed class CnnTrainerOptions
     public string LabelColumnName { get; set; } = "Label";
     /// <summary>Features column: a known-size float vector of channels·height·width planar (CHW) pixels, as <c>ExtractPixels</c> writes.</summary>
     public string FeatureColumnName { get; set; } = "Features";
+    /// <summary>Output column of class probabilities (a vector of Single, one per class, in key order).</summary>
     public string ScoreColumnName { get; set; } = "Score";
+    /// <summary>Output column of the most probable class: a key whose values are the class names.</summary>
     public string PredictedLabelColumnName { get; set; } = "PredictedLabel";
 
     /// <summary>One of LeNet5, SimpleCNN, ResNet, ResNet20, MobileNetV2 (ignored when <see cref="CustomArchitecture"/> is set).</summary>
     public string Architecture { get; set; } = "LeNet5";
     /// <summary>A custom network: (channels, height, width, classes) → layers ending in [N, classes] logits.</summary>
     public Func<int, int, int, int, Sequential>? CustomArchitecture { get; set; }
-    /// <summary>Re-draw a custom architecture's weights from <see cref="Seed"/> (He init) before training; false keeps the weights it was built with (e.g. preset filters).</summary>
+    /// <summary>Re-draw a custom architecture's weights from <see cref="TrainerOptions.Seed"/> (He init) before training; false keeps the weights it was built with (e.g. preset filters).</summary>
     public bool InitializeCustomArchitecture { get; set; } = true;
 
     /// <summary>
@@ -81,12 +83,16 @@ public sealed class CnnTrainerOptions
     /// <summary>Validation rows with the same schema as the training data.</summary>
     public IDataView? ValidationData { get; set; }
 
+    /// <summary>How the pixels are normalised before the network (measured on the training data by default); the normalisation is stored in the model and in its ONNX export.</summary>
     public PixelNormalization Normalization { get; set; } = PixelNormalization.Auto;
+    /// <summary>Per-channel means for <see cref="PixelNormalization.Custom"/>, in the pixels' own scale (0–255 after ExtractPixels).</summary>
     public float[]? Mean { get; set; }
+    /// <summary>Per-channel standard deviations (> 0) for <see cref="PixelNormalization.Custom"/>.</summary>
     public float[]? Std { get; set; }
 
     /// <summary>Receives per-batch and per-epoch progress (epochs are also written to MLContext's log).</summary>
     public IProgress<TrainingProgress>? Progress { get; set; }
+    /// <summary>Stops training between batches; <c>Fit</c> then throws <see cref="OperationCanceledException"/> (a checkpoint, when configured, holds the last finished epoch).</summary>
     public CancellationToken CancellationToken { get; set; }
 
     internal void Validate()

@@ -6,7 +6,7 @@ namespace MLConv.Transforms;
 
 /// <summary>
 /// The graph <c>ApplyOnnxModel</c> runs, derived from MLConv's standard export
-/// (<see cref="MLConv.OnnxExporter.ToModel(MLConv.Training.Models.Network, MLConv.Export.OnnxExportOptions?)"/>)
+/// (<see cref="OnnxExporter.ToModel(Network, OnnxExportOptions?)"/>)
 /// by one adaptation and nothing else:
 /// <list type="number">
 /// <item>the graph input becomes the flat pixel vector [N, C·H·W] that <c>ExtractPixels</c> writes, named after the
