@@ -201,6 +201,8 @@ public sealed class CnnPipelineTests
     public void TrainersCnnReadsTheImageShapeFromTheColumnAndMatchesTrainCnn()
     {
         var ml = new MLContext(seed: 1);
+        int epochLines = 0;
+        ml.Log += (_, e) => { if (e.Message.Contains("TrainCnn: epoch", StringComparison.Ordinal)) Interlocked.Increment(ref epochLines); };
         var trainer = ml.MulticlassClassification.Trainers.Cnn(new CnnTrainerOptions { Trainer = { Epochs = 2, BatchSize = 8, Seed = 2, RandomShift = 0 } });
         var model = ml.Transforms.Conversion.MapValueToKey("Label")
             .Append(ml.Transforms.LoadImages("Image", imageFolder: null, inputColumnName: "ImagePath"))
@@ -214,6 +216,7 @@ public sealed class CnnPipelineTests
         var b = explicitShape.Transform(_data).GetColumn<float[]>("Score").ToArray();
         for (int i = 0; i < a.Length; i++) CollectionAssert.AreEqual(b[i], a[i]);
         Assert.IsNull(trainer.Options.ImageHeight, "the options are not rewritten");
+        Assert.AreEqual(2, epochLines, "the trainer logs into the user's MLContext");
     }
 
     private static Training.Tensors.Tensor ReadPixels(IDataView features)
