@@ -36,8 +36,9 @@ for lib in Training Export Transforms Plots; do
               "<description>" "<tags>mlconv " "<authors>"; do
     grep -qF "$want" <<<"$nuspec" || fail "MLConv.$lib.nuspec lacks $want"
   done
-  unzip -l "$nupkg" | grep -q " README.md$" || fail "MLConv.$lib has no README.md"
-  unzip -l "$nupkg" | grep -q "lib/net10.0/MLConv.$lib.xml$" || fail "MLConv.$lib has no XML documentation"
+  files=$(unzip -Z1 "$nupkg")   # listed once: grep -q on a pipe would end unzip early (SIGPIPE under pipefail)
+  grep -qx "README.md" <<<"$files" || fail "MLConv.$lib has no README.md"
+  grep -qx "lib/net10.0/MLConv.$lib.xml" <<<"$files" || fail "MLConv.$lib has no XML documentation"
 done
 echo "pack-check: packed MLConv.{Training,Export,Transforms,Plots} $version in $(( $(date +%s) - clock )) s"
 
