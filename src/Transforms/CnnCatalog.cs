@@ -71,10 +71,11 @@ public static class CnnCatalog
     };
 
     /// <summary>
-    /// Registers MLConv's assembly with the context's component catalog. Not needed to load a saved model: the one
-    /// custom piece of the scoring chain (the arg-max, <see cref="PredictedIndexMappingFactory"/>) is found by ML.NET in
-    /// the loaded assemblies, so <c>mlContext.Model.Load</c> in a fresh process scores without this call as long as
-    /// the application references MLConv.Transforms. Kept for applications that load assemblies dynamically.
+    /// Registers MLConv's assembly with the context's component catalog. Not needed to load a saved model: ML.NET finds
+    /// the one custom piece of the scoring chain (the arg-max, <see cref="PredictedIndexMappingFactory"/>) by itself, so
+    /// <c>mlContext.Model.Load</c> in a fresh process scores without this call when the application references
+    /// MLConv.Transforms (scripts/pack-check.sh checks it in a process that has not used MLConv before <c>Load</c>).
+    /// Kept for applications that load MLConv's assembly dynamically.
     /// </summary>
     /// <param name="mlContext">The context to register with.</param>
     public static void RegisterMLConv(this MLContext mlContext)
