@@ -119,7 +119,7 @@ public sealed class ModelCommandTests
     }
 
     [TestMethod]
-    public void VisualizeWritesTheHistoryAndConfusionDataAndSaysWhatDrawsPictures()
+    public void VisualizeDrawsCurvesConfusionFiltersAndFeatureMapsAsPngs()
     {
         using var output = new TempFolder();
         var r = CliRunner.Ok("visualize", "--model", SharedModel.Model, "--data", SharedModel.Images.Root, "--image", SharedModel.Images["bars/00.jpg"], "--out", output.Path);
@@ -127,8 +127,15 @@ public sealed class ModelCommandTests
         var confusion = File.ReadAllLines(output["confusion.csv"]);
         Assert.AreEqual("true\\predicted,bars,rings", confusion[0]);
         Assert.AreEqual(3, confusion.Length);
-        StringAssert.Contains(r.Out, "MLConv.Plots");
+        foreach (string png in new[] { "loss.png", "accuracy.png", "confusion.png", "filters.png", "feature-maps.png" })
+        {
+            StringAssert.Contains(r.Out, output[png]);
+            var picture = ImageDecoder.Read(output[png]);
+            Assert.IsTrue(picture.Width > 50 && picture.Height > 50, $"{png} is {picture.Width}x{picture.Height}");
+            Assert.IsTrue(picture.Pixels.Distinct().Count() > 2, $"{png} is not blank");
+        }
         Assert.AreEqual(Cli.Usage, CliRunner.Run("visualize", "--model", SharedModel.Model).ExitCode, "--out is required");
+        Assert.AreEqual(Cli.Failure, CliRunner.Run("visualize", "--model", output["none.mlconv"], "--out", output.Path).ExitCode);
     }
 
     [TestMethod]

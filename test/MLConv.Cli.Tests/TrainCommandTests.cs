@@ -26,7 +26,7 @@ public sealed class TrainCommandTests
         Assert.AreEqual((3, 12, 16), (net.Channels, net.Height, net.Width));
 
         var csv = File.ReadAllLines(output["m.history.csv"]);
-        Assert.AreEqual("epoch,loss,accuracy,val_loss,val_accuracy,learning_rate,seconds", csv[0]);
+        Assert.AreEqual(Training.Fitting.TrainingHistoryFile.CsvHeader, csv[0]);
         Assert.AreEqual(3, csv.Length);
         StringAssert.StartsWith(csv[2], "2,");
         var json = JsonNode.Parse(File.ReadAllText(output["m.history.json"]))!;

@@ -121,7 +121,7 @@ internal static class TrainCommand
 
         var network = run.Finish();
         ModelFile.Save(network, q.Output);
-        TrainingHistoryFiles.Write(q.Output, result.History, result.BestEpoch, result.StoppedEarly);
+        TrainingHistoryFiles.Write(q.Output, result.History);
         string splitPath = Path.ChangeExtension(q.Output, ".split.txt");
         split.Write(splitPath, $"mlconv train --data {q.Data} ({splitSource})");
         if (q.Checkpoint is null && File.Exists(checkpoint)) File.Delete(checkpoint);

@@ -1,19 +1,17 @@
 using System.CommandLine;
+using MLConv.Plots;
+using MLConv.Training.Fitting;
 using MLConv.Training.Models;
 
 namespace MLConv.Cli.Commands;
 
 /// <summary>
-/// <c>mlconv visualize</c>: the pictures of a trained model in one folder — its training history (CSV and JSON, and
-/// loss/accuracy curves), the confusion matrix on a folder's test images (CSV, and a heat map), the first convolution's
-/// filters and one image's feature maps. The pictures are drawn by an <see cref="IPictureRenderer"/>
-/// (<see cref="Renderer"/>); without one the data files are written and the command says so.
+/// <c>mlconv visualize</c>: the pictures of a trained model in one folder, drawn by MLConv.Plots — loss and accuracy
+/// curves from its training history (<c>&lt;model&gt;.history.json</c>, copied as CSV and JSON), the confusion matrix on a
+/// folder's test images (heat map and CSV), the first convolution's filters, and the feature maps of one image.
 /// </summary>
 internal static class VisualizeCommand
 {
-    /// <summary>Draws the pictures; null while no plotting library is part of this build.</summary>
-    public static IPictureRenderer? Renderer { get; set; }
-
     public static Command Create(CliContext ctx)
     {
         var model = CliOptions.Required("--model", "Model file (.mlconv); its history is read from <model>.history.json", "file");
@@ -21,7 +19,7 @@ internal static class VisualizeCommand
         var split = CliOptions.Optional("--split", "Split file whose test part is used", "file");
         var image = CliOptions.Optional("--image", "Image whose feature maps are drawn", "file");
         var output = CliOptions.Required("--out", "Folder to write into", "folder");
-        var command = new Command("visualize", "Training curves, confusion matrix, first-layer filters and feature maps of a model, into a folder.")
+        var command = new Command("visualize", "PNG pictures of a model: training curves, confusion matrix, first-layer filters, feature maps.")
         {
             model, data, split, image, output,
         };
@@ -31,33 +29,36 @@ internal static class VisualizeCommand
             var net = ModelFile.Load(modelPath);
             Directory.CreateDirectory(folder);
             var written = new List<string>();
-            var historyJson = TrainingHistoryFiles.JsonPath(modelPath);
-            var pictures = new Pictures(net, folder);
+            void Add(string name, Action<string> write)
+            {
+                string path = Path.Combine(folder, name);
+                write(path);
+                written.Add(path);
+            }
+
+            string historyJson = TrainingHistoryFiles.JsonPath(modelPath);
             if (File.Exists(historyJson))
             {
-                var (history, best, stopped) = TrainingHistoryFiles.ReadJson(historyJson);
-                string target = Path.Combine(folder, "history.json");
-                TrainingHistoryFiles.WriteJson(target, history, best, stopped);
-                TrainingHistoryFiles.WriteCsv(Path.ChangeExtension(target, ".csv"), history);
-                written.AddRange([target, Path.ChangeExtension(target, ".csv")]);
-                pictures = pictures with { History = history };
+                var history = TrainingHistoryFile.ReadJson(historyJson);
+                Add("history.json", p => TrainingHistoryFile.WriteJson(history, p));
+                Add("history.csv", p => TrainingHistoryFile.WriteCsv(history, p));
+                Add("loss.png", p => TrainingCurves.WriteLoss(history, p, "test"));
+                Add("accuracy.png", p => TrainingCurves.WriteAccuracy(history, p, "test"));
             }
-            else ctx.Line($"No training history at {historyJson} (mlconv train writes one next to the model); no curves.");
+            else ctx.Line($"No training history at {historyJson} (mlconv train writes one next to the model): no curves.");
             if (r.GetValue(data) is { } dataFolder)
             {
                 var (images, what) = ImageData.TestImages(ctx, dataFolder, r.GetValue(split), all: false);
                 var set = ImageData.LoadFor(net, images, ctx.CancellationToken);
                 var metrics = new ClassificationMetrics(net.ProbabilitiesFromPixels(set.Images), set.Labels);
-                string csv = Path.Combine(folder, "confusion.csv");
-                WriteConfusionCsv(csv, net.ClassNames, metrics.Confusion);
-                written.Add(csv);
-                pictures = pictures with { Confusion = metrics.Confusion };
+                int k = net.NumClasses;
+                var counts = Enumerable.Range(0, k).Select(c => (IReadOnlyList<double>)[.. Enumerable.Range(0, k).Select(j => (double)metrics.Confusion[c, j])]).ToList();
+                Add("confusion.csv", p => WriteConfusionCsv(p, net.ClassNames, metrics.Confusion));
+                Add("confusion.png", p => ConfusionMatrixChart.Write(counts, net.ClassNames, p, title: $"Confusion matrix ({metrics.MicroAccuracy:P1})"));
                 ctx.Line($"Confusion matrix on {what}: micro accuracy {metrics.MicroAccuracy:P2}");
             }
-            if (r.GetValue(image) is { } imagePath) pictures = pictures with { Image = ImageData.LoadFiles(net, [imagePath]) };
-
-            if (Renderer is { } renderer) written.AddRange(renderer.Render(pictures));
-            else ctx.Line("Pictures (curves, confusion heat map, filters, feature maps) need the MLConv.Plots library, which is not part of this build; wrote the data files only.");
+            if (net.Root.Descendants().OfType<Training.Layers.Conv2d>().Any()) Add("filters.png", p => FilterGrid.Write(net, p));
+            if (r.GetValue(image) is { } imagePath) Add("feature-maps.png", p => FeatureMaps.Write(net, ImageData.LoadFiles(net, [imagePath]), p));
             foreach (string f in written) ctx.Line($"Wrote {f}");
             return Cli.Ok;
         });
@@ -72,20 +73,4 @@ internal static class VisualizeCommand
             sb.Append(Cell(classes[c])).Append(',').AppendJoin(',', Enumerable.Range(0, classes.Count).Select(j => confusion[c, j])).Append('\n');
         Training.Data.AtomicFile.Write(path, System.Text.Encoding.UTF8.GetBytes(sb.ToString()));
     }
-}
-
-/// <summary>What <c>visualize</c> hands a renderer: the model, the output folder, and whichever of the data it found.</summary>
-internal sealed record Pictures(Network Network, string Folder)
-{
-    public IReadOnlyList<Training.Fitting.EpochMetrics>? History { get; init; }
-    /// <summary>Rows: true class, columns: predicted class, indexed like the network's class names.</summary>
-    public int[,]? Confusion { get; init; }
-    /// <summary>One image [1, C, H, W] in 0..1 as the network takes it (for feature maps).</summary>
-    public Training.Tensors.Tensor? Image { get; init; }
-}
-
-/// <summary>The hook a plotting library fills: draws PNGs of <see cref="Pictures"/> into its folder and returns their paths.</summary>
-internal interface IPictureRenderer
-{
-    IReadOnlyList<string> Render(Pictures pictures);
 }
