@@ -7,6 +7,7 @@ internal sealed class CliContext
 {
     public CliContext(TextWriter output, TextWriter error, CancellationToken cancellationToken, bool interactive)
     {
+        _output = output;
         Error = error;
         CancellationToken = cancellationToken;
         Interactive = interactive;
@@ -20,14 +21,23 @@ internal sealed class CliContext
         if (!interactive) Console.Profile.Width = 160;
     }
 
+    private readonly TextWriter _output;
+
     public IAnsiConsole Console { get; }
     public TextWriter Error { get; }
     public CancellationToken CancellationToken { get; }
     /// <summary>A terminal: live progress bars; otherwise one plain line per epoch.</summary>
     public bool Interactive { get; }
 
-    /// <summary>A line of plain text (no markup).</summary>
-    public void Line(string text = "") => Console.WriteLine(text);
+    /// <summary>
+    /// A line of plain text (no markup): through Spectre in a terminal (so it lands above a live progress display),
+    /// else straight to the output, never wrapped.
+    /// </summary>
+    public void Line(string text = "")
+    {
+        if (Interactive) Console.WriteLine(text);
+        else _output.WriteLine(text);
+    }
 }
 
 /// <summary>A command line that parses but cannot be carried out as given (exit code 2).</summary>

@@ -52,13 +52,15 @@ internal sealed class TrainingView : IProgress<TrainingProgress>
             ctx.Line($"{name}: done.");
             return result;
         }
-        return ctx.Console.Progress()
+        var done = ctx.Console.Progress()
             .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new RemainingTimeColumn())
             .Start(c =>
             {
                 var task = c.AddTask(Markup.Escape(name));
                 return work(new SyncProgress(d => { task.MaxValue = d.Total; task.Value = d.Done; }));
             });
+        ctx.Line($"{name}: done.");
+        return done;
     }
 
     /// <summary>Reports on the caller's thread (<see cref="Progress{T}"/> posts to the thread pool).</summary>

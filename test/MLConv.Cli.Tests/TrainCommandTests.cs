@@ -178,4 +178,18 @@ public sealed class TrainCommandTests
         var cli = new Normalization([0.4f], [0.2f]);
         Assert.AreSame(cli, Commands.TrainCommand.ToUnitPixels(cli), "a base measured on 0..1 pixels is kept");
     }
+
+    [TestMethod]
+    public void TheLiveProgressDisplayTrainsToo()
+    {
+        using var output = new TempFolder();
+        var o = new StringWriter();
+        var e = new StringWriter();
+        int rc = Cli.Run(["train", "--data", SharedModel.Images.Root, "--pretrained", SharedModel.Model, "--epochs", "2", "--out", output["p.mlconv"]],
+            o, e, CancellationToken.None, interactive: true);
+        Assert.AreEqual(Cli.Ok, rc, o + "\n" + e);
+        StringAssert.Contains(o.ToString(), "epoch 2/2:");
+        StringAssert.Contains(o.ToString(), "features of 13 training images");
+        Assert.IsTrue(File.Exists(output["p.mlconv"]));
+    }
 }
