@@ -107,10 +107,13 @@ public sealed class CnnEstimator : IEstimator<CnnTransformer>
         var featureShape = TransferLearning.FeatureShape(pretrained.Features, o.Channels, o.ImageHeight, o.ImageWidth);
         var head = TransferLearning.Head(featureShape, classNames.Length, o.HeadDropout, o.Trainer.Seed);
         string arch = $"{pretrained.Name}+head";
-        if (o.FineTunePretrained)
+        if (o.FineTunePretrained || o.FreezeBefore is not null || o.TrainLastLayers is not null)
         {
-            var whole = new Network(new Sequential([pretrained.Features, .. head.Layers]), o.Channels, o.ImageHeight, o.ImageWidth, classNames, norm) { Architecture = arch };
-            ch.Info(MessageSensitivity.None, $"TrainCnn: fine-tuning {arch}, {whole.ParameterCount:N0} parameters, {labels.Length} training rows, {o.Trainer.Epochs} epochs");
+            var trainable = o.FreezeBefore is { } before ? TransferLearning.FreezeBefore(pretrained.Features, before)
+                : o.TrainLastLayers is { } last ? TransferLearning.FreezeAllButLast(pretrained.Features, last)
+                : pretrained.Features;
+            var whole = new Network(new Sequential([trainable, .. head.Layers]), o.Channels, o.ImageHeight, o.ImageWidth, classNames, norm) { Architecture = arch };
+            ch.Info(MessageSensitivity.None, $"TrainCnn: fine-tuning {arch}, {whole.Parameters.Where(p => p.Trainable).Sum(p => (long)p.Value.Length):N0} of {whole.ParameterCount:N0} parameters, {labels.Length} training rows, {o.Trainer.Epochs} epochs");
             return (whole, new Trainer(o.Trainer).Fit(whole, images, labels, vx, vy, progress, o.CancellationToken));
         }
 
@@ -123,6 +126,8 @@ public sealed class CnnEstimator : IEstimator<CnnTransformer>
         var headOptions = o.Trainer.Clone();
         headOptions.RandomShift = 0;
         headOptions.HorizontalFlip = false;
+        headOptions.RandomCropScale = 1;
+        headOptions.Brightness = headOptions.Contrast = headOptions.Saturation = 0;
         ch.Info(MessageSensitivity.None, $"TrainCnn: training the head ({headOnly.ParameterCount:N0} parameters) on frozen {pretrained.Name} features, {o.Trainer.Epochs} epochs");
         var result = new Trainer(headOptions).Fit(headOnly, features, labels, vFeatures, vy, progress, o.CancellationToken);
         var network = new Network(new Sequential([new Frozen(pretrained.Features), .. head.Layers]), o.Channels, o.ImageHeight, o.ImageWidth, classNames, norm)

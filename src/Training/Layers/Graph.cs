@@ -58,7 +58,9 @@ public sealed class Graph : Layer
     private readonly int[][] _writes;      // value ids per node output
     private readonly int[] _uses;          // node inputs reading each value, plus graph outputs naming it
     private readonly int[] _outputs;       // value ids of the graph outputs
-    private readonly bool[] _readsOnlyInput;
+    private readonly bool[] _hasParameters;  // per node
+    private readonly bool[] _runsBackward;   // per node: it has parameters to train or feeds a value whose gradient is needed
+    private readonly bool[] _needed;         // per value: its gradient is needed (it leads back to the input or a trainable node)
     private readonly Tensor?[] _values, _grads, _gradBuffers;
     private readonly Tensor[][] _gathered;
     private readonly Tensor?[][] _outputGrads;
@@ -123,7 +125,9 @@ public sealed class Graph : Layer
                 throw new ArgumentException(
                     $"Value '{_nodes[i].Outputs[Array.IndexOf(_writes[i], unused[0])]}' (written by node '{_nodes[i].Name}') is neither read by a node nor a graph output ({string.Join(", ", outputs)}).", nameof(nodes));
         }
-        _readsOnlyInput = [.. _reads.Select(r => r.All(v => v == _input))];
+        _hasParameters = [.. _nodes.Select(n => n.Layer is not Frozen && n.Layer.AllParameters().Any())];
+        _runsBackward = new bool[_nodes.Length];
+        _needed = new bool[id.Count];
         _values = new Tensor?[id.Count];
         _grads = new Tensor?[id.Count];
         _gradBuffers = new Tensor?[id.Count];
@@ -295,6 +299,7 @@ public sealed class Graph : Layer
             }
         for (int i = _nodes.Length - 1; i >= 0; i--)
         {
+            if (!_runsBackward[i]) continue;
             var node = _nodes[i];
             var reads = _reads[i];
             Tensor dx;
@@ -326,16 +331,30 @@ public sealed class Graph : Layer
         return zero;
     }
 
-    /// <summary>A node that reads only the graph input needs its dL/dX only when the graph's own is asked for.</summary>
+    /// <summary>
+    /// A value's gradient is needed when it leads back to the graph input (and the graph's own dL/dX is asked for) or to a
+    /// node with parameters that train; a node runs backward only when it has such parameters or one of its inputs is needed,
+    /// and computes its dL/dX only in the second case. Nodes before a graph's trainable part (frozen blocks, parameter-free
+    /// layers over the input) thus cost nothing in backward.
+    /// </summary>
     protected override void OnComputeInputGradientChanged()
     {
-        for (int i = 0; i < _nodes.Length; i++) _nodes[i].Layer.ComputeInputGradient = ComputeInputGradient || !_readsOnlyInput[i];
+        if (_needed is null) return;  // the base constructor's call; the graph's own constructor calls again
+        _needed[_input] = ComputeInputGradient;
+        for (int i = 0; i < _nodes.Length; i++)
+        {
+            bool readsNeeded = false;
+            foreach (int v in _reads[i]) readsNeeded |= _needed[v];
+            _nodes[i].Layer.ComputeInputGradient = readsNeeded;
+            _runsBackward[i] = readsNeeded || _hasParameters[i];
+            foreach (int v in _writes[i]) _needed[v] = _runsBackward[i];
+        }
     }
 
     /// <summary>Adds one use's contribution to dL/dv; a value used once takes the contribution as it is.</summary>
     private void Accumulate(int v, Tensor d)
     {
-        if (v == _input && !ComputeInputGradient) return;
+        if (!_needed[v]) return;
         if (_uses[v] == 1) { _grads[v] = d; return; }
         if (_grads[v] is not { } sum)
         {

@@ -46,6 +46,65 @@ public static class TransferLearning
     }
 
     /// <summary>
+    /// <paramref name="features"/> with everything before <paramref name="before"/> frozen (<see cref="Frozen"/>: inference
+    /// mode, parameters not trained), the rest trainable. In a graph <paramref name="before"/> names a node (the nodes its
+    /// inputs are computed from freeze) or a value (it and the nodes it is computed from freeze); in a chain it is a layer's
+    /// index ("3": layers 0–2 freeze). The result shares the layers (and weights) of <paramref name="features"/>.
+    /// </summary>
+    public static Sequential FreezeBefore(Sequential features, string before)
+    {
+        ArgumentNullException.ThrowIfNull(features);
+        ArgumentException.ThrowIfNullOrWhiteSpace(before);
+        if (features.Count == 1 && features[0] is Graph g)
+        {
+            var node = g.Nodes.FirstOrDefault(n => n.Name == before);
+            IEnumerable<string> roots = node is not null ? node.Inputs
+                : before == g.Input || g.Nodes.Any(n => n.Outputs.Contains(before)) ? [before]
+                : throw new ArgumentException($"The pretrained graph has no node or value '{before}' (nodes: {string.Join(", ", g.Nodes.Select(n => n.Name).Take(40))}{(g.Nodes.Count > 40 ? ", …" : "")}).", nameof(before));
+            var frozen = new HashSet<string>(StringComparer.Ordinal);
+            var values = new HashSet<string>(roots, StringComparer.Ordinal);
+            for (int i = g.Nodes.Count - 1; i >= 0; i--)
+                if (g.Nodes[i].Outputs.Any(values.Contains))
+                {
+                    frozen.Add(g.Nodes[i].Name);
+                    values.UnionWith(g.Nodes[i].Inputs);
+                }
+            return FreezeNodes(g, frozen);
+        }
+        if (!int.TryParse(before, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int k) || k > features.Count)
+            throw new ArgumentException($"In a chain of {features.Count} layers, '{before}' must be a layer index from 0 to {features.Count}.", nameof(before));
+        return FreezeFirst(features, k);
+    }
+
+    /// <summary>
+    /// <paramref name="features"/> with only its last <paramref name="trainable"/> layers that have parameters trainable
+    /// (in forward order: convolutions, batch norms, linears, ... each count once; in a chain, each top-level layer with
+    /// parameters counts once) and everything before them frozen. 0 freezes everything.
+    /// </summary>
+    public static Sequential FreezeAllButLast(Sequential features, int trainable)
+    {
+        ArgumentNullException.ThrowIfNull(features);
+        ArgumentOutOfRangeException.ThrowIfNegative(trainable);
+        if (features.Count == 1 && features[0] is Graph g)
+        {
+            var withParameters = g.Nodes.Where(n => n.Layer.AllParameters().Any()).ToList();
+            return FreezeNodes(g, [.. withParameters.Take(Math.Max(0, withParameters.Count - trainable)).Select(n => n.Name)]);
+        }
+        var indices = Enumerable.Range(0, features.Count).Where(i => features[i].AllParameters().Any()).ToList();
+        int first = trainable == 0 ? features.Count : trainable >= indices.Count ? 0 : indices[^trainable];
+        return FreezeFirst(features, first);
+    }
+
+    /// <summary>The graph with the layers of the named nodes that hold parameters wrapped in <see cref="Frozen"/>.</summary>
+    private static Sequential FreezeNodes(Graph g, HashSet<string> names) => new(new Graph(g.Input, g.Nodes.Select(n =>
+        names.Contains(n.Name) && n.Layer is not (MultiInputLayer or MultiOutputLayer or Frozen) && n.Layer.AllParameters().Any()
+            ? new GraphNode(n.Name, new Frozen(n.Layer), n.Inputs, n.Outputs)
+            : new GraphNode(n.Name, n.Layer, n.Inputs, n.Outputs)), g.Outputs));
+
+    private static Sequential FreezeFirst(Sequential chain, int count) => count == 0 ? new Sequential(chain.Layers)
+        : new Sequential([new Frozen(new Sequential(chain.Layers.Take(count))), .. chain.Layers.Skip(count)]);
+
+    /// <summary>
     /// A classifier on <paramref name="features"/>: [GlobalAvgPool2d when the features are spatial] → Flatten →
     /// Dropout(<paramref name="dropout"/>) → Linear(features, classes), the head drawn from <paramref name="seed"/>. With
     /// <paramref name="freeze"/> the features are wrapped in <see cref="Frozen"/> (inference mode, not trained).
