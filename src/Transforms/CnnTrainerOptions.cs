@@ -63,7 +63,9 @@ public sealed class CnnTrainerOptions
     /// <summary>
     /// Fine-tunes only the last N layers with parameters of the pretrained network (each convolution, batch norm, linear
     /// counts once), with the head; the layers before them stay frozen. Implies fine-tuning; null (default): see
-    /// <see cref="FineTunePretrained"/>.
+    /// <see cref="FineTunePretrained"/>. With either option, when the trainable part reads one activation of the frozen
+    /// part (a cut between residual blocks) and no image augmentation is set (RandomShift = 0 among them), the frozen
+    /// part runs once per image and only the rest trains per epoch; with augmentation, the frozen part runs every batch.
     /// </summary>
     public int? TrainLastLayers { get; set; }
     /// <summary>Dropout before the new head's Linear layer (pretrained networks only).</summary>

@@ -21,24 +21,38 @@ public sealed class FreezeTests
         new GraphNode("conv3", new Conv2d(3, 4, 1), ["s"], "y"),
     ], "y"));
 
-    private static string[] FrozenNodes(Sequential s) => [.. ((Graph)s[0]).Nodes.Where(n => n.Layer is Frozen).Select(n => n.Name)];
-
-    [TestMethod]
-    public void FreezeBeforeANodeOrAValue()
+    /// <summary>"[frozen nodes] | trainable nodes" for a split, or the nodes with "*" on the frozen ones when wrapped in place.</summary>
+    private static string Describe(Sequential s)
     {
-        CollectionAssert.AreEqual(new[] { "conv1", "bn1" }, FrozenNodes(TransferLearning.FreezeBefore(Stem(), "conv2")));
-        CollectionAssert.AreEqual(new[] { "conv1", "bn1", "conv2" }, FrozenNodes(TransferLearning.FreezeBefore(Stem(), "s")));
-        CollectionAssert.AreEqual(new[] { "conv1" }, FrozenNodes(TransferLearning.FreezeBefore(Stem(), "c1")));
-        CollectionAssert.AreEqual(Array.Empty<string>(), FrozenNodes(TransferLearning.FreezeBefore(Stem(), "conv1")));
-        StringAssert.Contains(Assert.ThrowsExactly<ArgumentException>(() => TransferLearning.FreezeBefore(Stem(), "nope")).Message, "no node or value 'nope'");
+        static string Nodes(Layer g) => string.Join(",", ((Graph)g).Nodes.Select(n => n.Layer is Frozen ? n.Name + "*" : n.Name));
+        return s.Count == 2 && s[0] is Frozen f ? $"[{Nodes(f.Inner)}] | {Nodes(s[1])}"
+            : s[0] is Frozen whole ? $"[{Nodes(whole.Inner)}]" : Nodes(s[0]);
     }
 
     [TestMethod]
-    public void FreezeAllButTheLastLayers()
+    [DataRow("conv2", "[conv1,bn1,relu] | conv2,sum,conv3")]     // a node: what its inputs come from; the rest reads only a
+    [DataRow("s", "[conv1,bn1,relu,conv2,sum] | conv3")]         // a value: it and what it comes from
+    [DataRow("c1", "[conv1] | bn1,relu,conv2,sum,conv3")]
+    [DataRow("conv1", "conv1,bn1,relu,conv2,sum,conv3")]         // nothing before the first node
+    [DataRow("sum", "conv1*,bn1*,relu,conv2*,sum,conv3")]        // the rest reads a and b: frozen in place
+    public void FreezeBeforeANodeOrAValue(string before, string expected) =>
+        Assert.AreEqual(expected, Describe(TransferLearning.FreezeBefore(Stem(), before)));
+
+    [TestMethod]
+    public void FreezeBeforeAnUnknownNameIsRefused() =>
+        StringAssert.Contains(Assert.ThrowsExactly<ArgumentException>(() => TransferLearning.FreezeBefore(Stem(), "nope")).Message, "no node or value 'nope'");
+
+    [TestMethod]
+    [DataRow(2, "[conv1,bn1,relu] | conv2,sum,conv3")]
+    [DataRow(1, "[conv1,bn1,relu,conv2,sum] | conv3")]
+    [DataRow(0, "[conv1,bn1,relu,conv2,sum,conv3]")]
+    [DataRow(9, "conv1,bn1,relu,conv2,sum,conv3")]
+    public void FreezeAllButTheLastLayers(int trainable, string expected) =>
+        Assert.AreEqual(expected, Describe(TransferLearning.FreezeAllButLast(Stem(), trainable)));
+
+    [TestMethod]
+    public void ChainsFreezeTheirFirstLayers()
     {
-        CollectionAssert.AreEqual(new[] { "conv1", "bn1" }, FrozenNodes(TransferLearning.FreezeAllButLast(Stem(), 2)));
-        CollectionAssert.AreEqual(new[] { "conv1", "bn1", "conv2", "conv3" }, FrozenNodes(TransferLearning.FreezeAllButLast(Stem(), 0)));
-        CollectionAssert.AreEqual(Array.Empty<string>(), FrozenNodes(TransferLearning.FreezeAllButLast(Stem(), 9)));
         var chain = new Sequential(new Conv2d(2, 3, 3), new ReLU(), new Conv2d(3, 3, 3), new ReLU(), new Conv2d(3, 2, 1));
         var last2 = TransferLearning.FreezeAllButLast(chain, 2);
         Assert.AreEqual(4, last2.Count);
@@ -53,22 +67,24 @@ public sealed class FreezeTests
     /// frozen nodes are not even asked for a gradient (a Frozen block asked for one throws).
     /// </summary>
     [TestMethod]
-    public void FrozenNodesKeepTheirStateWhileTheRestTrains()
+    [DataRow("conv2")]   // split: [Frozen(stem), rest]
+    [DataRow("sum")]     // frozen in place inside the graph
+    public void FrozenNodesKeepTheirStateWhileTheRestTrains(string before)
     {
-        var root = TransferLearning.FreezeBefore(Stem(), "conv2");
+        var root = TransferLearning.FreezeBefore(Stem(), before);
         var features = root.Layers.ToList();
         var net = new Network(new Sequential([.. features, new GlobalAvgPool2d(), new Flatten(), new Linear(4, 2)]), 2, 6, 5, ["a", "b"]);
         net.Root.Reset(new Random(1));
-        var graph = (Graph)root[0];
-        var bn = (BatchNorm2d)((Frozen)graph.Nodes[1].Layer).Inner;
+        var nodes = root.Descendants().OfType<Graph>().SelectMany(g => g.Nodes).ToList();
+        var bn = root.Descendants().OfType<BatchNorm2d>().Single();
         bn.RunningMean.Fill(0.3f);
-        float[] Values(string node) => [.. graph.Nodes.Single(n => n.Name == node).Layer.AllParameters().SelectMany(p => p.Value.Span.ToArray())];
+        float[] Values(string node) => [.. nodes.Single(n => n.Name == node).Layer.AllParameters().SelectMany(p => p.Value.Span.ToArray())];
         var conv1 = Values("conv1");
-        var conv2 = Values("conv2");
+        var conv3 = Values("conv3");
         var x = GradCheck.Random([16, 2, 6, 5], new Random(2));
         new Trainer(new TrainerOptions { Epochs = 2, BatchSize = 8, RandomShift = 0, LearningRate = 1e-2 }).Fit(net, x, [.. Enumerable.Range(0, 16).Select(i => i % 2)]);
         CollectionAssert.AreEqual(conv1, Values("conv1"), "frozen: unchanged");
         Assert.IsTrue(bn.RunningMean.Span.ToArray().All(v => v == 0.3f), "frozen batch norm keeps its statistics");
-        CollectionAssert.AreNotEqual(conv2, Values("conv2"), "after the frozen part: trained");
+        CollectionAssert.AreNotEqual(conv3, Values("conv3"), "after the frozen part: trained");
     }
 }
