@@ -15,8 +15,9 @@ namespace MLConv.Training.Kernels;
 /// </summary>
 public static class ConvGemm
 {
+    /// <summary>y = W ⋆ x + b; with <paramref name="relu"/>, y = max(W ⋆ x + b, 0), applied to each block's output while it is in cache.</summary>
     public static void Forward(float[] x, float[] w, float[]? bias, float[] y, int n, int inChannels, int height, int width,
-        int outChannels, int groups, Window2d g, int outH, int outW)
+        int outChannels, int groups, Window2d g, int outH, int outW, bool relu = false)
     {
         var s = new Shapes(n, inChannels, height, width, outChannels, groups, g, outH, outW);
         int blocks = s.Blocks;
@@ -27,17 +28,36 @@ public static class ConvGemm
             using var scratch = new Scratch();
             int i0 = b * s.Block, count = Math.Min(s.Block, n - i0), cw = count * s.P;
             var buffer = scratch.Get(s.Direct ? 0 : s.Rows * cw + (count > 1 ? outChannels * cw : 0));
-            var cols = s.Columns(x, i0, count, buffer);
+            var cols = s.Columns(x, i0, count, buffer, parallel: !perBlock);
             // One sample: the GEMM writes straight into y. Several: into a (Cout × block·P) scratch, then scattered.
             var outM = count == 1 ? y.AsSpan(i0 * outChannels * s.P, outChannels * s.P) : buffer.AsSpan(s.Rows * cw, outChannels * cw);
             for (int co = 0; co < outChannels; co++) outM.Slice(co * cw, cw).Fill(bias?[co] ?? 0f);
             for (int gi = 0; gi < groups; gi++)
                 Gemm.Multiply(packed[gi], false, cw, 1f, cols.Slice(gi * s.Kg * cw), cw, 1f, outM.Slice(gi * s.Mg * cw), cw, parallel: !perBlock);
+            if (relu) Rectify(outM, outChannels * cw, parallel: !perBlock);
             if (count > 1)
                 for (int k = 0; k < count; k++)
                 for (int co = 0; co < outChannels; co++)
                     outM.Slice(co * cw + k * s.P, s.P).CopyTo(y.AsSpan(((i0 + k) * outChannels + co) * s.P, s.P));
         });
+    }
+
+    /// <summary>v = max(v, 0) over the first <paramref name="length"/> values, split over the threads when asked (element-wise: any split gives the same result).</summary>
+    private static unsafe void Rectify(Span<float> v, int length, bool parallel)
+    {
+        int parts = parallel ? Math.Min(Parallelism.MaxThreads, Math.Max(1, length / 16384)) : 1;
+        if (parts <= 1) { TensorPrimitives.Max(v[..length], 0f, v[..length]); return; }
+        fixed (float* p = v)
+        {
+            nint ip = (nint)p;
+            int per = (length + parts - 1) / parts;
+            Parallelism.For(parts, per, i =>
+            {
+                int a = i * per, len = Math.Min(per, length - a);
+                var span = new Span<float>((float*)ip + a, len);
+                TensorPrimitives.Max(span, 0f, span);
+            });
+        }
     }
 
     /// <summary>
@@ -80,7 +100,7 @@ public static class ConvGemm
     {
         int cout = s.OutChannels, i0 = b * s.Block, count = Math.Min(s.Block, s.N - i0), cw = count * s.P, plane = s.Channels * s.H * s.W;
         var buffer = scratch.Get(s.Direct ? 0 : 2 * s.Rows * cw + (count > 1 ? cout * cw : 0));
-        var cols = s.Columns(x, i0, count, buffer);
+        var cols = s.Columns(x, i0, count, buffer, parallel);
         // dY of the block as a (Cout × block·P) matrix: the sample's own slice, or gathered.
         Span<float> dyM = dy.AsSpan(i0 * cout * s.P, cout * s.P);
         if (count > 1)
@@ -138,13 +158,29 @@ public static class ConvGemm
 
         /// <summary>
         /// The column matrix (Rows × count·P) of samples [i0, i0 + count): sample k fills columns [k·P, (k + 1)·P). A direct
-        /// conv (count 1) uses the image itself; otherwise im2col writes into <paramref name="buffer"/>.
+        /// conv (count 1) uses the image itself; otherwise im2col writes into <paramref name="buffer"/>. With
+        /// <paramref name="parallel"/> a single image's channels are unfolded on several threads (a pure copy: same result).
         /// </summary>
-        public Span<float> Columns(float[] x, int i0, int count, float[]? buffer)
+        public Span<float> Columns(float[] x, int i0, int count, float[]? buffer, bool parallel)
         {
             int size = Channels * H * W;
             if (Direct) return x.AsSpan(i0 * size, size);
             var cols = buffer.AsSpan(0, Rows * count * P);
+            int parts = parallel && count == 1 ? Math.Min(Parallelism.MaxThreads, Channels) : 1;
+            if (parts > 1 && (long)Rows * P >= 1 << 16)
+            {
+                int per = (Channels + parts - 1) / parts, taps = G.KernelH * G.KernelW, plane = H * W;
+                var shapes = this;
+                float[] colsArray = buffer!;
+                Parallelism.For(parts, (long)per * taps * P, part =>
+                {
+                    int c0 = part * per, c1 = Math.Min(shapes.Channels, c0 + per);
+                    if (c0 >= c1) return;
+                    Im2Col.Run(x.AsSpan(i0 * size + c0 * plane, (c1 - c0) * plane), c1 - c0, shapes.H, shapes.W, shapes.G, shapes.OutH, shapes.OutW,
+                        colsArray.AsSpan(c0 * taps * shapes.P, (c1 - c0) * taps * shapes.P), shapes.P);
+                });
+                return cols;
+            }
             for (int k = 0; k < count; k++)
                 Im2Col.Run(x.AsSpan((i0 + k) * size, size), Channels, H, W, G, OutH, OutW, cols.Slice(k * P), count * P);
             return cols;

@@ -36,8 +36,9 @@ public static class DepthwiseConv
         return [.. list];
     }
 
+    /// <summary>y = W ⋆ x + b per channel; with <paramref name="relu"/>, y = max(·, 0) applied to each plane while it is in cache.</summary>
     public static unsafe void Forward(float[] x, float[] w, float[]? bias, float[] y, int n, int channels, int height, int width,
-        int multiplier, Window2d g, int outH, int outW)
+        int multiplier, Window2d g, int outH, int outW, bool relu = false)
     {
         int cout = channels * multiplier, inPlane = height * width, outPlane = outH * outW, taps = g.KernelH * g.KernelW, sw = g.StrideW;
         var segments = Rows(g, height, width, outH, outW);
@@ -49,6 +50,7 @@ public static class DepthwiseConv
                 new Span<float>(py, outPlane).Fill(bias?[co] ?? 0f);
                 foreach (var s in segments)
                     Axpy(pw[s.Tap], px + s.InRow * width + s.Dx, sw, py + s.OutRow * outW, s.J0, s.J1);
+                if (relu) System.Numerics.Tensors.TensorPrimitives.Max(new ReadOnlySpan<float>(py, outPlane), 0f, new Span<float>(py, outPlane));
             }
         });
     }

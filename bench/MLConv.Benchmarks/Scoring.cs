@@ -1,0 +1,63 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Transforms.Image;
+using MLConv.Training.Data;
+using MLConv.Transforms;
+
+namespace MLConv.Benchmarks;
+
+/// <summary>
+/// Scoring the 2,000 held-out MNIST digits (data/mnist, scripts/fetch-mnist.sh) with a LeNet-5 fitted by TrainCnn:
+/// ML.NET's way — the fitted transformer's <c>Transform</c> (ApplyOnnxModel over MLConv's export, one ONNX Runtime run
+/// per row) + <c>MulticlassClassification.Evaluate</c> — against MLConv's batched C# path (<c>PredictWithNetwork</c>
+/// + arg-max accuracy). Both start from the same cached pixel column, so image decoding is not timed.
+/// </summary>
+public static class Scoring
+{
+    public static void Run(Report report, string repoRoot)
+    {
+        Console.WriteLine("ML.NET scoring of the 2,000 MNIST test digits");
+        string dataDir = Path.Combine(repoRoot, "data", "mnist");
+        if (!File.Exists(Path.Combine(dataDir, MnistSplit.FileName)))
+        {
+            report.Check($"ML.NET scoring: no MNIST in {dataDir} (bash scripts/fetch-mnist.sh); skipped");
+            return;
+        }
+        var split = MnistSplit.Load(dataDir);
+        var ml = new MLContext(seed: 0);
+        ImageRow Row(string rel) => new() { ImagePath = Path.Combine(dataDir, rel), Label = rel.Split('/')[0] };
+        var featurize = ml.Transforms.Conversion.MapValueToKey("Label")
+            .Append(ml.Transforms.LoadImages("Image", imageFolder: null, inputColumnName: "ImagePath"))
+            .Append(ml.Transforms.ResizeImages("Image", 28, 28, "Image"))
+            .Append(ml.Transforms.ExtractPixels("Features", "Image", colorsToExtract: ImagePixelExtractingEstimator.ColorBits.Red));
+        var rawTrain = ml.Data.LoadFromEnumerable(split.Train.Take(2000).Select(Row));
+        var rawTest = ml.Data.LoadFromEnumerable(split.Test.Select(Row));
+        var featurizer = featurize.Fit(rawTrain);
+        var train = ml.Data.Cache(featurizer.Transform(rawTrain), "Label", "Features");
+        var test = ml.Data.Cache(featurizer.Transform(rawTest), "Label", "Features");
+        var options = new CnnTrainerOptions { Architecture = "LeNet5", ImageHeight = 28, ImageWidth = 28, Channels = 1, Trainer = { Epochs = 1 } };
+        var cnn = (CnnTransformer)ml.Transforms.TrainCnn(options).Fit(train);
+        var labels = test.GetColumn<uint>("Label").Select(l => (int)l - 1).ToArray();   // key values are 1-based
+        int n = labels.Length;
+
+        double mlnetAccuracy = 0, ours = 0;
+        void MlNet() => mlnetAccuracy = ml.MulticlassClassification.Evaluate(cnn.Transform(test)).MicroAccuracy;
+        void Batched()
+        {
+            var p = cnn.PredictWithNetwork(test);
+            int right = 0;
+            for (int i = 0; i < n; i++) if (Array.IndexOf(p[i], p[i].Max()) == labels[i]) right++;
+            ours = (double)right / n;
+        }
+        MlNet(); Batched();
+        report.Check($"ML.NET scoring of {n} MNIST digits (LeNet-5, 1 epoch): accuracy by Evaluate {mlnetAccuracy:P2}, by PredictWithNetwork {ours:P2}");
+        var (ms, ts) = Timing.Compare(Batched, MlNet);
+        report.Add(new Row("Scoring", $"LeNet-5 on {n} MNIST digits: PredictWithNetwork vs Transform+Evaluate", ms, ts, "images/s", n, "ML.NET"));
+    }
+
+    private sealed class ImageRow
+    {
+        public string ImagePath { get; set; } = "";
+        public string Label { get; set; } = "";
+    }
+}
