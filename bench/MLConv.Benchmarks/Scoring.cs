@@ -37,7 +37,12 @@ public static class Scoring
         var test = ml.Data.Cache(featurizer.Transform(rawTest), "Label", "Features");
         var options = new CnnTrainerOptions { Architecture = "LeNet5", ImageHeight = 28, ImageWidth = 28, Channels = 1, Trainer = { Epochs = 1 } };
         var cnn = (CnnTransformer)ml.Transforms.TrainCnn(options).Fit(train);
-        var labels = test.GetColumn<uint>("Label").Select(l => (int)l - 1).ToArray();   // key values are 1-based
+        // The Label key's values (digit names, in order of first appearance) → the network's class indices.
+        VBuffer<ReadOnlyMemory<char>> keyNames = default;
+        featurizer.Transform(rawTest).Schema["Label"].GetKeyValues(ref keyNames);
+        var names = keyNames.DenseValues().Select(v => v.ToString()).ToArray();
+        var classOf = names.Select(nm => cnn.Network.ClassNames.ToList().IndexOf(nm)).ToArray();
+        var labels = test.GetColumn<uint>("Label").Select(l => classOf[(int)l - 1]).ToArray();   // key values are 1-based
         int n = labels.Length;
 
         double mlnetAccuracy = 0, ours = 0;
@@ -50,7 +55,17 @@ public static class Scoring
             ours = (double)right / n;
         }
         MlNet(); Batched();
-        report.Check($"ML.NET scoring of {n} MNIST digits (LeNet-5, 1 epoch): accuracy by Evaluate {mlnetAccuracy:P2}, by PredictWithNetwork {ours:P2}");
+        var scores = cnn.Transform(test).GetColumn<float[]>("Score").ToArray();
+        var own = cnn.PredictWithNetwork(test);
+        double maxDiff = 0;
+        int scoreRight = 0;
+        for (int i = 0; i < n; i++)
+        {
+            if (Array.IndexOf(scores[i], scores[i].Max()) == labels[i]) scoreRight++;
+            for (int k = 0; k < scores[i].Length; k++) maxDiff = Math.Max(maxDiff, Math.Abs(scores[i][k] - own[i][k]));
+        }
+        report.Check($"ML.NET scoring of {n} MNIST digits (LeNet-5, 1 epoch): accuracy by Evaluate {mlnetAccuracy:P2}, by PredictWithNetwork {ours:P2}, " +
+            $"by the Score column {(double)scoreRight / n:P2}; max |Δp| PredictWithNetwork vs Score {maxDiff:E1}");
         var (ms, ts) = Timing.Compare(Batched, MlNet);
         report.Add(new Row("Scoring", $"LeNet-5 on {n} MNIST digits: PredictWithNetwork vs Transform+Evaluate", ms, ts, "images/s", n, "ML.NET"));
     }

@@ -17,12 +17,20 @@ public static class ConvGemm
 {
     /// <summary>y = W ⋆ x + b; with <paramref name="relu"/>, y = max(W ⋆ x + b, 0), applied to each block's output while it is in cache.</summary>
     public static void Forward(float[] x, float[] w, float[]? bias, float[] y, int n, int inChannels, int height, int width,
-        int outChannels, int groups, Window2d g, int outH, int outW, bool relu = false)
+        int outChannels, int groups, Window2d g, int outH, int outW, bool relu = false) =>
+        Forward(x, w, bias, y, n, inChannels, height, width, outChannels, groups, g, outH, outW, relu, null);
+
+    /// <summary>As the public overload, with the weights already packed by <see cref="PackForward"/> (then <paramref name="w"/> is not read).</summary>
+    internal static void Forward(float[] x, float[] w, float[]? bias, float[] y, int n, int inChannels, int height, int width,
+        int outChannels, int groups, Window2d g, int outH, int outW, bool relu, PackedWeights? prepacked)
     {
         var s = new Shapes(n, inChannels, height, width, outChannels, groups, g, outH, outW);
         int blocks = s.Blocks;
         bool perBlock = blocks >= Parallelism.MaxThreads;
-        using var packed = new PackedWeights(w, s, transpose: false);
+        if (prepacked is not null && !prepacked.Fits(groups, s.Mg, s.Kg, transpose: false))
+            throw new ArgumentException($"The pre-packed weights are not those of a {outChannels}x{inChannels / groups}x{g.KernelH}x{g.KernelW} convolution with {groups} groups.", nameof(prepacked));
+        using var owned = prepacked is null ? new PackedWeights(w, s.Groups, s.Mg, s.Kg, transpose: false) : null;
+        var packed = prepacked ?? owned!;
         Parallelism.For(blocks, perBlock ? s.Work * s.Block : 0, b =>
         {
             using var scratch = new Scratch();
@@ -77,7 +85,7 @@ public static class ConvGemm
         try
         {
             Array.Clear(partial, 0, parts * pLen);
-            using var packedT = dx is null ? null : new PackedWeights(w, s, transpose: true);
+            using var packedT = dx is null ? null : new PackedWeights(w, s.Groups, s.Mg, s.Kg, transpose: true);
             Parallelism.For(parts, perPartThreads ? s.Work * 2 * perPart * s.Block : 0, part =>
             {
                 using var scratch = new Scratch();
@@ -187,24 +195,36 @@ public static class ConvGemm
         }
     }
 
+    /// <summary>
+    /// The weights [outChannels, inChannels/groups, kh, kw] packed for the forward GEMMs, once, for callers that run many
+    /// inference forwards with the same weights (<c>InferencePlan</c>); dispose it when the weights change or are dropped.
+    /// </summary>
+    internal static PackedWeights PackForward(float[] w, int inChannels, int outChannels, int groups, int kernelH, int kernelW) =>
+        new(w, groups, outChannels / groups, inChannels / groups * kernelH * kernelW, transpose: false);
+
     /// <summary>Each group's W_g (Mg × Kg), or W_gᵀ, packed once for the GEMMs of every block.</summary>
-    private sealed class PackedWeights : IDisposable
+    internal sealed class PackedWeights : IDisposable
     {
         private readonly Gemm.PackedA?[] _groups;
+        private readonly int _mg, _kg;
+        private readonly bool _transpose;
 
-        public PackedWeights(float[] w, in Shapes s, bool transpose)
+        public PackedWeights(float[] w, int groups, int mg, int kg, bool transpose)
         {
-            _groups = new Gemm.PackedA?[s.Groups];
+            _groups = new Gemm.PackedA?[groups];
+            _mg = mg; _kg = kg; _transpose = transpose;
             try
             {
-                for (int gi = 0; gi < s.Groups; gi++)
+                for (int gi = 0; gi < groups; gi++)
                 {
-                    var wg = w.AsSpan(gi * s.Mg * s.Kg);
-                    _groups[gi] = transpose ? new Gemm.PackedA(true, s.Kg, s.Mg, wg, s.Kg) : new Gemm.PackedA(false, s.Mg, s.Kg, wg, s.Kg);
+                    var wg = w.AsSpan(gi * mg * kg);
+                    _groups[gi] = transpose ? new Gemm.PackedA(true, kg, mg, wg, kg) : new Gemm.PackedA(false, mg, kg, wg, kg);
                 }
             }
             catch { Dispose(); throw; }
         }
+
+        public bool Fits(int groups, int mg, int kg, bool transpose) => _groups.Length == groups && _mg == mg && _kg == kg && _transpose == transpose;
 
         public Gemm.PackedA this[int group] => _groups[group]!;
 

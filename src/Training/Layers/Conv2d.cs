@@ -27,7 +27,7 @@ public sealed class Conv2d : Layer
     /// What an <see cref="InferencePlan"/> fused into this convolution for inference-mode forwards: the weights and bias
     /// with a batch norm folded in (<paramref name="Weight"/> null: the layer's own weights) and whether ReLU follows.
     /// </summary>
-    private sealed record Fusion(float[]? Weight, float[] Bias, bool Relu, BatchNorm2d? Norm, ReLU? Activation);
+    private sealed record Fusion(float[]? Weight, float[]? Bias, bool Relu, BatchNorm2d? Norm, ReLU? Activation, ConvGemm.PackedWeights? Packed);
 
     /// <summary>What backward reads, kept by the last forward: the input (its columns are rebuilt) and the output.</summary>
     private readonly record struct Saved(Tensor X, Tensor Y);
@@ -89,7 +89,7 @@ public sealed class Conv2d : Layer
         return [inputShape[0], OutChannels, oh, ow];
     }
 
-    /// <summary>True while an <see cref="InferencePlan"/> has fused a batch norm and/or ReLU into this layer's inference forward.</summary>
+    /// <summary>True while an <see cref="InferencePlan"/> has prepared this layer's inference forward (packed weights, and a folded batch norm and/or fused ReLU when they follow).</summary>
     public bool IsInferenceFused => _fusion is not null;
 
     /// <summary>True when <paramref name="layer"/> is the batch norm or ReLU fused into this convolution (it then passes its input through in inference).</summary>
@@ -101,10 +101,10 @@ public sealed class Conv2d : Layer
         float[] w = _weight.Value.Data;
         float[]? b = _bias?.Value.Data;
         float[]? fw = null;
-        var fb = new float[OutChannels];
+        float[]? fb = bn is null && relu is null ? b : new float[OutChannels];
         if (bn is null)
         {
-            if (b is not null) Array.Copy(b, fb, OutChannels);
+            if (b is not null && fb != b) Array.Copy(b, fb!, OutChannels);
         }
         else
         {
@@ -117,20 +117,27 @@ public sealed class Conv2d : Layer
                 // s = γ/√(σ² + ε); W' = s·W; b' = s·(b − μ) + β (in double, rounded once).
                 double s = bn.Gamma.Value[co] / Math.Sqrt(bn.RunningVar[co] + bn.Eps);
                 for (int i = co * per; i < (co + 1) * per; i++) fw[i] = (float)(s * w[i]);
-                fb[co] = (float)(s * ((b?[co] ?? 0f) - (double)bn.RunningMean[co]) + bn.Beta.Value[co]);
+                fb![co] = (float)(s * ((b?[co] ?? 0f) - (double)bn.RunningMean[co]) + bn.Beta.Value[co]);
             }
         }
-        _fusion = new Fusion(fw, fb, relu is not null, bn, relu);
+        // The GEMM path's weights packed once for every inference forward (the depthwise kernel reads them as they are).
+        var packed = IsDepthwise ? null : ConvGemm.PackForward(fw ?? w, InChannels, OutChannels, Groups, Geometry.KernelH, Geometry.KernelW);
+        ClearInferenceFusion();
+        _fusion = new Fusion(fw, fb, relu is not null, bn, relu, packed);
     }
 
-    internal void ClearInferenceFusion() => _fusion = null;
+    internal void ClearInferenceFusion()
+    {
+        _fusion?.Packed?.Dispose();
+        _fusion = null;
+    }
 
     public override Tensor Forward(Tensor x, bool training)
     {
         CheckRank(x, 4, "Conv2d");
         var outShape = OutputShape(x.ShapeArray);
         var y = Tensor.Reuse(ref _y, outShape);
-        if (training) _fusion = null;   // weights are about to change: never run a stale fold
+        if (training) ClearInferenceFusion();   // weights are about to change: never run a stale fold
         var fusion = _fusion;
         float[] w = fusion?.Weight ?? _weight.Value.Data;
         float[]? b = fusion is null ? _bias?.Value.Data : fusion.Bias;
@@ -139,7 +146,7 @@ public sealed class Conv2d : Layer
         if (IsDepthwise)
             DepthwiseConv.Forward(x.Data, w, b, y.Data, x.N, InChannels, x.H, x.W, OutChannels / InChannels, Geometry, y.H, y.W, relu);
         else
-            ConvGemm.Forward(x.Data, w, b, y.Data, x.N, InChannels, x.H, x.W, OutChannels, Groups, Geometry, y.H, y.W, relu);
+            ConvGemm.Forward(x.Data, w, b, y.Data, x.N, InChannels, x.H, x.W, OutChannels, Groups, Geometry, y.H, y.W, relu, fusion?.Packed);
         // A fused output is not this layer's own y: backward must not read it.
         _saved = fusion is null ? new Saved(x, y) : null;
         return y;

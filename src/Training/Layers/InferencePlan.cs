@@ -15,12 +15,14 @@ namespace MLConv.Training.Layers;
 /// </summary>
 public sealed class InferencePlan : IDisposable
 {
-    private readonly List<Conv2d> _fused = [];
+    private readonly HashSet<Conv2d> _prepared = [];
 
     private InferencePlan() { }
 
+    /// <summary>Convolutions prepared (every one under the root: GEMM weights packed once).</summary>
+    public int PreparedConvolutions => _prepared.Count;
     /// <summary>Convolutions that absorbed a batch norm and/or a ReLU.</summary>
-    public int FusedConvolutions => _fused.Count;
+    public int FusedConvolutions { get; private set; }
     public int FoldedBatchNorms { get; private set; }
     public int FusedReLUs { get; private set; }
 
@@ -68,16 +70,18 @@ public sealed class InferencePlan : IDisposable
                     Fuse(conv, bn, next?.Layer as ReLU);
                 }
         }
+        else if (layer is Conv2d lone) Fuse(lone, null, null);   // no pattern: weights packed once all the same
         foreach (var (_, child) in layer.Children) Visit(child);
     }
 
     private void Fuse(Conv2d conv, BatchNorm2d? bn, ReLU? relu)
     {
-        if (bn is null && relu is null) return;
+        if (_prepared.Contains(conv)) return;
         conv.FuseForInference(bn, relu);
         if (bn is not null) bn.FoldedInto = conv;
         if (relu is not null) relu.FusedInto = conv;
-        _fused.Add(conv);
+        _prepared.Add(conv);
+        if (bn is not null || relu is not null) FusedConvolutions++;
         if (bn is not null) FoldedBatchNorms++;
         if (relu is not null) FusedReLUs++;
     }
@@ -85,9 +89,9 @@ public sealed class InferencePlan : IDisposable
     /// <summary>Drops every fusion: inference runs layer by layer again.</summary>
     public void Dispose()
     {
-        foreach (var conv in _fused) conv.ClearInferenceFusion();
-        _fused.Clear();
+        foreach (var conv in _prepared) conv.ClearInferenceFusion();
+        _prepared.Clear();
     }
 
-    public override string ToString() => $"{FusedConvolutions} convolutions fused: {FoldedBatchNorms} batch norms folded, {FusedReLUs} ReLUs";
+    public override string ToString() => $"{PreparedConvolutions} convolutions prepared, {FusedConvolutions} fused: {FoldedBatchNorms} batch norms folded, {FusedReLUs} ReLUs";
 }

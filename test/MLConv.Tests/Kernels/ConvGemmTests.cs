@@ -9,6 +9,7 @@ public sealed class ConvGemmTests
     [DataRow(40, 3, 8, 6, 1, 3, 1, 1)]   // small images: several samples share a column block, many blocks
     [DataRow(5, 4, 20, 8, 2, 3, 2, 1)]   // grouped, strided: one sample a block
     [DataRow(9, 6, 7, 5, 1, 1, 1, 0)]    // 1x1: the image is the column matrix
+    [DataRow(1, 16, 40, 8, 1, 3, 1, 1)]  // one large image: its im2col is spread over the threads
     public void ResultsDoNotDependOnTheThreadCount(int n, int cin, int hw, int cout, int groups, int k, int stride, int pad)
     {
         var g = new Window2d(k, k, stride, stride, pad, pad, pad, pad);
