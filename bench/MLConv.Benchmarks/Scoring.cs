@@ -37,12 +37,9 @@ public static class Scoring
         var test = ml.Data.Cache(featurizer.Transform(rawTest), "Label", "Features");
         var options = new CnnTrainerOptions { Architecture = "LeNet5", ImageHeight = 28, ImageWidth = 28, Channels = 1, Trainer = { Epochs = 1 } };
         var cnn = (CnnTransformer)ml.Transforms.TrainCnn(options).Fit(train);
-        // The Label key's values (digit names, in order of first appearance) → the network's class indices.
-        VBuffer<ReadOnlyMemory<char>> keyNames = default;
-        featurizer.Transform(rawTest).Schema["Label"].GetKeyValues(ref keyNames);
-        var names = keyNames.DenseValues().Select(v => v.ToString()).ToArray();
-        var classOf = names.Select(nm => cnn.Network.ClassNames.ToList().IndexOf(nm)).ToArray();
-        var labels = test.GetColumn<uint>("Label").Select(l => classOf[(int)l - 1]).ToArray();   // key values are 1-based
+        // Each test row's digit (its folder name, rows in split order) as the network's class index.
+        var classNames = cnn.Network.ClassNames.ToList();
+        var labels = split.Test.Select(rel => classNames.IndexOf(rel.Split('/')[0])).ToArray();
         int n = labels.Length;
 
         double mlnetAccuracy = 0, ours = 0;
