@@ -177,21 +177,26 @@ public static class ConvGemm
             int parts = parallel && count == 1 ? Math.Min(Parallelism.MaxThreads, Channels) : 1;
             if (parts > 1 && (long)Rows * P >= 1 << 16)
             {
-                int per = (Channels + parts - 1) / parts, taps = G.KernelH * G.KernelW, plane = H * W;
-                var shapes = this;
-                float[] colsArray = buffer!;
-                Parallelism.For(parts, (long)per * taps * P, part =>
-                {
-                    int c0 = part * per, c1 = Math.Min(shapes.Channels, c0 + per);
-                    if (c0 >= c1) return;
-                    Im2Col.Run(x.AsSpan(i0 * size + c0 * plane, (c1 - c0) * plane), c1 - c0, shapes.H, shapes.W, shapes.G, shapes.OutH, shapes.OutW,
-                        colsArray.AsSpan(c0 * taps * shapes.P, (c1 - c0) * taps * shapes.P), shapes.P);
-                });
+                ColumnsParallel(x, i0 * size, buffer!, parts);
                 return cols;
             }
             for (int k = 0; k < count; k++)
                 Im2Col.Run(x.AsSpan((i0 + k) * size, size), Channels, H, W, G, OutH, OutW, cols.Slice(k * P), count * P);
             return cols;
+        }
+
+        /// <summary>One image's im2col, its channels split into <paramref name="parts"/> ranges on different threads (kept apart so the closure is allocated only here).</summary>
+        private void ColumnsParallel(float[] x, int offset, float[] cols, int parts)
+        {
+            int per = (Channels + parts - 1) / parts, taps = G.KernelH * G.KernelW, plane = H * W;
+            var s = this;
+            Parallelism.For(parts, (long)per * taps * P, part =>
+            {
+                int c0 = part * per, c1 = Math.Min(s.Channels, c0 + per);
+                if (c0 >= c1) return;
+                Im2Col.Run(x.AsSpan(offset + c0 * plane, (c1 - c0) * plane), c1 - c0, s.H, s.W, s.G, s.OutH, s.OutW,
+                    cols.AsSpan(c0 * taps * s.P, (c1 - c0) * taps * s.P), s.P);
+            });
         }
     }
 

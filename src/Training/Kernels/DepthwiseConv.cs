@@ -36,21 +36,93 @@ public static class DepthwiseConv
         return [.. list];
     }
 
-    /// <summary>y = W ⋆ x + b per channel; with <paramref name="relu"/>, y = max(·, 0) applied to each plane while it is in cache.</summary>
+    /// <summary>A thread's zero-padded, column-phase-split copy of one input plane (see <see cref="Forward"/>), grown on demand.</summary>
+    [ThreadStatic] private static float[]? t_phases;
+
+    /// <summary>
+    /// y = W ⋆ x + b per channel; with <paramref name="relu"/>, y = max(·, 0) applied to each row while it is in registers.
+    /// Per input plane (one thread each) the plane is copied once, zero-padded, into sw column phases
+    /// (phase q, row r, column k holds padded[r, k·sw + q]); output column j of tap column v then reads phase
+    /// (v·dw) mod sw at column j + (v·dw) div sw, so every tap of every stride is a contiguous 8-wide load and no edge needs
+    /// a test. Each 8-wide block of an output row is accumulated over all taps in registers — bias first, then the taps in
+    /// order — and stored once.
+    /// </summary>
     public static unsafe void Forward(float[] x, float[] w, float[]? bias, float[] y, int n, int channels, int height, int width,
         int multiplier, Window2d g, int outH, int outW, bool relu = false)
     {
-        int cout = channels * multiplier, inPlane = height * width, outPlane = outH * outW, taps = g.KernelH * g.KernelW, sw = g.StrideW;
-        var segments = Rows(g, height, width, outH, outW);
-        Parallelism.For(n * cout, (long)outPlane * taps, p =>
+        int cout = channels * multiplier, inPlane = height * width, outPlane = outH * outW, kh = g.KernelH, kw = g.KernelW, taps = kh * kw;
+        int sh = g.StrideH, sw = g.StrideW, dh = g.DilationH, dw = g.DilationW;
+        const int V = 8;
+        int rows = (outH - 1) * sh + (kh - 1) * dh + 1;                       // padded rows read
+        int blocksW = (outW + V - 1) / V;
+        int phaseW = blocksW * V + (kw - 1) * dw / sw + 1;                    // columns per phase row, room for whole vectors
+        int phaseSize = rows * phaseW;
+        Parallelism.For(n * channels, (long)multiplier * outPlane * taps, p =>
         {
-            int b = p / cout, co = p % cout, ci = co / multiplier;
-            fixed (float* px = &x[(b * channels + ci) * inPlane], py = &y[p * outPlane], pw = &w[co * taps])
+            int b = p / channels, ci = p % channels;
+            var buf = t_phases;
+            if (buf is null || buf.Length < sw * phaseSize) t_phases = buf = new float[sw * phaseSize];
+            fixed (float* px = &x[p * inPlane], ph = buf)
             {
-                new Span<float>(py, outPlane).Fill(bias?[co] ?? 0f);
-                foreach (var s in segments)
-                    Axpy(pw[s.Tap], px + s.InRow * width + s.Dx, sw, py + s.OutRow * outW, s.J0, s.J1);
-                if (relu) System.Numerics.Tensors.TensorPrimitives.Max(new ReadOnlySpan<float>(py, outPlane), 0f, new Span<float>(py, outPlane));
+                // Padded row r is input row r − padTop; padded column k·sw + q is input column k·sw + q − padLeft.
+                for (int r = 0; r < rows; r++)
+                {
+                    int yy = r - g.PadTop;
+                    bool inside = (uint)yy < (uint)height;
+                    for (int q = 0; q < sw; q++)
+                    {
+                        float* dst = ph + q * phaseSize + r * phaseW;
+                        if (!inside) { new Span<float>(dst, phaseW).Clear(); continue; }
+                        float* src = px + yy * width;
+                        if (sw == 1)
+                        {
+                            // Columns [0, phaseW) map to input columns [−padLeft, phaseW − padLeft).
+                            int c0 = Math.Min(phaseW, g.PadLeft), c1 = Math.Clamp(width + g.PadLeft, c0, phaseW);
+                            new Span<float>(dst, c0).Clear();
+                            new ReadOnlySpan<float>(src + c0 - g.PadLeft, c1 - c0).CopyTo(new Span<float>(dst + c0, c1 - c0));
+                            new Span<float>(dst + c1, phaseW - c1).Clear();
+                        }
+                        else
+                            for (int k = 0; k < phaseW; k++)
+                            {
+                                int xx = k * sw + q - g.PadLeft;
+                                dst[k] = (uint)xx < (uint)width ? src[xx] : 0f;
+                            }
+                    }
+                }
+                float* tail = stackalloc float[V];
+                for (int m = 0; m < multiplier; m++)
+                {
+                    int co = ci * multiplier + m;
+                    float bco = bias?[co] ?? 0f;
+                    fixed (float* py = &y[(b * cout + co) * outPlane], pw = &w[co * taps])
+                        for (int i = 0; i < outH; i++)
+                        {
+                            float* yRow = py + i * outW;
+                            for (int jb = 0; jb < blocksW; jb++)
+                            {
+                                int j0 = jb * V;
+                                var acc = Vector256.Create(bco);
+                                for (int u = 0; u < kh; u++)
+                                {
+                                    int r = i * sh + u * dh;
+                                    for (int v = 0; v < kw; v++)
+                                    {
+                                        int off = v * dw;
+                                        float* src = ph + (off % sw) * phaseSize + r * phaseW + j0 + off / sw;
+                                        acc = Vector256.FusedMultiplyAdd(Vector256.Create(pw[u * kw + v]), Vector256.Load(src), acc);
+                                    }
+                                }
+                                if (relu) acc = Vector256.Max(acc, Vector256<float>.Zero);
+                                if (j0 + V <= outW) acc.Store(yRow + j0);
+                                else
+                                {
+                                    acc.Store(tail);
+                                    for (int j = j0; j < outW; j++) yRow[j] = tail[j - j0];
+                                }
+                            }
+                        }
+                }
             }
         });
     }
