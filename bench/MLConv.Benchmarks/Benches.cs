@@ -12,6 +12,11 @@ namespace MLConv.Benchmarks;
 
 public static class Benches
 {
+    /// <summary>Only GEMM and convolution cases whose name contains this text (--case); null: all.</summary>
+    public static string? CaseFilter { get; set; }
+
+    private static bool Selected(string name) => CaseFilter is null || name.Contains(CaseFilter, StringComparison.OrdinalIgnoreCase);
+
     // ---------------------------------------------------------------- GEMM
 
     /// <summary>C = op(A)·op(B), C is M×N, K the inner dimension; MLConv Gemm.Multiply vs in-place torch addmm_ (beta 0).</summary>
@@ -36,7 +41,7 @@ public static class Benches
             (64, 12544, 147, false, false, " = ResNet-18 stem 7x7 fwd"),
         ];
         var rng = new Random(42);
-        foreach (var (m, n, k, ta, tb, note) in shapes)
+        foreach (var (m, n, k, ta, tb, note) in shapes.Where(s => Selected($"{s.M}x{s.N}x{s.K} {(s.TA ? "T" : "N")}{(s.TB ? "T" : "N")}{s.Note}")))
         {
             float[] a = RandomArray(rng, m * k), b = RandomArray(rng, k * n), c = new float[m * n];
             int lda = ta ? m : k, ldb = tb ? k : n;
@@ -88,7 +93,7 @@ public static class Benches
             new($"MNv2 dw {b}x960x7x7, 3x3 p1", b, 960, 960, 3, 1, 7, 7, 960),
         ];
         var rng = new Random(7);
-        foreach (var cc in cases)
+        foreach (var cc in cases.Where(c => Selected(c.Name)))
         {
             var conv = new Conv2d(cc.Cin, cc.Cout, cc.K, cc.Stride, padding: cc.Pad, groups: cc.Groups, rng: new Random(1));
             var bias = conv.Bias!.Value.Span;

@@ -26,6 +26,7 @@ for (int i = 0; i < args.Length; i++)
         case "--out": outPath = Next(); break;
         case "--no-simplecnn": simpleCnn = false; break;
         case "--quick": quick = true; break;
+        case "--case": Benches.CaseFilter = Next(); break;
         case "--noisy": Timing.MaxOtherCores = double.PositiveInfinity; break;
         case "--conv-batch": convBatch = int.Parse(Next(), CultureInfo.InvariantCulture); break;
         case "--train-batch": trainBatch = int.Parse(Next(), CultureInfo.InvariantCulture); break;
@@ -47,6 +48,7 @@ for (int i = 0; i < args.Length; i++)
                                   come from interleaved samples in one run)
                   --conv-batch N  batch of the 224 px convolution layers; default 8
                   --train-batch N batch of the ResNet-18 / MobileNetV2 training steps; default 8
+                  --case TEXT     only GEMM and convolution cases whose name contains TEXT
                   --no-simplecnn  skip the SimpleCNN training step
                   --samples       print every timed sample
                   --out PATH      markdown report; default bench/results.md under the repository root

@@ -90,41 +90,74 @@ public static class DepthwiseConv
                             }
                     }
                 }
-                float* tail = stackalloc float[V];
+                // Per tap: its offset in the phase buffer and its weight broadcast (then 8 output blocks at a time, 8 chains of FMAs).
+                int* tapOff = stackalloc int[taps];
+                for (int u = 0; u < kh; u++)
+                for (int v = 0; v < kw; v++)
+                {
+                    int off = v * dw;
+                    tapOff[u * kw + v] = off % sw * phaseSize + u * dh * phaseW + off / sw;
+                }
+                var wv = stackalloc Vector256<float>[taps];
+                int items = outH * blocksW;
                 for (int m = 0; m < multiplier; m++)
                 {
                     int co = ci * multiplier + m;
-                    float bco = bias?[co] ?? 0f;
-                    fixed (float* py = &y[(b * cout + co) * outPlane], pw = &w[co * taps])
-                        for (int i = 0; i < outH; i++)
-                        {
-                            float* yRow = py + i * outW;
-                            for (int jb = 0; jb < blocksW; jb++)
-                            {
-                                int j0 = jb * V;
-                                var acc = Vector256.Create(bco);
-                                for (int u = 0; u < kh; u++)
-                                {
-                                    int r = i * sh + u * dh;
-                                    for (int v = 0; v < kw; v++)
-                                    {
-                                        int off = v * dw;
-                                        float* src = ph + (off % sw) * phaseSize + r * phaseW + j0 + off / sw;
-                                        acc = Vector256.FusedMultiplyAdd(Vector256.Create(pw[u * kw + v]), Vector256.Load(src), acc);
-                                    }
-                                }
-                                if (relu) acc = Vector256.Max(acc, Vector256<float>.Zero);
-                                if (j0 + V <= outW) acc.Store(yRow + j0);
-                                else
-                                {
-                                    acc.Store(tail);
-                                    for (int j = j0; j < outW; j++) yRow[j] = tail[j - j0];
-                                }
-                            }
-                        }
+                    for (int t = 0; t < taps; t++) wv[t] = Vector256.Create(w[co * taps + t]);
+                    var vb = Vector256.Create(bias?[co] ?? 0f);
+                    fixed (float* py = &y[(b * cout + co) * outPlane])
+                        for (int it = 0; it < items; it += 8)
+                            Blocks8(ph, phaseW, blocksW, sh, it, Math.Min(8, items - it), tapOff, wv, taps, vb, relu, py, outW);
                 }
             }
         });
+    }
+
+    /// <summary>
+    /// Output blocks [it, it + count) (block q is output row q / blocksW, columns 8·(q mod blocksW) + [0, 8)), count ≤ 8: eight
+    /// independent accumulator chains over the taps (bias first, taps in order), ReLU when asked, stored once (the last
+    /// block of a row only up to outW). Missing blocks (count &lt; 8) repeat block it and are not stored.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Blocks8(float* ph, int phaseW, int blocksW, int sh, int it, int count, int* tapOff, Vector256<float>* wv, int taps,
+        Vector256<float> bias, bool relu, float* py, int outW)
+    {
+        float** b = stackalloc float*[8];
+        for (int q = 0; q < 8; q++)
+        {
+            int item = it + (q < count ? q : 0), i = item / blocksW, j0 = item % blocksW * 8;
+            b[q] = ph + i * sh * phaseW + j0;
+        }
+        float* b0 = b[0], b1 = b[1], b2 = b[2], b3 = b[3], b4 = b[4], b5 = b[5], b6 = b[6], b7 = b[7];
+        Vector256<float> a0 = bias, a1 = bias, a2 = bias, a3 = bias, a4 = bias, a5 = bias, a6 = bias, a7 = bias;
+        for (int t = 0; t < taps; t++)
+        {
+            var wt = wv[t];
+            int o = tapOff[t];
+            a0 = Vector256.FusedMultiplyAdd(wt, Vector256.Load(b0 + o), a0);
+            a1 = Vector256.FusedMultiplyAdd(wt, Vector256.Load(b1 + o), a1);
+            a2 = Vector256.FusedMultiplyAdd(wt, Vector256.Load(b2 + o), a2);
+            a3 = Vector256.FusedMultiplyAdd(wt, Vector256.Load(b3 + o), a3);
+            a4 = Vector256.FusedMultiplyAdd(wt, Vector256.Load(b4 + o), a4);
+            a5 = Vector256.FusedMultiplyAdd(wt, Vector256.Load(b5 + o), a5);
+            a6 = Vector256.FusedMultiplyAdd(wt, Vector256.Load(b6 + o), a6);
+            a7 = Vector256.FusedMultiplyAdd(wt, Vector256.Load(b7 + o), a7);
+        }
+        var acc = stackalloc Vector256<float>[8];
+        acc[0] = a0; acc[1] = a1; acc[2] = a2; acc[3] = a3; acc[4] = a4; acc[5] = a5; acc[6] = a6; acc[7] = a7;
+        for (int q = 0; q < count; q++)
+        {
+            var v = relu ? Vector256.Max(acc[q], Vector256<float>.Zero) : acc[q];
+            int item = it + q, i = item / blocksW, j0 = item % blocksW * 8;
+            float* dst = py + i * outW + j0;
+            if (j0 + 8 <= outW) v.Store(dst);
+            else
+            {
+                float* tmp = (float*)(acc + q);
+                v.Store(tmp);
+                for (int j = 0; j < outW - j0; j++) dst[j] = tmp[j];
+            }
+        }
     }
 
     /// <summary>Accumulates dW (and db) and, when <paramref name="dxOut"/> is given, writes dX.</summary>
