@@ -212,12 +212,15 @@ public static class Gemm
         int stripsA = (rows + MR - 1) / MR, stripsB = (cols + NR - 1) / NR;
         int kcMax = Math.Min(KC, kEnd - kBegin);
         var bufA = ArrayPool<float>.Shared.Rent(o.Packed != 0 ? 1 : stripsA * MR * kcMax);
-        var bufB = ArrayPool<float>.Shared.Rent(stripsB * NR * kcMax);
+        var bufB = ArrayPool<float>.Shared.Rent(stripsB * NR * kcMax + 16);
         float* acc = stackalloc float[MR * 32];
         try
         {
-            fixed (float* pa = bufA, pb = bufB)
+            fixed (float* pa = bufA, pbRaw = bufB)
             {
+                // B strips start on a 64-byte boundary: every vector load of the micro-kernel then reads one cache line
+                // (an array is only 8-byte aligned, and a 64-byte load across two lines costs two).
+                float* pb = (float*)(((nint)pbRaw + 63) & ~(nint)63);
                 for (int k0 = kBegin; k0 < kEnd; k0 += KC)
                 {
                     int kc = Math.Min(KC, kEnd - k0);
