@@ -50,6 +50,7 @@ public sealed class ConvGemmInputGradientTests
     /// <summary>dX = col2im(Wᵀ·dY) against a naive scatter loop in double, on LeNet conv1's geometry (one input channel, 5x5, pad 2) and a strided grouped one.</summary>
     [TestMethod]
     [DataRow(3, 1, 28, 26, 6, 1, 5, 1, 2)]
+    [DataRow(64, 1, 28, 28, 6, 1, 5, 1, 2)]
     [DataRow(2, 4, 11, 9, 6, 2, 3, 2, 1)]
     public void InputGradientMatchesNaiveScatter(int n, int cin, int h, int w, int cout, int groups, int k, int stride, int pad)
     {
