@@ -15,6 +15,15 @@ public enum PixelNormalization
     Custom,
 }
 
+/// <summary>What scoring does with a row whose features hold NaN or an infinity (the network's output would mean nothing).</summary>
+public enum NonFiniteFeatures
+{
+    /// <summary>Scoring the row throws an <see cref="InvalidDataException"/> naming the features column (default).</summary>
+    Reject,
+    /// <summary>The row gets NaN scores and a missing PredictedLabel (key 0); other rows score as usual.</summary>
+    Flag,
+}
+
 /// <summary>
 /// Options of <see cref="CnnCatalog.TrainCnn(TransformsCatalog, CnnTrainerOptions)"/>: the columns, the network, the input
 /// and its normalisation, the validation data, and <see cref="Trainer"/> — the pure-C# trainer's own options, whose defaults
@@ -72,6 +81,13 @@ public sealed class CnnTrainerOptions
     public IDataView? ValidationData { get; set; }
 
     public PixelNormalization Normalization { get; set; } = PixelNormalization.Auto;
+
+    /// <summary>
+    /// Scoring rows whose features hold NaN or ±∞, on both paths (ML.NET's Transform/PredictionEngine and
+    /// <see cref="CnnTransformer.PredictWithNetwork"/>): <see cref="Transforms.NonFiniteFeatures.Reject"/> (default) throws,
+    /// <see cref="Transforms.NonFiniteFeatures.Flag"/> gives NaN scores and a missing label. Training rows must always be finite.
+    /// </summary>
+    public NonFiniteFeatures NonFiniteFeatures { get; set; } = NonFiniteFeatures.Reject;
     public float[]? Mean { get; set; }
     public float[]? Std { get; set; }
 
@@ -89,8 +105,12 @@ public sealed class CnnTrainerOptions
         if (ImageWidth < 1) throw new ArgumentOutOfRangeException(nameof(ImageWidth), ImageWidth, "ImageWidth must be >= 1.");
         if (Channels is not (1 or 3 or 4)) throw new ArgumentOutOfRangeException(nameof(Channels), Channels, "Channels must be 1, 3 or 4.");
         if (!(ValidationFraction >= 0 && ValidationFraction < 1)) throw new ArgumentOutOfRangeException(nameof(ValidationFraction), ValidationFraction, "ValidationFraction must be in [0, 1).");
-        if (Normalization == PixelNormalization.Custom && (Mean?.Length != Channels || Std?.Length != Channels || Std.Any(s => !(s > 0))))
-            throw new ArgumentException($"Custom normalization needs Mean and Std with {Channels} values each, Std > 0.", nameof(Normalization));
+        if (!Enum.IsDefined(Normalization))
+            throw new ArgumentOutOfRangeException(nameof(Normalization), Normalization, $"Normalization {(int)Normalization} is not one of {string.Join(", ", Enum.GetNames<PixelNormalization>())}.");
+        if (!Enum.IsDefined(NonFiniteFeatures))
+            throw new ArgumentOutOfRangeException(nameof(NonFiniteFeatures), NonFiniteFeatures, $"NonFiniteFeatures {(int)NonFiniteFeatures} is not one of {string.Join(", ", Enum.GetNames<NonFiniteFeatures>())}.");
+        if (Normalization == PixelNormalization.Custom && (Mean?.Length != Channels || Std?.Length != Channels || Std.Any(s => !(s > 0) || !float.IsFinite(s)) || Mean.Any(m => !float.IsFinite(m))))
+            throw new ArgumentException($"Custom normalization needs Mean and Std with {Channels} values each, finite, Std > 0.", nameof(Normalization));
         if (!(HeadDropout >= 0 && HeadDropout < 1)) throw new ArgumentOutOfRangeException(nameof(HeadDropout), HeadDropout, "HeadDropout must be in [0, 1).");
         if (PretrainedModel is not null && (CustomArchitecture is not null))
             throw new ArgumentException("Set either PretrainedModel or CustomArchitecture, not both.", nameof(PretrainedModel));
