@@ -129,6 +129,7 @@ public static class OnnxExporter
             x = b.Node("Mul", "", "input normalisation: (x - mean[c]) / std[c]", [x, inv]);
             normalized = true;
         }
+        context.SetShape(x, [1, c, h, w]);
         string final = context.Emit(root, "", x);
         if (final == InputName)
             final = b.Node("Identity", "", "the network is the identity at inference", [InputName]);
