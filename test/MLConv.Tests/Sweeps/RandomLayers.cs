@@ -38,11 +38,14 @@ public static class RandomLayers
         from sw in Gen.Int[1, 3]
         from dh in Gen.Int[1, 2]
         from dw in Gen.Int[1, 2]
-        from pad in Pads(2, 2)
+        from padDrawn in Pads(2, 2)
         from extraH in Gen.Int[0, 6]
         from extraW in Gen.Int[0, 6]
         from bias in Gen.Bool
         from n in Batch
+        // Padding below the effective kernel: the first window reads the input (a map of padding only proves nothing).
+        let pad = Padding.Explicit(Math.Min(padDrawn.Top, dh * (kh - 1)), Math.Min(padDrawn.Left, dw * (kw - 1)),
+            Math.Min(padDrawn.Bottom, dh * (kh - 1)), Math.Min(padDrawn.Right, dw * (kw - 1)))
         let cin = depthwise ? groups : groups * cinPer
         let cout = depthwise ? groups * coutPer : groups * coutPer
         let h = Math.Max(1, dh * (kh - 1) + 1 - pad.Top - pad.Bottom + extraH)
