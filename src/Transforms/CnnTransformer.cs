@@ -55,15 +55,20 @@ public sealed class CnnTransformer : ITransformer, IDisposable
 
     /// <summary>The trained network (MLConv's own C# inference).</summary>
     public Network Network { get; }
+    /// <summary>The options the estimator was given.</summary>
     public CnnTrainerOptions Options { get; }
+    /// <summary>The training run: per-epoch history (for curves: <c>MLConv.Plots.TrainingCurves</c>, or <see cref="TrainingHistoryFile"/>), best epoch, early stop, time.</summary>
     public TrainingResult TrainingResult { get; }
+    /// <summary>The class names in key order: index i of <c>Score</c> is the probability of ClassNames[i].</summary>
     public IReadOnlyList<string> ClassNames => Network.ClassNames;
 
     /// <summary>The ML.NET transformers that do the scoring (what Model.Save writes).</summary>
     public TransformerChain<ITransformer> ScoringChain => _chain;
 
+    /// <summary>True: scoring maps each row on its own.</summary>
     public bool IsRowToRowMapper => true;
 
+    /// <summary>Per-layer output shapes, parameters, multiply-accumulates and receptive fields of <see cref="Network"/>.</summary>
     public ModelSummary Summary() => Network.Summary();
 
     /// <summary>
@@ -145,7 +150,7 @@ public sealed class CnnTransformer : ITransformer, IDisposable
             .Append(transforms.CopyColumns(o.ScoreColumnName, ProbabilitiesColumn))
             .Append(transforms.DropColumns(ProbabilitiesColumn, IndexColumn, NameColumn, IntegrityColumn));
         // Fitting these transformers reads only the schema: an empty view with the features column suffices.
-        var schemaOnly = data.LoadFromEnumerable(Array.Empty<FeaturesRow>(), FeaturesRow.Definition(o.FeatureColumnName, o.Channels * o.ImageHeight * o.ImageWidth));
+        var schemaOnly = data.LoadFromEnumerable(Array.Empty<FeaturesRow>(), FeaturesRow.Definition(o.FeatureColumnName, network.Channels * network.Height * network.Width));
         return new TransformerChain<ITransformer>([.. pipeline.Fit(schemaOnly)]);
     }
 
@@ -168,6 +173,8 @@ public sealed class CnnTransformer : ITransformer, IDisposable
         return (new MLContext().Transforms, null, false);
     }
 
+    /// <summary>The input schema plus the score and predicted-label columns.</summary>
+    /// <param name="inputSchema">A schema whose features column holds the images the network was trained on.</param>
     public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
     {
         ArgumentNullException.ThrowIfNull(inputSchema);
@@ -175,6 +182,8 @@ public sealed class CnnTransformer : ITransformer, IDisposable
         return _chain.GetOutputSchema(inputSchema);
     }
 
+    /// <summary>Adds the score and predicted-label columns (lazily: ONNX Runtime runs when the rows are read).</summary>
+    /// <param name="input">Rows whose features column holds images of the trained shape.</param>
     public IDataView Transform(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
@@ -182,6 +191,8 @@ public sealed class CnnTransformer : ITransformer, IDisposable
         return _chain.Transform(input);
     }
 
+    /// <summary>The row mapper of the scoring chain (what a prediction engine uses).</summary>
+    /// <param name="inputSchema">A schema whose features column holds images of the trained shape.</param>
     public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema)
     {
         CheckFeatures(inputSchema);
@@ -196,12 +207,8 @@ public sealed class CnnTransformer : ITransformer, IDisposable
     /// </summary>
     public void Dispose() { }
 
-    private void CheckFeatures(DataViewSchema schema)
-    {
-        var f = schema.GetColumnOrNull(Options.FeatureColumnName);
-        var ft = f?.Type as VectorDataViewType;
-        SchemaChecks.CheckFeatures(Options, Options.FeatureColumnName, f is not null, ft is not null, ft?.ItemType == NumberDataViewType.Single, ft?.Size ?? 0, f?.Type.ToString() ?? "");
-    }
+    private void CheckFeatures(DataViewSchema schema) =>
+        SchemaChecks.CheckFeatures(Options.FeatureColumnName, schema, new ImageShape(Network.Channels, Network.Height, Network.Width));
 
     private sealed class ClassNameRow
     {

@@ -6,6 +6,7 @@ namespace MLConv.Transforms;
 /// <summary>Input row of the arg-max mapping: the Score vector.</summary>
 public sealed class ScoreRow
 {
+    /// <summary>Class probabilities.</summary>
     [VectorType]
     [ColumnName(CnnTransformer.ProbabilitiesColumn)]
     public float[] Score { get; set; } = [];
@@ -14,6 +15,7 @@ public sealed class ScoreRow
 /// <summary>Output row of the arg-max mapping: the 0-based index of the largest score.</summary>
 public sealed class PredictedIndexRow
 {
+    /// <summary>Index of the largest score (the first on ties).</summary>
     [ColumnName(CnnTransformer.IndexColumn)]
     public uint PredictedIndex { get; set; }
 }
@@ -27,23 +29,30 @@ public sealed class PredictedIndexRow
 [CustomMappingFactoryAttribute(ContractName)]
 public sealed class PredictedIndexMappingFactory : CustomMappingFactory<ScoreRow, PredictedIndexRow>
 {
+    /// <summary>The name ML.NET saves the mapping under and finds the factory by when loading.</summary>
     public const string ContractName = "MLConv.PredictedIndex";
 
+    /// <summary>Writes the arg-max of <paramref name="input"/>'s scores into <paramref name="output"/>.</summary>
+    /// <param name="input">The row's scores.</param>
+    /// <param name="output">Receives the index.</param>
     public static void Map(ScoreRow input, PredictedIndexRow output)
     {
         output.PredictedIndex = (uint)Training.Tensors.Rows.ArgMax(input.Score);
     }
 
+    /// <summary>The mapping ML.NET runs: <see cref="Map"/>.</summary>
     public override Action<ScoreRow, PredictedIndexRow> GetMapping() => Map;
 }
 
 /// <summary>Input row of the checked arg-max mapping: the Score vector and the scoring graph's weights check (<see cref="ScoringSafeguards"/>).</summary>
 public sealed class CheckedScoreRow
 {
+    /// <summary>The class probabilities (NaN for a non-finite row or a failed weights check).</summary>
     [VectorType]
     [ColumnName(CnnTransformer.ProbabilitiesColumn)]
     public float[] Score { get; set; } = [];
 
+    /// <summary>1 when the scoring graph's weights checksum holds, 0 when the saved model was changed.</summary>
     [VectorType(1)]
     [ColumnName(CnnTransformer.IntegrityColumn)]
     public float[] Integrity { get; set; } = [];
@@ -60,6 +69,7 @@ public static class CheckedPredictedIndex
     /// <summary>The index of "no class": no class name is mapped from it.</summary>
     public const uint NoClass = uint.MaxValue;
 
+    /// <summary>The arg-max of <paramref name="input"/>'s scores into <paramref name="output"/>, under <paramref name="policy"/> for NaN scores.</summary>
     public static void Map(CheckedScoreRow input, PredictedIndexRow output, NonFiniteFeatures policy)
     {
         if (input.Integrity.Length != 1 || input.Integrity[0] != 1f)
@@ -85,10 +95,13 @@ public static class CheckedPredictedIndex
 [CustomMappingFactoryAttribute(ContractName)]
 public sealed class RejectingPredictedIndexMappingFactory : CustomMappingFactory<CheckedScoreRow, PredictedIndexRow>
 {
+    /// <summary>The name ML.NET saves and finds this mapping by.</summary>
     public const string ContractName = "MLConv.PredictedIndex.Checked.RejectNonFinite";
 
+    /// <summary>The mapping.</summary>
     public static void Map(CheckedScoreRow input, PredictedIndexRow output) => CheckedPredictedIndex.Map(input, output, NonFiniteFeatures.Reject);
 
+    /// <inheritdoc/>
     public override Action<CheckedScoreRow, PredictedIndexRow> GetMapping() => Map;
 }
 
@@ -96,9 +109,12 @@ public sealed class RejectingPredictedIndexMappingFactory : CustomMappingFactory
 [CustomMappingFactoryAttribute(ContractName)]
 public sealed class FlaggingPredictedIndexMappingFactory : CustomMappingFactory<CheckedScoreRow, PredictedIndexRow>
 {
+    /// <summary>The name ML.NET saves and finds this mapping by.</summary>
     public const string ContractName = "MLConv.PredictedIndex.Checked.FlagNonFinite";
 
+    /// <summary>The mapping.</summary>
     public static void Map(CheckedScoreRow input, PredictedIndexRow output) => CheckedPredictedIndex.Map(input, output, NonFiniteFeatures.Flag);
 
+    /// <inheritdoc/>
     public override Action<CheckedScoreRow, PredictedIndexRow> GetMapping() => Map;
 }
