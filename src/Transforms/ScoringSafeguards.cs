@@ -139,6 +139,23 @@ internal static class ScoringSafeguards
         }
     }
 
+    /// <summary>
+    /// Removes what <see cref="Add"/> wrote (its nodes, the integrity output and the constants only they read), leaving the
+    /// network's own nodes; the probabilities keep the name <see cref="Add"/> gave their producer. For readers that turn the
+    /// scoring graph back into a network.
+    /// </summary>
+    public static void Strip(ModelProto model)
+    {
+        var g = model.Graph;
+        var added = g.Node.Where(n => n.Name.StartsWith("/mlconv_check/", StringComparison.Ordinal)).ToList();
+        if (added.Count == 0) return;
+        var produced = added.SelectMany(n => n.Output).ToHashSet(StringComparer.Ordinal);
+        foreach (var n in added) g.Node.Remove(n);
+        foreach (var o in g.Output.Where(o => produced.Contains(o.Name)).ToList()) g.Output.Remove(o);
+        var read = g.Node.SelectMany(n => n.Input).ToHashSet(StringComparer.Ordinal);
+        foreach (var t in g.Initializer.Where(t => !read.Contains(t.Name) && t.Name.Contains("mlconv_", StringComparison.Ordinal)).ToList()) g.Initializer.Remove(t);
+    }
+
     /// <summary>2ˢ with max|w|·2ˢ below 2⁵², so trunc(w·2ˢ) is exact in double and keeps every bit of the larger weights.</summary>
     internal static double Scale(ReadOnlySpan<float> values)
     {
