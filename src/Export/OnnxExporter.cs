@@ -130,6 +130,7 @@ public static class OnnxExporter
             x = b.Node("Mul", "", "input normalisation: (x - mean[c]) / std[c]", [x, inv]);
             normalized = true;
         }
+        context.SetShape(x, [1, c, h, w]);
         var finals = context.EmitAll(root, "", x).ToArray();
         string final = finals[0];
         if (final == InputName)

@@ -67,6 +67,7 @@ public sealed class CnnEstimator : IEstimator<CnnTransformer>
             ?? [.. Enumerable.Range(0, maxLabel + 1).Select(i => i.ToString(CultureInfo.InvariantCulture))];
         if (classNames.Length < 2) throw new ArgumentException($"Label column '{o.LabelColumnName}' has {classNames.Length} class; TrainCnn needs at least 2.", nameof(input));
         if (maxLabel >= classNames.Length) throw new InvalidDataException($"Label {maxLabel} is out of range for {classNames.Length} classes.");
+        if (input.Schema[o.LabelColumnName].Type is not KeyDataViewType) CheckIntegerClasses(labels, maxLabel, o.LabelColumnName);
 
         Training.Tensors.Tensor? vx = null;
         int[]? vy = null;
@@ -97,6 +98,24 @@ public sealed class CnnEstimator : IEstimator<CnnTransformer>
         }
         ch.Info(MessageSensitivity.None, $"TrainCnn: done in {result.Elapsed.TotalSeconds:F1} s");
         return new CnnTransformer(_env, _transforms, network, o, result);
+    }
+
+    /// <summary>
+    /// Integer labels declare the classes 0..max: every one of them must have rows, or a stray value (999 among 0..2) or a
+    /// column without class 0 would silently train a model with empty classes.
+    /// </summary>
+    internal static void CheckIntegerClasses(int[] labels, int maxLabel, string column)
+    {
+        const string Advice = "Integer labels must be 0..K-1 with every class present; map other labels to a key with MapValueToKey.";
+        if (maxLabel >= labels.Length)
+            throw new ArgumentException($"Label column '{column}' holds integers up to {maxLabel}, so TrainCnn would train {(long)maxLabel + 1} classes " +
+                $"from {labels.Length} rows; at least {(long)maxLabel + 1 - labels.Length} classes would have no rows. {Advice}", "input");
+        var counts = new int[maxLabel + 1];
+        foreach (int l in labels) counts[l]++;
+        var empty = Enumerable.Range(0, counts.Length).Where(c => counts[c] == 0).ToList();
+        if (empty.Count > 0)
+            throw new ArgumentException($"Label column '{column}' holds integers 0..{maxLabel}, but {empty.Count} of these {counts.Length} classes have no rows " +
+                $"({string.Join(", ", empty.Take(10))}{(empty.Count > 10 ? ", ..." : "")}). {Advice}", "input");
     }
 
     private static Normalization Normalize(CnnTrainerOptions o, Training.Tensors.Tensor images) => o.Normalization switch

@@ -15,6 +15,15 @@ public enum PixelNormalization
     Custom,
 }
 
+/// <summary>What scoring does with a row whose features hold NaN or an infinity (the network's output would mean nothing).</summary>
+public enum NonFiniteFeatures
+{
+    /// <summary>Scoring the row throws an <see cref="InvalidDataException"/> naming the features column (default).</summary>
+    Reject,
+    /// <summary>The row gets NaN scores and a missing PredictedLabel (key 0); other rows score as usual.</summary>
+    Flag,
+}
+
 /// <summary>
 /// Options of <see cref="CnnCatalog.TrainCnn(TransformsCatalog, CnnTrainerOptions)"/>: the columns, the network, the input
 /// and its normalisation, the validation data, and <see cref="Trainer"/> — the pure-C# trainer's own options, whose defaults
@@ -100,6 +109,13 @@ public sealed class CnnTrainerOptions
 
     /// <summary>How the pixels are normalised before the network (measured on the training data by default); the normalisation is stored in the model and in its ONNX export.</summary>
     public PixelNormalization Normalization { get; set; } = PixelNormalization.Auto;
+
+    /// <summary>
+    /// Scoring rows whose features hold NaN or ±∞, on both paths (ML.NET's Transform/PredictionEngine and
+    /// <see cref="CnnTransformer.PredictWithNetwork"/>): <see cref="Transforms.NonFiniteFeatures.Reject"/> (default) throws,
+    /// <see cref="Transforms.NonFiniteFeatures.Flag"/> gives NaN scores and a missing label. Training rows must always be finite.
+    /// </summary>
+    public NonFiniteFeatures NonFiniteFeatures { get; set; } = NonFiniteFeatures.Reject;
     /// <summary>Per-channel means for <see cref="PixelNormalization.Custom"/>, in the pixels' own scale (0–255 after ExtractPixels).</summary>
     public float[]? Mean { get; set; }
     /// <summary>Per-channel standard deviations (> 0) for <see cref="PixelNormalization.Custom"/>.</summary>
@@ -120,8 +136,12 @@ public sealed class CnnTrainerOptions
         if (ImageWidth < 1) throw new ArgumentOutOfRangeException(nameof(ImageWidth), ImageWidth, "ImageWidth must be >= 1 (or null: read from the features column).");
         if (Channels is not (null or 1 or 3 or 4)) throw new ArgumentOutOfRangeException(nameof(Channels), Channels, "Channels must be 1, 3 or 4 (or null: read from the features column).");
         if (!(ValidationFraction >= 0 && ValidationFraction < 1)) throw new ArgumentOutOfRangeException(nameof(ValidationFraction), ValidationFraction, "ValidationFraction must be in [0, 1).");
-        if (Normalization == PixelNormalization.Custom && (Mean is null || Std is null || Mean.Length != Std.Length || Mean.Length != (Channels ?? Mean.Length) || Std.Any(s => !(s > 0))))
-            throw new ArgumentException($"Custom normalization needs Mean and Std with one value per channel ({(Channels is { } c ? c.ToString(System.Globalization.CultureInfo.InvariantCulture) : "as many as the images have")}) each, Std > 0.", nameof(Normalization));
+        if (!Enum.IsDefined(Normalization))
+            throw new ArgumentOutOfRangeException(nameof(Normalization), Normalization, $"Normalization {(int)Normalization} is not one of {string.Join(", ", Enum.GetNames<PixelNormalization>())}.");
+        if (!Enum.IsDefined(NonFiniteFeatures))
+            throw new ArgumentOutOfRangeException(nameof(NonFiniteFeatures), NonFiniteFeatures, $"NonFiniteFeatures {(int)NonFiniteFeatures} is not one of {string.Join(", ", Enum.GetNames<NonFiniteFeatures>())}.");
+        if (Normalization == PixelNormalization.Custom && (Mean is null || Std is null || Mean.Length != Std.Length || Mean.Length != (Channels ?? Mean.Length) || Std.Any(s => !(s > 0) || !float.IsFinite(s)) || Mean.Any(m => !float.IsFinite(m))))
+            throw new ArgumentException($"Custom normalization needs Mean and Std with one value per channel ({(Channels is { } c ? c.ToString(System.Globalization.CultureInfo.InvariantCulture) : "as many as the images have")}) each, finite, Std > 0.", nameof(Normalization));
         if (!(HeadDropout >= 0 && HeadDropout < 1)) throw new ArgumentOutOfRangeException(nameof(HeadDropout), HeadDropout, "HeadDropout must be in [0, 1).");
         if (FreezeBefore is not null && TrainLastLayers is not null)
             throw new ArgumentException("Set either FreezeBefore or TrainLastLayers, not both.", nameof(FreezeBefore));

@@ -24,7 +24,16 @@ namespace MLConv.Transforms;
 /// equivalent <see cref="TransformerChain{TLastTransformer}"/>). MLConv's own C# inference stays
 /// available through <see cref="Network"/> and <see cref="PredictWithNetwork"/> for parity checks (those calls are
 /// serialised: the network keeps per-call buffers). Scoring runs ONNX Runtime once per row, as ApplyOnnxModel does;
-/// <see cref="PredictWithNetwork"/> is the batched path. Dispose releases the ONNX Runtime session.
+/// <see cref="PredictWithNetwork"/> is the batched path.
+/// </para>
+/// <para>
+/// Threads: one fitted transformer may score from several threads at once — <see cref="Transform"/> views and a
+/// <c>PredictionEngine</c> per thread. The ONNX Runtime session belongs to the transformer for its whole life and is
+/// released when the transformer is garbage-collected: <see cref="Dispose"/> leaves it usable, because ML.NET's
+/// <c>PredictionEngine.Dispose</c> disposes the transformer it was given, and a first engine's Dispose must not break the
+/// engines other threads still use. Both scoring paths treat rows with NaN or ±∞ features alike
+/// (<see cref="CnnTrainerOptions.NonFiniteFeatures"/>), and the scoring graph checks its own weights
+/// (<see cref="ScoringSafeguards"/>): a model zip changed after saving fails at its first scored row.
 /// </para>
 /// </summary>
 public sealed class CnnTransformer : ITransformer, IDisposable
@@ -32,6 +41,7 @@ public sealed class CnnTransformer : ITransformer, IDisposable
     internal const string ProbabilitiesColumn = "__mlconv_probabilities";
     internal const string IndexColumn = "__mlconv_predicted_index";
     internal const string NameColumn = "__mlconv_predicted_name";
+    internal const string IntegrityColumn = "__mlconv_integrity";
 
     private readonly TransformerChain<ITransformer> _chain;
 
@@ -76,13 +86,37 @@ public sealed class CnnTransformer : ITransformer, IDisposable
     }
 
     /// <summary>Class probabilities from MLConv's own C# forward pass, one row per input row.</summary>
+    /// <remarks>
+    /// A row whose features hold NaN or ±∞ is rejected or gets NaN probabilities, as <see cref="CnnTrainerOptions.NonFiniteFeatures"/>
+    /// says — the same as the ML.NET scoring path.
+    /// </remarks>
     public float[][] PredictWithNetwork(IDataView data)
     {
         var images = ReadImages(data, int.MaxValue);
+        int sample = images.C * images.H * images.W;
+        var bad = new List<int>();
+        for (int i = 0; i < images.N; i++)
+        {
+            var row = images.Data.AsSpan(i * sample, sample);
+            int slot = FirstNonFinite(row);
+            if (slot < 0) continue;
+            if (Options.NonFiniteFeatures == NonFiniteFeatures.Reject)
+                throw new InvalidDataException($"Row {i}: features column '{Options.FeatureColumnName}' holds {row[slot]} at slot {slot}; " +
+                    "a CNN cannot score it (NonFiniteFeatures = Reject). Clean the pixels, or set NonFiniteFeatures = Flag to get NaN scores for such rows.");
+            bad.Add(i);
+            row.Clear();   // scored as zeros, then overwritten with NaN below
+        }
         Tensor p;
         lock (Network) p = Network.ProbabilitiesFromPixels(images);
         int k = Network.NumClasses;
+        foreach (int i in bad) p.Data.AsSpan(i * k, k).Fill(float.NaN);
         return [.. Enumerable.Range(0, images.N).Select(i => p.Data.AsSpan(i * k, k).ToArray())];
+    }
+
+    private static int FirstNonFinite(ReadOnlySpan<float> row)
+    {
+        for (int i = 0; i < row.Length; i++) if (!float.IsFinite(row[i])) return i;
+        return -1;
     }
 
     private Tensor ReadImages(IDataView data, int maxRows)
@@ -100,17 +134,21 @@ public sealed class CnnTransformer : ITransformer, IDisposable
     private static TransformerChain<ITransformer> BuildScoringChain(IHostEnvironment env, TransformsCatalog transforms, Network network, CnnTrainerOptions o)
     {
         var scoring = OnnxScoringGraph.FromExport(OnnxExporter.ToModel(network), o.FeatureColumnName, ProbabilitiesColumn);
+        ScoringSafeguards.Add(scoring, o.FeatureColumnName, ProbabilitiesColumn, IntegrityColumn);
         // A context only to hold two in-memory views (the class names, an empty schema); it scores nothing.
         var data = new MLContext(seed: o.Trainer.Seed).Data;
         var names = network.ClassNames.ToArray();
         var keyData = data.LoadFromEnumerable(names.Select(n => new ClassNameRow { Name = n }));
         var (onnxCatalog, deviceId, fallbackToCpu) = ScoringCatalog(env, transforms);
-        var pipeline = onnxCatalog.ApplyOnnxModel([ProbabilitiesColumn], [o.FeatureColumnName], new MemoryStream(scoring.ToByteArray()), deviceId, fallbackToCpu)
-            .Append(transforms.CustomMapping<ScoreRow, PredictedIndexRow>(PredictedIndexMappingFactory.Map, PredictedIndexMappingFactory.ContractName))
+        var argMax = o.NonFiniteFeatures == NonFiniteFeatures.Flag
+            ? transforms.CustomMapping<CheckedScoreRow, PredictedIndexRow>(FlaggingPredictedIndexMappingFactory.Map, FlaggingPredictedIndexMappingFactory.ContractName)
+            : transforms.CustomMapping<CheckedScoreRow, PredictedIndexRow>(RejectingPredictedIndexMappingFactory.Map, RejectingPredictedIndexMappingFactory.ContractName);
+        var pipeline = onnxCatalog.ApplyOnnxModel([ProbabilitiesColumn, IntegrityColumn], [o.FeatureColumnName], new MemoryStream(scoring.ToByteArray()), deviceId, fallbackToCpu)
+            .Append(argMax)
             .Append(transforms.Conversion.MapValue(NameColumn, names.Select((n, i) => new KeyValuePair<uint, string>((uint)i, n)), IndexColumn))
             .Append(transforms.Conversion.MapValueToKey(o.PredictedLabelColumnName, NameColumn, keyData: keyData))
             .Append(transforms.CopyColumns(o.ScoreColumnName, ProbabilitiesColumn))
-            .Append(transforms.DropColumns(ProbabilitiesColumn, IndexColumn, NameColumn));
+            .Append(transforms.DropColumns(ProbabilitiesColumn, IndexColumn, NameColumn, IntegrityColumn));
         // Fitting these transformers reads only the schema: an empty view with the features column suffices.
         var schemaOnly = data.LoadFromEnumerable(Array.Empty<FeaturesRow>(), FeaturesRow.Definition(o.FeatureColumnName, network.Channels * network.Height * network.Width));
         return new TransformerChain<ITransformer>([.. pipeline.Fit(schemaOnly)]);
@@ -163,8 +201,11 @@ public sealed class CnnTransformer : ITransformer, IDisposable
 
     void ICanSaveModel.Save(ModelSaveContext ctx) => ((ICanSaveModel)_chain).Save(ctx);
 
-    /// <summary>Releases the ONNX Runtime session of the scoring chain.</summary>
-    public void Dispose() => _chain.Dispose();
+    /// <summary>
+    /// Leaves the ONNX Runtime session usable (see the class remarks: PredictionEngine.Dispose lands here while other
+    /// threads may still score); the session is released with the transformer by the garbage collector.
+    /// </summary>
+    public void Dispose() { }
 
     private void CheckFeatures(DataViewSchema schema) =>
         SchemaChecks.CheckFeatures(Options.FeatureColumnName, schema, new ImageShape(Network.Channels, Network.Height, Network.Width));

@@ -113,15 +113,36 @@ internal static class DataViewReader
         var get = cursor.GetGetter<VBuffer<float>>(features);
         VBuffer<float> buf = default;
         int n = images.N, sample = images.C * images.H * images.W, row = 0;
-        for (; row < n && cursor.MoveNext(); row++)
+        for (; row < n && Next(cursor, what, row, features.Name); row++)
         {
-            get(ref buf);
+            try { get(ref buf); }
+            catch (Exception e) when (IsUpstreamFailure(e)) { throw UpstreamFailure(e, what, row, features.Name); }
             var pixels = images.Data.AsSpan(row * sample, sample);
             buf.CopyTo(pixels);
             onRow?.Invoke(row, pixels);
         }
         if (row < n || (wholeView && cursor.MoveNext()))
             throw new InvalidDataException($"{what} gave {(row < n ? row.ToString(System.Globalization.CultureInfo.InvariantCulture) : "more")} rows where {n} were counted; the view must give the same rows on every cursor.");
+    }
+
+    private static bool Next(DataViewRowCursor cursor, string what, int row, string column)
+    {
+        try { return cursor.MoveNext(); }
+        catch (Exception e) when (IsUpstreamFailure(e)) { throw UpstreamFailure(e, what, row, column); }
+    }
+
+    private static bool IsUpstreamFailure(Exception e) => e is not (InvalidDataException or OperationCanceledException or OutOfMemoryException);
+
+    /// <summary>
+    /// An upstream transform's failure (LoadImages on a missing file, say) with the row and the column, and the innermost
+    /// message first: ML.NET wraps it in "Splitter/consolidator worker encountered exception" and the like.
+    /// </summary>
+    private static InvalidDataException UpstreamFailure(Exception e, string what, int row, string column)
+    {
+        var inner = e;
+        while (inner.InnerException is not null) inner = inner.InnerException;
+        // The row is where this reader stood; ML.NET's parallel cursors compute a few rows ahead, so the failing row may be later.
+        return new InvalidDataException($"{what}: computing column '{column}' failed after {row} rows were read: {inner.Message}", e);
     }
 
     /// <summary>A getter returning the 0-based class of the row (keys are 1-based, 0 = missing → −1).</summary>

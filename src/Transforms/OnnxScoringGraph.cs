@@ -82,6 +82,7 @@ internal static class OnnxScoringGraph
             || !meta.TryGetValue("normalization_mean", out var meanJson) || !meta.TryGetValue("normalization_std", out var stdJson))
             return null;
         var model = scoring.Clone();
+        ScoringSafeguards.Strip(model);
         var g = model.Graph;
         string flatName = g.Input[0].Name;
         var reshape = g.Node[0];

@@ -64,6 +64,7 @@ public static class OnnxImporter
     public static OnnxImportedModel Import(string path, OnnxImportOptions? options)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        if (Directory.Exists(path)) throw new FileNotFoundException($"'{path}' is a folder, not an ONNX model file.", path);
         if (!File.Exists(path)) throw new FileNotFoundException($"No ONNX model at '{path}'.", path);
         ModelProto model;
         try
@@ -75,16 +76,22 @@ public static class OnnxImporter
         {
             throw new InvalidDataException($"'{path}' is not a valid ONNX model (truncated or corrupted): {e.Message}", e);
         }
-        return Import(model, options);
+        return Import(model, options, $"ONNX file '{path}'");
     }
 
     public static OnnxImportedModel Import(ModelProto model) => Import(model, null);
 
-    public static OnnxImportedModel Import(ModelProto model, OnnxImportOptions? options)
+    public static OnnxImportedModel Import(ModelProto model, OnnxImportOptions? options) => Import(model, options, "The ONNX model");
+
+    /// <param name="what">The model in messages: its file when it came from one.</param>
+    private static OnnxImportedModel Import(ModelProto model, OnnxImportOptions? options, string what)
     {
         ArgumentNullException.ThrowIfNull(model);
         options ??= new OnnxImportOptions();
-        var graph = model.Graph ?? throw new InvalidDataException("The model has no graph.");
+        var graph = model.Graph ?? throw new InvalidDataException($"{what} has no graph: it is empty, cut short or not an ONNX model.");
+        // ONNX Runtime refuses a model without opset_import ("Missing opset in the model"); reading it as opset 1 would guess.
+        if (model.OpsetImport.Count == 0)
+            throw new InvalidDataException($"{what} has no opset_import: every ONNX model must say which operator set it uses (cut short, or written by a broken exporter).");
         long opset = model.OpsetImport.Where(o => o.Domain is "" or "ai.onnx").Select(o => o.Version).DefaultIfEmpty(1).Max();
 
         var reader = new GraphReader(opset, options);

@@ -12,13 +12,43 @@ public static class AtomicFile
         Write(path, s => s.Write(bytes));
     }
 
+    /// <summary>
+    /// Throws, naming <paramref name="path"/>, when a file could not be written there: the path is a folder, its folder
+    /// cannot be created, or the folder does not accept a new file (probed with a temp file that is removed at once).
+    /// Callers run it before long work whose result goes to <paramref name="path"/> (a checkpoint after the first epoch).
+    /// </summary>
+    public static void CheckWritable(string path, string paramName, string what)
+    {
+        if (string.IsNullOrWhiteSpace(path)) throw new ArgumentException($"{what} path is empty.", paramName);
+        string full;
+        try { full = Path.GetFullPath(path); }
+        catch (Exception e) when (e is ArgumentException or NotSupportedException or PathTooLongException)
+        {
+            throw new ArgumentException($"{what} path '{path}' is not a valid path: {e.Message}", paramName, e);
+        }
+        if (Directory.Exists(full)) throw new ArgumentException($"{what} path '{path}' is a folder; give a file path inside it.", paramName);
+        string dir = Path.GetDirectoryName(full) ?? throw new ArgumentException($"{what} path '{path}' has no folder.", paramName);
+        try
+        {
+            Directory.CreateDirectory(dir);
+            string probe = Path.Combine(dir, $".{Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}.probe");
+            using (new FileStream(probe, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.DeleteOnClose)) { }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ArgumentException($"{what} path '{path}' cannot be written: its folder '{dir}' does not accept a new file ({e.GetType().Name}).", paramName, e);
+        }
+    }
+
     public static void Write(string path, Action<Stream> writeContent)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
         ArgumentNullException.ThrowIfNull(writeContent);
         string full = Path.GetFullPath(path);
+        if (Directory.Exists(full)) throw new IOException($"Cannot write '{path}': it is a folder.");
         string dir = Path.GetDirectoryName(full) ?? throw new ArgumentException($"path '{path}' has no folder.", nameof(path));
-        Directory.CreateDirectory(dir);
+        try { Directory.CreateDirectory(dir); }
+        catch (IOException e) { throw new IOException($"Cannot write '{path}': its folder '{dir}' cannot be created ({e.Message}).", e); }
         string tmp = Path.Combine(dir, $".{Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
         try
         {
@@ -29,9 +59,12 @@ public static class AtomicFile
             }
             File.Move(tmp, full, overwrite: true);
         }
-        catch
+        catch (Exception e)
         {
             try { File.Delete(tmp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            // The user's path in the message, not only the temp file's; the exception type is kept.
+            if (e is UnauthorizedAccessException) throw new UnauthorizedAccessException($"Cannot write '{path}': {e.Message}", e);
+            if (e is IOException) throw new IOException($"Cannot write '{path}' (nothing was changed there): {e.Message}", e);
             throw;
         }
     }

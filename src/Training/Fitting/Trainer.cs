@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using MLConv.Training.Layers;
 using MLConv.Training.Losses;
+using MLConv.Training.Data;
 using MLConv.Training.Models;
 using MLConv.Training.Optimizers;
 using MLConv.Training.Tensors;
@@ -35,6 +36,12 @@ public sealed class Trainer
         if (validationImages is not null) CheckData(network, validationImages, validationLabels, nameof(validationImages), nameof(validationLabels));
 
         var o = Options;
+        if (o.RandomShift >= Math.Min(network.Height, network.Width))
+            throw new ArgumentOutOfRangeException(nameof(TrainerOptions.RandomShift), o.RandomShift,
+                $"RandomShift {o.RandomShift} would shift {network.Height}x{network.Width} images entirely out of the frame; it must be below {Math.Min(network.Height, network.Width)}.");
+        if (o.CheckpointPath is not null) AtomicFile.CheckWritable(o.CheckpointPath, nameof(TrainerOptions.CheckpointPath), "CheckpointPath");
+        if (resumeFrom is not null && !File.Exists(resumeFrom))
+            throw new FileNotFoundException(Directory.Exists(resumeFrom) ? $"resumeFrom '{resumeFrom}' is a folder, not a checkpoint file." : $"Checkpoint '{resumeFrom}' does not exist.", resumeFrom);
         var optimizer = CreateOptimizer(network.Parameters.Where(p => p.Trainable));
         var state = resumeFrom is null ? new TrainingState() : TrainingCheckpoint.Restore(resumeFrom, network, optimizer, o);
         var weights = network.StateTensors().Select(t => t.Value).ToList();

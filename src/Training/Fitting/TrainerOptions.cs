@@ -83,6 +83,10 @@ public sealed class TrainerOptions
 
     public void Validate()
     {
+        if (!Enum.IsDefined(Optimizer))
+            throw new ArgumentOutOfRangeException(nameof(Optimizer), Optimizer, $"Optimizer {(int)Optimizer} is not one of {string.Join(", ", Enum.GetNames<OptimizerKind>())}.");
+        if (!Enum.IsDefined(Schedule))
+            throw new ArgumentOutOfRangeException(nameof(Schedule), Schedule, $"Schedule {(int)Schedule} is not one of {string.Join(", ", Enum.GetNames<LearningRateSchedule>())}.");
         if (Epochs < 1) throw new ArgumentOutOfRangeException(nameof(Epochs), Epochs, "Epochs must be >= 1.");
         if (BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "BatchSize must be >= 1.");
         if (!(LearningRate > 0) || double.IsInfinity(LearningRate)) throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, "LearningRate must be a finite value > 0.");

@@ -30,11 +30,12 @@ public readonly record struct Window2d(
     /// </summary>
     public static int OutputExtent(int input, int kernel, int stride, int padBegin, int padEnd, int dilation, bool ceilMode)
     {
-        int span = input + padBegin + padEnd - (dilation * (kernel - 1) + 1);
+        // long: sizes near int.MaxValue must not wrap into a small, wrong extent.
+        long span = (long)input + padBegin + padEnd - ((long)dilation * (kernel - 1) + 1);
         if (span < 0) return 0;
-        int o = (ceilMode ? (span + stride - 1) / stride : span / stride) + 1;
-        if (ceilMode && (o - 1) * stride >= input + padBegin) o--;
-        return o;
+        long o = (ceilMode ? (span + stride - 1) / stride : span / stride) + 1;
+        if (ceilMode && (o - 1) * stride >= (long)input + padBegin) o--;
+        return o <= int.MaxValue ? (int)o : throw new ArgumentException($"The output extent {o} is larger than {int.MaxValue}.", nameof(input));
     }
 
     /// <summary>

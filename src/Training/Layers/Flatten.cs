@@ -11,9 +11,14 @@ public sealed class Flatten : Layer
     public override int[] OutputShape(int[] inputShape)
     {
         if (inputShape.Length < 2) throw new ArgumentException($"Flatten expects at least rank 2; got [{string.Join(", ", inputShape)}].", "x");
-        int f = 1;
-        for (int i = 1; i < inputShape.Length; i++) f *= inputShape[i];
-        return [inputShape[0], f];
+        long f = 1;
+        for (int i = 1; i < inputShape.Length; i++)
+        {
+            f *= inputShape[i];
+            if (f > int.MaxValue)
+                throw new ArgumentException($"Flatten of [{string.Join(", ", inputShape)}] would give more than {int.MaxValue} features per sample.", "x");
+        }
+        return [inputShape[0], (int)f];
     }
 
     public override Tensor Forward(Tensor x, bool training)

@@ -111,6 +111,7 @@ public abstract class Layer
         ArgumentNullException.ThrowIfNull(x);
         if (x.Rank != rank)
             throw new ArgumentException($"{layer} expects a rank-{rank} input ({(rank == 4 ? "N, C, H, W" : "N, features")}); got [{x.ShapeString}].", "x");
+        if (x.Shape[0] == 0) throw new ArgumentException($"{layer} got an empty batch [{x.ShapeString}]; a batch needs at least one sample.", "x");
     }
 
     protected static void CheckRank(int[] shape, int rank, string layer)

@@ -84,6 +84,7 @@ public static class ModelFile
     internal static Network Load(string path, out ModelFileExtra? extra)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        if (Directory.Exists(path)) throw new FileNotFoundException($"Model file '{path}' is a folder, not a file.", path);
         if (!File.Exists(path)) throw new FileNotFoundException($"Model file '{path}' does not exist.", path);
         byte[] bytes = File.ReadAllBytes(path);
         try { return Parse(bytes, path, out extra); }
@@ -111,21 +112,31 @@ public static class ModelFile
             ?? throw new InvalidDataException($"Model file '{path}' has no JSON header object.");
         offset += headerLength;
 
-        var root = LayerFactory.FromSpec(header["spec"] as JsonObject ?? throw new InvalidDataException("Header lacks 'spec'.")) as Sequential
+        // Every listed tensor must fit in the bytes the file has, before anything is allocated for it.
+        long payload = 0;
+        foreach (var (name, shape) in TensorEntries(header["tensors"], path).Concat(TensorEntries(header["extraTensors"], path)))
+        {
+            payload += ElementCount(shape, name, path) * 4;
+            if (payload > bytes.Length - 32 - offset)
+                throw new InvalidDataException($"Model file '{path}' lists tensors of more bytes than it holds ({bytes.Length} bytes in all; tensor '{name}' goes past the end).");
+        }
+        var root = LayerFactory.FromSpec(Field<JsonObject>(header, "spec", path)) as Sequential
             ?? throw new InvalidDataException($"Model file '{path}': the root layer is not a Sequential.");
-        var input = header["input"]!.AsArray();
-        var names = header["classNames"]!.AsArray().Select(n => n!.GetValue<string>()).ToArray();
-        var norm = header["normalization"]!.AsObject();
+        var input = Field<JsonArray>(header, "input", path);
+        if (input.Count != 3) throw new InvalidDataException($"Model file '{path}': header field 'input' must be [channels, height, width]; it has {input.Count} values.");
+        var names = Field<JsonArray>(header, "classNames", path).Select(n => n?.GetValue<string>()
+            ?? throw new InvalidDataException($"Model file '{path}': header field 'classNames' holds a null.")).ToArray();
+        var norm = Field<JsonObject>(header, "normalization", path);
         var normalization = new Normalization(
-            [.. norm["mean"]!.AsArray().Select(v => v!.GetValue<float>())],
-            [.. norm["std"]!.AsArray().Select(v => v!.GetValue<float>())]);
+            [.. Field<JsonArray>(norm, "mean", path).Select(v => v?.GetValue<float>() ?? float.NaN)],
+            [.. Field<JsonArray>(norm, "std", path).Select(v => v?.GetValue<float>() ?? float.NaN)]);
         var network = new Network(root, input[0]!.GetValue<int>(), input[1]!.GetValue<int>(), input[2]!.GetValue<int>(), names, normalization)
         {
             Architecture = header["architecture"]?.GetValue<string>() ?? "custom",
         };
 
         var targets = network.StateTensors().ToDictionary(t => t.Path, t => t.Value, StringComparer.Ordinal);
-        foreach (var (name, shape) in TensorEntries(header["tensors"]))
+        foreach (var (name, shape) in TensorEntries(header["tensors"], path))
         {
             if (!targets.Remove(name, out var target))
                 throw new InvalidDataException($"Model file '{path}' holds tensor '{name}' that the architecture does not have.");
@@ -138,7 +149,7 @@ public static class ModelFile
         if (header["extra"] is JsonObject extraHeader)
         {
             var extraTensors = new List<(string, Tensor)>();
-            foreach (var (name, shape) in TensorEntries(header["extraTensors"]))
+            foreach (var (name, shape) in TensorEntries(header["extraTensors"], path))
             {
                 var t = new Tensor(shape);
                 offset = ReadTensor(bytes, offset, t, name, path);
@@ -150,16 +161,33 @@ public static class ModelFile
         return network;
     }
 
-    private static IEnumerable<(string Name, int[] Shape)> TensorEntries(JsonNode? list) =>
-        (list as JsonArray ?? []).Select(node => (node!["name"]!.GetValue<string>(), node["shape"]!.AsArray().Select(d => d!.GetValue<int>()).ToArray()));
+    private static IEnumerable<(string Name, int[] Shape)> TensorEntries(JsonNode? list, string path) =>
+        (list as JsonArray ?? []).Select(node => node is JsonObject o
+            ? (Field<JsonValue>(o, "name", path).GetValue<string>(), Field<JsonArray>(o, "shape", path).Select(d => d?.GetValue<int>() ?? -1).ToArray())
+            : throw new InvalidDataException($"Model file '{path}': a tensor entry of the header is not an object."));
+
+    /// <summary>A header field that must be there, with the type it must have; an <see cref="InvalidDataException"/> naming it otherwise.</summary>
+    private static T Field<T>(JsonObject o, string name, string path) where T : JsonNode =>
+        o[name] as T ?? throw new InvalidDataException(
+            $"Model file '{path}' has a valid checksum but its header {(o[name] is null ? "lacks" : "has a malformed")} field '{name}' (written by another program or version?).");
+
+    private static long ElementCount(int[] shape, string name, string path)
+    {
+        if (shape.Any(d => d < 0)) throw new InvalidDataException($"Model file '{path}': tensor '{name}' has a negative dimension [{string.Join(", ", shape)}].");
+        if (shape.Contains(0)) return 0;
+        long n = 1;
+        foreach (int d in shape)
+            if ((n *= d) > int.MaxValue) return (long)int.MaxValue + 1;   // more than any tensor holds; no overflow on any rank
+        return n;
+    }
 
     /// <summary>Reads <paramref name="target"/>'s values at <paramref name="offset"/>; returns the offset after them.</summary>
     private static int ReadTensor(byte[] bytes, int offset, Tensor target, string name, string path)
     {
-        int byteCount = target.Length * 4;
+        long byteCount = (long)target.Length * 4;
         if (offset + byteCount > bytes.Length - 32) throw new InvalidDataException($"Model file '{path}' is truncated inside tensor '{name}'.");
-        ReadFloats(bytes.AsSpan(offset, byteCount), target.Span);
-        return offset + byteCount;
+        ReadFloats(bytes.AsSpan(offset, (int)byteCount), target.Span);
+        return offset + (int)byteCount;
     }
 
     private static void WriteFloats(Stream s, ReadOnlySpan<float> values)

@@ -22,8 +22,9 @@ public sealed class Tensor
         foreach (int d in shape)
         {
             if (d < 0) throw new ArgumentException($"Every dimension must be >= 0; got [{string.Join(", ", shape)}].", nameof(shape));
-            n *= d;
+            if (n <= int.MaxValue) n *= d;   // stops growing once too large: no long overflow on any rank
         }
+        if (Array.IndexOf(shape, 0) >= 0) n = 0;
         if (n > int.MaxValue) throw new ArgumentException($"Tensor of shape [{string.Join(", ", shape)}] is too large.", nameof(shape));
         _shape = (int[])shape.Clone();
         if (data is null) data = new float[n];

@@ -17,7 +17,7 @@ public sealed class ActivationTests
     private static double HardSigma(double x, double a, double b) => Math.Clamp(a * x + b, 0, 1);
 
     /// <summary>Each layer with its reference f and the points where f′ jumps (bounds chosen inside the random inputs' [−1, 1]).</summary>
-    private static readonly Dictionary<string, (Func<Layer> Build, Func<double, double> F, double[] Kinks)> Cases = new()
+    internal static readonly Dictionary<string, (Func<Layer> Build, Func<double, double> F, double[] Kinks)> Cases = new()
     {
         ["LeakyReLU"] = (() => new LeakyReLU(0.1), x => x > 0 ? x : 0.1 * x, [0]),
         ["ELU"] = (() => new ELU(0.7), x => x > 0 ? x : 0.7 * (Math.Exp(x) - 1), [0]),

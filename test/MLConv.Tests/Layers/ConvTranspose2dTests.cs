@@ -10,7 +10,7 @@ public sealed class ConvTranspose2dTests
     /// Naive scatter from the definition: every input pixel x[n, ci, i, j] adds x·w[ci, co', u, v] onto
     /// y[n, g·(Cout/g) + co', i·s − pt + u·d, j·s − pl + v·d] (dropped outside the output), plus the bias.
     /// </summary>
-    private static double[] Reference(double[] x, double[] wt, double[]? b, int n, int cin, int h, int w, int cout,
+    internal static double[] Reference(double[] x, double[] wt, double[]? b, int n, int cin, int h, int w, int cout,
         ConvTranspose2d c, int oh, int ow)
     {
         var g = c.Geometry;

@@ -13,7 +13,9 @@ internal sealed class SequentialOnnx : OnnxLayerMapping<Sequential>
             string childPath = OnnxExportContext.Join(path, i);
             if (context.Options.FoldBatchNorm && s[i] is Conv2d conv && i + 1 < s.Count && s[i + 1] is BatchNorm2d bn)
             {
+                var inShape = context.ShapeOf(x);
                 x = Conv2dOnnx.Export(conv, bn, context, childPath, x);
+                if (inShape is not null) context.SetShape(x, conv.OutputShape(inShape));
                 context.Folded++;
                 i++;
             }

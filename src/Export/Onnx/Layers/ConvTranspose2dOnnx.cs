@@ -15,16 +15,29 @@ internal sealed class ConvTranspose2dOnnx : OnnxLayerMapping<ConvTranspose2d>
     {
         var g = c.Geometry;
         var b = context.Builder;
+        // ONNX Runtime checks output_padding < stride (it inverts the size formula); PyTorch and MLConv allow up to
+        // max(stride, dilation). Output padding only stops cropping the end padding, so it moves into the end pads when they hold it.
+        var (opH, padBottom) = FoldOutputPadding(c.OutputPadding.H, g.StrideH, g.PadBottom, path, "H");
+        var (opW, padRight) = FoldOutputPadding(c.OutputPadding.W, g.StrideW, g.PadRight, path, "W");
         string w = b.Initializer(OnnxExportContext.Join(path, "weight"), c.Weight.Value.Span, c.InChannels, c.OutChannels / c.Groups, g.KernelH, g.KernelW);
         List<string> ins = [inputs[0], w];
         if (c.Bias is not null) ins.Add(b.Initializer(OnnxExportContext.Join(path, "bias"), c.Bias.Value.Span, c.OutChannels));
         return b.Node("ConvTranspose", path, c.ToString(), ins,
             A.Ints("kernel_shape", g.KernelH, g.KernelW),
             A.Ints("strides", g.StrideH, g.StrideW),
-            A.Ints("pads", g.PadTop, g.PadLeft, g.PadBottom, g.PadRight),
-            A.Ints("output_padding", c.OutputPadding.H, c.OutputPadding.W),
+            A.Ints("pads", g.PadTop, g.PadLeft, padBottom, padRight),
+            A.Ints("output_padding", opH, opW),
             A.Ints("dilations", g.DilationH, g.DilationW),
             A.Int("group", c.Groups));
+    }
+
+    private static (int OutputPadding, int PadEnd) FoldOutputPadding(int outputPadding, int stride, int padEnd, string path, string axis)
+    {
+        if (outputPadding < stride) return (outputPadding, padEnd);
+        if (padEnd >= outputPadding) return (0, padEnd - outputPadding);
+        throw new NotSupportedException(
+            $"Layer {OnnxExportContext.Describe(path)}: output padding {outputPadding} along {axis} is not below the stride {stride} and exceeds the end padding {padEnd}; " +
+            "ONNX Runtime's ConvTranspose cannot express it.");
     }
 
     public override ImportedLayer Import(OnnxNodeReader n)

@@ -13,7 +13,7 @@ internal sealed class MaxPool2dOnnx : OnnxLayerMapping<MaxPool2d>
     protected override (int Opset, string Why) RequiredOpset(MaxPool2d p, string where) => PoolOnnx.RequiredOpset(p);
 
     protected override string Export(MaxPool2d p, OnnxExportContext context, string path, IReadOnlyList<string> inputs) =>
-        PoolOnnx.Emit("MaxPool", p, context, path, inputs[0]);
+        PoolOnnx.Emit("MaxPool", p, context, path, inputs[0], context.ShapeOf(inputs[0]));
 
     public override ImportedLayer Import(OnnxNodeReader n)
     {
@@ -32,7 +32,7 @@ internal sealed class MinPool2dOnnx : OnnxLayerMapping<MinPool2d>
     {
         var b = context.Builder;
         string why = $"{p}: min = -max(-x)";
-        return b.Node("Neg", path, why, [PoolOnnx.Emit("MaxPool", p, context, path, b.Node("Neg", path, why, [inputs[0]]))]);
+        return b.Node("Neg", path, why, [PoolOnnx.Emit("MaxPool", p, context, path, b.Node("Neg", path, why, [inputs[0]]), context.ShapeOf(inputs[0]))]);
     }
 }
 
@@ -47,7 +47,7 @@ internal sealed class AvgPool2dOnnx : OnnxLayerMapping<AvgPool2d>
             : PoolOnnx.RequiredOpset(p);
 
     protected override string Export(AvgPool2d p, OnnxExportContext context, string path, IReadOnlyList<string> inputs) =>
-        PoolOnnx.Emit("AveragePool", p, context, path, inputs[0]);
+        PoolOnnx.Emit("AveragePool", p, context, path, inputs[0], context.ShapeOf(inputs[0]));
 
     public override ImportedLayer Import(OnnxNodeReader n)
     {
@@ -68,23 +68,54 @@ internal static class PoolOnnx
         : p.Dilation != (Size2)1 ? (10, "pooling dilations (MaxPool-10)")
         : (OnnxVersions.MinOpset, "");
 
-    public static string Emit(string op, Pool2dLayer p, OnnxExportContext context, string path, string x)
+    /// <summary>
+    /// The pooling node. ONNX's shape inference counts a last ceil-mode window that starts in the end padding, which
+    /// PyTorch, MLConv and ONNX Runtime's kernel drop, so such a node would declare one output more than ONNX Runtime
+    /// computes ("Error merging shape info for output"). When the input size is known (<paramref name="inputShape"/>) and
+    /// that happens, the node is written in floor mode with the end padding that gives exactly MLConv's windows: less
+    /// padding than before on that axis (so count_include_pad's divisor is unchanged), and on the other axis padding that
+    /// only completes a clipped last window (−∞ for max pooling, uncounted for average pooling without count_include_pad).
+    /// Left as ceil mode (ONNX Runtime warns; its kernel still computes MLConv's values and shape): a dilated window whose
+    /// floor-mode end padding would exceed half the kernel, and count_include_pad averaging that would need more end padding.
+    /// </summary>
+    public static string Emit(string op, Pool2dLayer p, OnnxExportContext context, string path, string x, int[]? inputShape)
     {
         var g = p.Geometry;
+        int padBottom = g.PadBottom, padRight = g.PadRight;
+        bool ceil = p.CeilMode;
+        if (ceil && inputShape is [_, _, int h, int w])
+        {
+            var (oh, ow) = g.OutputSize(h, w, ceilMode: true);
+            int needBottom = Math.Max(0, (oh - 1) * g.StrideH + g.EffectiveKernelH - h - g.PadTop);
+            int needRight = Math.Max(0, (ow - 1) * g.StrideW + g.EffectiveKernelW - w - g.PadLeft);
+            bool disagree = OnnxCeilExtent(h, g.EffectiveKernelH, g.StrideH, g.PadTop + g.PadBottom) != oh
+                || OnnxCeilExtent(w, g.EffectiveKernelW, g.StrideW, g.PadLeft + g.PadRight) != ow;
+            bool divisorCountsPadding = p.Mode == PoolMode.Average && p.CountIncludePad;
+            bool Fits(int need, int pad, int kernel) => need <= (divisorCountsPadding ? pad : Math.Max(pad, kernel / 2));
+            if (disagree && Fits(needBottom, g.PadBottom, g.KernelH) && Fits(needRight, g.PadRight, g.KernelW))
+                (padBottom, padRight, ceil) = (needBottom, needRight, false);
+        }
         List<AttributeProto> attrs =
         [
             A.Ints("kernel_shape", g.KernelH, g.KernelW),
             A.Ints("strides", g.StrideH, g.StrideW),
-            A.Ints("pads", g.PadTop, g.PadLeft, g.PadBottom, g.PadRight),
+            A.Ints("pads", g.PadTop, g.PadLeft, padBottom, padRight),
         ];
         // ceil_mode and MaxPool's dilations arrived in opset 10; RequiredOpset refused non-defaults below it.
         if (context.Opset >= 10)
         {
-            attrs.Add(A.Int("ceil_mode", p.CeilMode ? 1 : 0));
+            attrs.Add(A.Int("ceil_mode", ceil ? 1 : 0));
             if (op == "MaxPool") attrs.Add(A.Ints("dilations", g.DilationH, g.DilationW));
         }
         if (p.Mode == PoolMode.Average) attrs.Add(A.Int("count_include_pad", p.CountIncludePad ? 1 : 0));
         return context.Builder.Node(op, path, p.ToString(), [x], [.. attrs]);
+    }
+
+    /// <summary>The output extent ONNX's shape inference gives in ceil mode: ceil((in + pads − effective kernel) / stride) + 1, no window dropped.</summary>
+    private static int OnnxCeilExtent(int input, int effectiveKernel, int stride, int pads)
+    {
+        int span = input + pads - effectiveKernel;
+        return span < 0 ? 0 : (span + stride - 1) / stride + 1;
     }
 
     public static (Size2 K, Size2 S, Size2 D, Padding Pad, bool Ceil) Read(OnnxNodeReader n)
