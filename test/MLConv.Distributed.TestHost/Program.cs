@@ -1,0 +1,123 @@
+using System.Diagnostics;
+using System.Globalization;
+using MLConv.Training.Data;
+using MLConv.Training.Distributed;
+using MLConv.Training.Fitting;
+using MLConv.Training.Kernels;
+using MLConv.Training.Models;
+using MLConv.Training.Tensors;
+
+// A tiny data-parallel training run for the distributed tests and the scaling figure. Same command alone or under
+// mpirun; rank 0 writes the outputs.
+//   train --out W [--model plain|bn] [--epochs E] [--batch B] [--shards S] [--examples N] [--checkpoint C] [--resume C]
+//         [--fail-rank R --fail-after-ms T] [--exit-rank R --exit-after-ms T]
+//     W: every weight and buffer as raw little-endian float32 (atomically); C: the trainer's checkpoint.
+//   bench --model LeNet5|SimpleCNN [--per-rank-batch b] [--steps n] [--threads t]
+//     one line: ranks, per-step time, images/s, the gradient exchange's share of the step.
+//   not-launched: MpiCommunicator.Initialize() outside mpirun (prints the error, exit code 3).
+var args_ = new Args(args);
+string mode = args.Length > 0 ? args[0] : "train";
+Parallelism.MaxThreads = args_.Int("threads", 1);
+
+if (mode == "not-launched")
+{
+    try { MpiCommunicator.Initialize(); Console.WriteLine("initialised"); return 0; }
+    catch (MpiException e) { Console.Error.WriteLine(e.Message); return 3; }
+}
+
+using var context = DistributedContext.FromEnvironment() ?? DistributedContext.Single;
+if (mode == "bench") return Bench(context, args_);
+
+string model = args_.String("model", "plain");
+int examples = args_.Int("examples", 48);
+var (images, labels) = Synthetic(examples, 1, 12, 12, 4, seed: 11);
+var net = model == "bn"
+    ? Architectures.SimpleCnn(1, 12, 12, 4, widths: [4, 8], hidden: 16, dropout: 0.25, seed: 5)
+    : Architectures.LeNet5(1, 12, 12, 4, seed: 5);
+var options = new TrainerOptions
+{
+    Epochs = args_.Int("epochs", 2), BatchSize = args_.Int("batch", 12), GradientShards = args_.Int("shards", 2), Seed = 3,
+    LearningRate = 2e-3, Schedule = LearningRateSchedule.Cosine, RandomShift = 1, MinLastBatchSize = 1,
+    CheckpointPath = args_.StringOrNull("checkpoint"), Communicator = context.Communicator,
+};
+var cancel = new CancellationTokenSource();
+if (args_.Int("fail-rank", -1) == context.Rank) cancel.CancelAfter(args_.Int("fail-after-ms", 0));
+if (args_.Int("exit-rank", -1) == context.Rank)
+    _ = Task.Delay(args_.Int("exit-after-ms", 0)).ContinueWith(_ => Environment.Exit(7), TaskScheduler.Default);
+var result = new Trainer(options).Fit(net, images, labels, cancellationToken: cancel.Token, resumeFrom: args_.StringOrNull("resume"));
+if (context.IsRoot && args_.StringOrNull("out") is { } outPath)
+{
+    var values = net.Parameters.SelectMany(p => p.Value.Span.ToArray())
+        .Concat(net.Root.NamedBuffers().SelectMany(b => b.Value.Span.ToArray())).ToArray();
+    var bytes = new byte[values.Length * sizeof(float)];
+    Buffer.BlockCopy(values, 0, bytes, 0, bytes.Length);
+    AtomicFile.Write(outPath, bytes);
+    Console.WriteLine($"{context}: {values.Length} values, final loss {result.History[^1].Loss:R}");
+}
+return 0;
+
+static int Bench(DistributedContext context, Args a)
+{
+    string arch = a.String("model", "LeNet5");
+    int perRank = a.Int("per-rank-batch", 32), steps = a.Int("steps", 20), warm = a.Int("warmup", 3), k = context.Size;
+    var (c, h, w) = arch == "LeNet5" ? (1, 28, 28) : (3, 32, 32);
+    Network Net() => arch == "LeNet5" ? Architectures.LeNet5(c, h, w, 10, seed: 1) : Architectures.SimpleCnn(c, h, w, 10, seed: 1);
+    var (x, y) = Synthetic(perRank * k * (steps + warm), c, h, w, 10, seed: 2);
+    TrainerOptions Options(int epochs) => new()
+    {
+        Epochs = epochs, BatchSize = perRank * k, GradientShards = k, Seed = 1, RandomShift = 0, Schedule = LearningRateSchedule.Constant,
+        LearningRate = 1e-3, Communicator = context.Communicator,
+    };
+    var net = Net();
+    var (wx, wy) = (Slice(x, 0, perRank * k * warm), y[..(perRank * k * warm)]);
+    new Trainer(Options(1)).Fit(net, wx, wy);  // warm-up: JIT, buffers
+    var (tx, ty) = (Slice(x, perRank * k * warm, perRank * k * steps), y[(perRank * k * warm)..]);
+    context.Communicator.Barrier();
+    var clock = Stopwatch.StartNew();
+    var r = new Trainer(Options(1)).Fit(net, tx, ty);
+    double seconds = clock.Elapsed.TotalSeconds, step = seconds / steps;
+    if (context.IsRoot)
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{arch}: ranks {k}, threads/rank {Parallelism.MaxThreads}, batch {perRank}/rank ({perRank * k} global), params {net.ParameterCount:N0} " +
+            $"({net.ParameterCount * 4.0 / 1e6:F2} MB): step {step * 1e3:F1} ms, {perRank * k / step:F0} images/s, " +
+            $"gradient exchange {r.ReductionTime.TotalSeconds / seconds:P1} of the step ({r.ReductionTime.TotalMilliseconds / steps:F2} ms/step)"));
+    return 0;
+}
+
+static Tensor Slice(Tensor x, int start, int count)
+{
+    int sample = x.C * x.H * x.W;
+    return new Tensor([count, x.C, x.H, x.W], x.Span.Slice(start * sample, count * sample).ToArray());
+}
+
+static (Tensor X, int[] Y) Synthetic(int n, int c, int h, int w, int classes, int seed)
+{
+    // Class k: a bright k-th quadrant on noise, so that training learns something (pixels in [0, 1]).
+    var rng = new Random(seed);
+    var x = new Tensor(n, c, h, w);
+    var y = new int[n];
+    for (int i = 0; i < n; i++)
+    {
+        int k = y[i] = i % classes;
+        for (int ch = 0; ch < c; ch++)
+        for (int r = 0; r < h; r++)
+        for (int col = 0; col < w; col++)
+        {
+            bool lit = (r < h / 2 ? 0 : 2) + (col < w / 2 ? 0 : 1) == k % 4;
+            x.Data[((i * c + ch) * h + r) * w + col] = (float)((lit ? 0.6 : 0.1) + 0.3 * rng.NextDouble());
+        }
+    }
+    return (x, y);
+}
+
+internal sealed class Args(string[] args)
+{
+    public string? StringOrNull(string name)
+    {
+        int i = Array.IndexOf(args, "--" + name);
+        return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+    }
+
+    public string String(string name, string fallback) => StringOrNull(name) ?? fallback;
+    public int Int(string name, int fallback) => StringOrNull(name) is { } s ? int.Parse(s, CultureInfo.InvariantCulture) : fallback;
+}
