@@ -9,7 +9,7 @@ using MLConv.Training.Tensors;
 
 // A tiny data-parallel training run for the distributed tests and the scaling figure. Same command alone or under
 // mpirun; rank 0 writes the outputs.
-//   train --out W [--model plain|bn] [--epochs E] [--batch B] [--shards S] [--examples N] [--checkpoint C] [--resume C]
+//   train --out W [--model plain|bn] [--schedule cosine|step] [--epochs E] [--batch B] [--shards S] [--examples N] [--checkpoint C] [--resume C]
 //         [--fail-rank R --fail-after-ms T] [--exit-rank R --exit-after-ms T]
 //     W: every weight and buffer as raw little-endian float32 (atomically); C: the trainer's checkpoint.
 //   bench --model LeNet5|SimpleCNN [--per-rank-batch b] [--steps n] [--threads t]
@@ -37,7 +37,7 @@ var net = model == "bn"
 var options = new TrainerOptions
 {
     Epochs = args_.Int("epochs", 2), BatchSize = args_.Int("batch", 12), GradientShards = args_.Int("shards", 2), Seed = 3,
-    LearningRate = 2e-3, Schedule = LearningRateSchedule.Cosine, RandomShift = 1, MinLastBatchSize = 1,
+    LearningRate = 2e-3, Schedule = args_.String("schedule", "cosine") == "step" ? LearningRateSchedule.Step : LearningRateSchedule.Cosine, StepSize = 1, RandomShift = 1, MinLastBatchSize = 1,
     CheckpointPath = args_.StringOrNull("checkpoint"), Communicator = context.Communicator,
 };
 var cancel = new CancellationTokenSource();

@@ -34,10 +34,6 @@ public sealed class Trainer
     public TrainingResult Fit(Network network, Tensor images, int[] labels, Tensor? validationImages = null, int[]? validationLabels = null,
         IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default, string? resumeFrom = null)
     {
-        ArgumentNullException.ThrowIfNull(network);
-        CheckData(network, images, labels, nameof(images), nameof(labels));
-        if (validationImages is not null) CheckData(network, validationImages, validationLabels, nameof(validationImages), nameof(validationLabels));
-
         var comm = Options.Communicator ?? SingleProcessCommunicator.Instance;
         if (comm.Size == 1) return FitRanks(network, images, labels, validationImages, validationLabels, progress, cancellationToken, resumeFrom, comm);
         try
@@ -54,6 +50,10 @@ public sealed class Trainer
     private TrainingResult FitRanks(Network network, Tensor images, int[] labels, Tensor? validationImages, int[]? validationLabels,
         IProgress<TrainingProgress>? progress, CancellationToken cancellationToken, string? resumeFrom, ICommunicator comm)
     {
+        ArgumentNullException.ThrowIfNull(network);
+        CheckData(network, images, labels, nameof(images), nameof(labels));
+        if (validationImages is not null) CheckData(network, validationImages, validationLabels, nameof(validationImages), nameof(validationLabels));
+
         var o = Options;
         var optimizer = CreateOptimizer(network.Parameters.Where(p => p.Trainable));
         var state = resumeFrom is null ? new TrainingState() : TrainingCheckpoint.Restore(resumeFrom, network, optimizer, o);
