@@ -20,6 +20,14 @@ public sealed class DistributedContext : IDisposable
     /// <summary>Rank 0: the process that writes checkpoints, the model and reports.</summary>
     public bool IsRoot => Communicator.Rank == 0;
 
+    /// <summary>
+    /// Kernel threads for each rank so that the ranks on one machine share its cores rather than oversubscribe them:
+    /// the processor count (as this process's affinity allows) over the launcher's ranks per machine (<see cref="MpiLauncher.LocalSize"/>).
+    /// For <c>Parallelism.MaxThreads</c>.
+    /// </summary>
+    public static int SuggestedThreads(Func<string, string?>? environment = null) =>
+        Math.Max(1, Environment.ProcessorCount / (MpiLauncher.LocalSize(environment) ?? 1));
+
     /// <summary>A context of one process (no MPI).</summary>
     public static DistributedContext Single { get; } = new(SingleProcessCommunicator.Instance);
 

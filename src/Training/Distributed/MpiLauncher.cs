@@ -29,6 +29,18 @@ public static class MpiLauncher
         return null;
     }
 
+    /// <summary>
+    /// How many ranks the launcher started on this machine (OMPI_COMM_WORLD_LOCAL_SIZE, MPICH's MPI_LOCALNRANKS), or null when
+    /// it does not say.
+    /// </summary>
+    public static int? LocalSize(Func<string, string?>? environment = null)
+    {
+        environment ??= Environment.GetEnvironmentVariable;
+        foreach (var name in (string[])["OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS"])
+            if (int.TryParse(environment(name), out int n) && n > 0) return n;
+        return null;
+    }
+
     /// <summary>What a process not started by a launcher is told.</summary>
     internal static string NotLaunchedMessage =>
         "This process was not started by an MPI launcher (none of " + string.Join(", ", Variables.Select(v => v.Rank)) +

@@ -22,6 +22,16 @@ public sealed class MpiLauncherTests
     }
 
     [TestMethod]
+    public void ThreadsAreSharedAmongTheRanksOfOneMachine()
+    {
+        Assert.IsNull(MpiLauncher.LocalSize(Env()));
+        Assert.AreEqual(3, MpiLauncher.LocalSize(Env(("OMPI_COMM_WORLD_LOCAL_SIZE", "3"))));
+        Assert.AreEqual(2, MpiLauncher.LocalSize(Env(("MPI_LOCALNRANKS", "2"))));
+        Assert.AreEqual(Environment.ProcessorCount, DistributedContext.SuggestedThreads(Env()));
+        Assert.AreEqual(1, DistributedContext.SuggestedThreads(Env(("OMPI_COMM_WORLD_LOCAL_SIZE", "100000"))));
+    }
+
+    [TestMethod]
     public void WithoutALauncherThereIsNoContextAndMpiRefusesToStart()
     {
         Assert.IsNull(DistributedContext.FromEnvironment(Env()));
