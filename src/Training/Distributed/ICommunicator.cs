@@ -41,6 +41,12 @@ public interface ICommunicator
     IPendingOperation StartAllGather(ReadOnlyMemory<float> mine, Memory<float> all);
 
     /// <summary>
+    /// Sends <paramref name="send"/> to rank <paramref name="destination"/> and receives <paramref name="receive"/> (its exact
+    /// length) from rank <paramref name="source"/>, together (MPI_Sendrecv: pairs of ranks exchanging cannot deadlock).
+    /// </summary>
+    void SendReceive(ReadOnlySpan<float> send, int destination, Span<float> receive, int source);
+
+    /// <summary>
     /// Ends the whole job because this rank failed: writes <paramref name="message"/> to standard error with the rank,
     /// then terminates every rank (MPI_Abort) so that none waits forever in a collective. Does not return in a group of
     /// more than one; in a group of one it does nothing (the caller's exception ends the run).

@@ -106,6 +106,17 @@ public sealed unsafe class MpiCommunicator : ICommunicator, IDisposable
         return new Pending(this, request, send, receive, "MPI_Iallgather");
     }
 
+    public void SendReceive(ReadOnlySpan<float> send, int destination, Span<float> receive, int source)
+    {
+        if ((uint)destination >= (uint)Size) throw new ArgumentOutOfRangeException(nameof(destination), destination, $"destination must be a rank in [0, {Size - 1}].");
+        if ((uint)source >= (uint)Size) throw new ArgumentOutOfRangeException(nameof(source), source, $"source must be a rank in [0, {Size - 1}].");
+        const int tag = 17;
+        fixed (float* s = send)
+        fixed (float* r = receive)
+            _mpi.Check(_mpi.Sendrecv(s, send.Length, _abi.Float, destination, tag, r, receive.Length, _abi.Float, source, tag, _abi.CommWorld,
+                (void*)_abi.StatusIgnore), "MPI_Sendrecv");
+    }
+
     public void Abort(string message, int errorCode = 1)
     {
         try

@@ -33,6 +33,7 @@ internal sealed unsafe class MpiLibrary
     public readonly delegate* unmanaged<void*, void*, int, nint, nint, nint, nint*, int> Iallreduce;
     public readonly delegate* unmanaged<void*, int, nint, void*, int, nint, nint, int> Allgather;
     public readonly delegate* unmanaged<void*, int, nint, void*, int, nint, nint, nint*, int> Iallgather;
+    public readonly delegate* unmanaged<void*, int, nint, int, int, void*, int, nint, int, int, nint, void*, int> Sendrecv;
     public readonly delegate* unmanaged<nint*, void*, int> Wait;
     public readonly delegate* unmanaged<nint*, int*, void*, int> Test;
     public readonly delegate* unmanaged<nint, int, int> Abort;
@@ -57,6 +58,7 @@ internal sealed unsafe class MpiLibrary
         Iallreduce = (delegate* unmanaged<void*, void*, int, nint, nint, nint, nint*, int>)F("MPI_Iallreduce");
         Allgather = (delegate* unmanaged<void*, int, nint, void*, int, nint, nint, int>)F("MPI_Allgather");
         Iallgather = (delegate* unmanaged<void*, int, nint, void*, int, nint, nint, nint*, int>)F("MPI_Iallgather");
+        Sendrecv = (delegate* unmanaged<void*, int, nint, int, int, void*, int, nint, int, int, nint, void*, int>)F("MPI_Sendrecv");
         Wait = (delegate* unmanaged<nint*, void*, int>)F("MPI_Wait");
         Test = (delegate* unmanaged<nint*, int*, void*, int>)F("MPI_Test");
         Abort = (delegate* unmanaged<nint, int, int>)F("MPI_Abort");

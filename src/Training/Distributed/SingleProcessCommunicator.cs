@@ -29,11 +29,20 @@ public sealed class SingleProcessCommunicator : ICommunicator
         return Completed.Instance;
     }
 
+    public void SendReceive(ReadOnlySpan<float> send, int destination, Span<float> receive, int source)
+    {
+        CheckRoot(destination);
+        CheckRoot(source);
+        if (send.Length != receive.Length)
+            throw new ArgumentException($"A process sending to itself receives what it sends: receive must hold {send.Length} values; it holds {receive.Length}.", nameof(receive));
+        send.CopyTo(receive);
+    }
+
     public void Abort(string message, int errorCode = 1) { }
 
-    private static void CheckRoot(int root)
+    private static void CheckRoot(int rank, [System.Runtime.CompilerServices.CallerArgumentExpression(nameof(rank))] string name = "")
     {
-        if (root != 0) throw new ArgumentOutOfRangeException(nameof(root), root, "root must be a rank in [0, 0] (a single process).");
+        if (rank != 0) throw new ArgumentOutOfRangeException(name, rank, $"{name} must be a rank in [0, 0] (a single process).");
     }
 
     private sealed class Completed : IPendingOperation

@@ -39,7 +39,7 @@ public sealed class DataParallelTrainingTests
         var single = Net();
         new Trainer(Options(4)).Fit(single, x, y);
         var expected = State(single);
-        foreach (int ranks in new[] { 2, 4 })
+        foreach (int ranks in new[] { 2, 4 })  // a power of two: recursive halving and doubling
         {
             var states = ThreadGroup.Run(ranks, comm =>
             {
@@ -49,6 +49,18 @@ public sealed class DataParallelTrainingTests
             });
             for (int r = 0; r < ranks; r++) CollectionAssert.AreEqual(expected, states[r], $"{ranks} ranks, rank {r}");
         }
+
+        // Three ranks (not a power of two: every rank all-gathers the slots and adds the whole tree) and six shards.
+        var six = Net();
+        new Trainer(Options(6)).Fit(six, x, y);
+        var threes = ThreadGroup.Run(3, comm =>
+        {
+            var net = Net();
+            new Trainer(Options(6, comm)).Fit(net, x, y);
+            return State(net);
+        });
+        for (int r = 0; r < 3; r++) CollectionAssert.AreEqual(State(six), threes[r], $"3 ranks, rank {r}");
+        CollectionAssert.AreNotEqual(expected, State(six));
 
         // The shard count is part of the result (BatchNorm's statistics and the additions' order change with it).
         var plain = Net();
@@ -146,6 +158,7 @@ public sealed class DataParallelTrainingTests
         public IPendingOperation StartAllReduceSum(Memory<float> data) => throw new NotSupportedException();
         public void AllGather(ReadOnlySpan<float> mine, Span<float> all) => throw new NotSupportedException();
         public IPendingOperation StartAllGather(ReadOnlyMemory<float> mine, Memory<float> all) => throw new NotSupportedException();
+        public void SendReceive(ReadOnlySpan<float> send, int destination, Span<float> receive, int source) => throw new NotSupportedException();
         public void Abort(string message, int errorCode = 1) => AbortMessage = message;
     }
 }

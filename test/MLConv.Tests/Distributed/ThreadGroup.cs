@@ -11,6 +11,7 @@ internal sealed class ThreadGroup
 {
     private readonly Barrier _barrier;
     private float[] _shared = [];
+    private float[][] _posted = [];
 
     private ThreadGroup(int size)
     {
@@ -81,6 +82,19 @@ internal sealed class ThreadGroup
         {
             AllGather(mine.Span, all.Span);
             return Done.Instance;
+        }
+
+        public void SendReceive(ReadOnlySpan<float> send, int destination, Span<float> receive, int source)
+        {
+            // Every rank of the group exchanges in the same step here (the trainer's pairwise steps): post, meet, read, meet.
+            if (rank == 0) g._posted = new float[Size][];
+            g._barrier.SignalAndWait();
+            g._posted[rank] = send.ToArray();
+            g._barrier.SignalAndWait();
+            var from = g._posted[source];
+            if (from.Length != receive.Length) throw new ArgumentException($"rank {source} sent {from.Length} values; {receive.Length} expected.");
+            from.CopyTo(receive);
+            g._barrier.SignalAndWait();
         }
 
         public void Abort(string message, int errorCode = 1) { }
