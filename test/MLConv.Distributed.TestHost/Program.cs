@@ -14,7 +14,7 @@ using MLConv.Training.Tensors;
 //     W: every weight and buffer as raw little-endian float32 (atomically); C: the trainer's checkpoint.
 //   bench --model LeNet5|SimpleCNN [--per-rank-batch b] [--steps n] [--repeats r] [--threads t]
 //     one line: ranks, per-step time, images/s (fastest of r runs), the gradient exchange's share of the step
-//     (waiting for the all-gathers, including for the slower rank, plus the ordered sum) and one all-gather alone.
+//     (the ordered sum and the exchange, including waiting for the slower rank) and the exchange alone.
 //   not-launched: MpiCommunicator.Initialize() outside mpirun (prints the error, exit code 3).
 var args_ = new Args(args);
 string mode = args.Length > 0 ? args[0] : "train";
@@ -28,6 +28,7 @@ if (mode == "not-launched")
 
 using var context = DistributedContext.FromEnvironment() ?? DistributedContext.Single;
 if (mode == "bench") return Bench(context, args_);
+if (mode == "comm") return Comm(context, args_);
 
 string model = args_.String("model", "plain");
 int examples = args_.Int("examples", 48);
@@ -83,23 +84,57 @@ static int Bench(DistributedContext context, Args a)
         double seconds = clock.Elapsed.TotalSeconds;
         if (seconds < best) (best, exchange) = (seconds, r.ReductionTime.TotalSeconds);
     }
-    // The exchange alone: one all-gather of a rank's slot (gradients + batch-norm buffers + 2), ranks in step.
+    // The exchange alone: at K = 2 the trainer's tree exchange is two MPI_Sendrecv of half a slot (gradients + batch-norm
+    // buffers + 2) each way; other K, an all-gather of a slot. Fastest of 10, the ranks in step.
     int slot = (int)net.ParameterCount + net.Root.NamedBuffers().Sum(b => b.Value.Length) + 2;
-    float[] mine = new float[slot], all = new float[slot * k];
-    double gather = double.MaxValue;
-    for (int i = 0; i < 10; i++)
+    float[] buffer = new float[slot], received = new float[slot * k];
+    double alone = double.MaxValue;
+    for (int i = 0; i < 10 && k > 1; i++)
     {
         context.Communicator.Barrier();
         var clock = Stopwatch.StartNew();
-        context.Communicator.AllGather(mine, all);
-        gather = Math.Min(gather, clock.Elapsed.TotalSeconds);
+        if (k == 2)
+        {
+            int half = slot / 2, partner = context.Rank ^ 1;
+            context.Communicator.SendReceive(buffer.AsSpan(0, half), partner, received.AsSpan(0, half), partner);
+            context.Communicator.SendReceive(buffer.AsSpan(0, half), partner, received.AsSpan(0, half), partner);
+        }
+        else context.Communicator.AllGather(buffer, received);
+        alone = Math.Min(alone, clock.Elapsed.TotalSeconds);
     }
+    if (k == 1) alone = 0;
     double step = best / steps;
     if (context.IsRoot)
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{arch}: ranks {k}, threads/rank {Parallelism.MaxThreads}, batch {perRank}/rank ({perRank * k} global), params {net.ParameterCount:N0} " +
             $"({net.ParameterCount * 4.0 / 1e6:F2} MB): step {step * 1e3:F1} ms, {perRank * k / step:F0} images/s, " +
-            $"gradient exchange {exchange / best:P1} of the step ({exchange * 1e3 / steps:F2} ms/step; the all-gather alone {gather * 1e3:F2} ms)"));
+            $"gradient exchange {exchange / best:P1} of the step ({exchange * 1e3 / steps:F2} ms/step; an all-reduce of the slot alone {alone * 1e3:F2} ms)"));
+    return 0;
+}
+
+static int Comm(DistributedContext context, Args a)
+{
+    // The collectives alone on n floats: fastest of 20, the ranks in step.
+    int n = a.Int("floats", 61_706);
+    var comm = context.Communicator;
+    float[] v = new float[n], all = new float[n * comm.Size], half = new float[(n + 1) / 2];
+    double Time(Action op)
+    {
+        double best = double.MaxValue;
+        for (int i = 0; i < 20; i++)
+        {
+            comm.Barrier();
+            var clock = Stopwatch.StartNew();
+            op();
+            best = Math.Min(best, clock.Elapsed.TotalSeconds);
+        }
+        return best * 1e3;
+    }
+    int partner = comm.Rank ^ 1;
+    double ag = Time(() => comm.AllGather(v, all)), ar = Time(() => comm.AllReduceSum(v));
+    double sr = comm.Size == 2 ? Time(() => comm.SendReceive(v.AsSpan(0, half.Length), partner, half, partner)) : double.NaN;
+    if (context.IsRoot)
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{n} floats, {comm.Size} ranks: all-gather {ag:F3} ms, all-reduce {ar:F3} ms, send-receive of half {sr:F3} ms"));
     return 0;
 }
 

@@ -69,7 +69,7 @@ public sealed class TrainerOptions
     /// <summary>
     /// Data-parallel training: the group of processes this run is one rank of (null: this process alone). Every rank
     /// runs the same <c>Fit</c> on the same data; <see cref="BatchSize"/> is the global batch, split into
-    /// <see cref="GradientShards"/> micro-shards dealt round-robin to the ranks. Only rank 0 writes checkpoints and reports
+    /// <see cref="GradientShards"/> micro-shards, a contiguous block of them per rank. Only rank 0 writes checkpoints and reports
     /// progress; an exception on any rank ends the whole job (<see cref="ICommunicator.Abort"/>).
     /// <c>DistributedContext.FromEnvironment()?.Communicator</c> is the communicator of a process started by mpirun.
     /// </summary>
@@ -78,7 +78,8 @@ public sealed class TrainerOptions
     /// <summary>
     /// The number of fixed micro-shards each batch's gradient is computed over (null: the communicator's size, 1 alone).
     /// Shard s holds the batch's examples [s·n/S, (s+1)·n/S); each shard's gradient (its loss divided by the whole batch's
-    /// size n) is computed by its own forward and backward, and the batch's gradient is their sum in shard order. The
+    /// size n) is computed by its own forward and backward, and the batch's gradient is their sum in one fixed order (a
+    /// balanced tree over the shards, <see cref="DataParallelStep"/>). The
     /// weights therefore depend on this number and not on how many ranks share the shards: K ranks (K dividing it) give
     /// bit for bit the weights of one process with the same value. Batch-norm statistics are those of each micro-shard
     /// (local, as in PyTorch's DDP without SyncBatchNorm); running statistics move by the mean of the shards' updates.
