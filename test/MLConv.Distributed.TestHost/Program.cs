@@ -15,6 +15,8 @@ using MLConv.Training.Tensors;
 //   bench --model LeNet5|SimpleCNN [--per-rank-batch b] [--steps n] [--repeats r] [--threads t]
 //     one line: ranks, per-step time, images/s (fastest of r runs), the gradient exchange's share of the step
 //     (the ordered sum and the exchange, including waiting for the slower rank) and the exchange alone.
+//   collectives: every collective of the binding checked on values that tell the ranks apart (exit 1 on a wrong value).
+//   comm [--floats n]: the collectives' times alone.
 //   not-launched: MpiCommunicator.Initialize() outside mpirun (prints the error, exit code 3).
 var args_ = new Args(args);
 string mode = args.Length > 0 ? args[0] : "train";
@@ -29,6 +31,7 @@ if (mode == "not-launched")
 using var context = DistributedContext.FromEnvironment() ?? DistributedContext.Single;
 if (mode == "bench") return Bench(context, args_);
 if (mode == "comm") return Comm(context, args_);
+if (mode == "collectives") return Collectives(context);
 
 string model = args_.String("model", "plain");
 int examples = args_.Int("examples", 48);
@@ -110,6 +113,46 @@ static int Bench(DistributedContext context, Args a)
             $"({net.ParameterCount * 4.0 / 1e6:F2} MB): step {step * 1e3:F1} ms, {perRank * k / step:F0} images/s, " +
             $"gradient exchange {exchange / best:P1} of the step ({exchange * 1e3 / steps:F2} ms/step; an all-reduce of the slot alone {alone * 1e3:F2} ms)"));
     return 0;
+}
+
+static int Collectives(DistributedContext context)
+{
+    // Every collective of the binding once, with values that tell the ranks apart; prints what differs and exits 1.
+    var comm = context.Communicator;
+    int k = comm.Size, r = comm.Rank;
+    var failures = new List<string>();
+    void Expect(string what, ReadOnlySpan<float> actual, Func<int, float> expected)
+    {
+        for (int i = 0; i < actual.Length; i++)
+            if (actual[i] != expected(i)) { failures.Add($"{what}: [{i}] = {actual[i]}, expected {expected(i)}"); return; }
+    }
+    const int n = 1000;
+    float[] v = [.. Enumerable.Range(0, n).Select(i => (float)(i + 1000 * r))];
+    comm.Barrier();
+    var b = (float[])v.Clone();
+    comm.Broadcast(b, k - 1);
+    Expect("Broadcast from the last rank", b, i => i + 1000 * (k - 1));
+    var sum = (float[])v.Clone();
+    comm.AllReduceSum(sum);
+    Expect("AllReduceSum", sum, i => k * i + 1000 * k * (k - 1) / 2);
+    var started = (float[])v.Clone();
+    var op = comm.StartAllReduceSum(started);
+    while (!op.Test()) { }
+    op.Wait();
+    Expect("StartAllReduceSum", started, i => k * i + 1000 * k * (k - 1) / 2);
+    var all = new float[n * k];
+    comm.AllGather(v, all);
+    Expect("AllGather", all, i => i % n + 1000 * (i / n));
+    var all2 = new float[n * k];
+    comm.StartAllGather(v, all2).Wait();
+    Expect("StartAllGather", all2, i => i % n + 1000 * (i / n));
+    int next = (r + 1) % k, previous = (r + k - 1) % k;
+    var got = new float[n];
+    comm.SendReceive(v, next, got, previous);
+    Expect("SendReceive around the ring", got, i => i + 1000 * previous);
+    foreach (var f in failures) Console.Error.WriteLine($"rank {r}: {f}");
+    if (context.IsRoot && failures.Count == 0) Console.WriteLine($"collectives: all correct on {k} ranks ({context})");
+    return failures.Count == 0 ? 0 : 1;
 }
 
 static int Comm(DistributedContext context, Args a)

@@ -13,6 +13,14 @@ public sealed class MpiTrainingTests
     private static readonly TimeSpan Limit = TimeSpan.FromSeconds(60);
 
     [TestMethod]
+    public void EveryCollectiveOfTheBindingIsRightOnThreeRanks()
+    {
+        var (code, output) = Run(3, "collectives");
+        Assert.AreEqual(0, code, output);
+        StringAssert.Contains(output, "collectives: all correct on 3 ranks (rank 0 of 3 over Open MPI (libmpi.so.40))");
+    }
+
+    [TestMethod]
     public void TwoRanksGiveTheSingleProcessWeightsBitForBit()
     {
         using var dir = new MLConv.Tests.Data.TempFolder();
