@@ -111,7 +111,7 @@ static int Bench(DistributedContext context, Args a)
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{arch}: ranks {k}, threads/rank {Parallelism.MaxThreads}, batch {perRank}/rank ({perRank * k} global), params {net.ParameterCount:N0} " +
             $"({net.ParameterCount * 4.0 / 1e6:F2} MB): step {step * 1e3:F1} ms, {perRank * k / step:F0} images/s, " +
-            $"gradient exchange {exchange / best:P1} of the step ({exchange * 1e3 / steps:F2} ms/step; an all-reduce of the slot alone {alone * 1e3:F2} ms)"));
+            $"gradient exchange {exchange / best:P1} of the step ({exchange * 1e3 / steps:F2} ms/step; the exchange alone {alone * 1e3:F2} ms)"));
     return 0;
 }
 
