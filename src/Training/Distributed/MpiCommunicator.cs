@@ -59,8 +59,11 @@ public sealed unsafe class MpiCommunicator : ICommunicator, IDisposable
             if (launched.Size is { } expected && expected != size)
                 throw new MpiException($"The launcher started {expected} processes but MPI_COMM_WORLD has {size}: this library ({mpi.Name}) is not the launcher's MPI.");
             _instance = new MpiCommunicator(mpi, rank, size);
+            var world = _instance;
             AppDomain.CurrentDomain.UnhandledException += (_, e) =>
-                _instance.Abort($"unhandled exception: {e.ExceptionObject}", 1);
+            {
+                if (!world._finalized) world.Abort($"unhandled exception: {e.ExceptionObject}", 1);
+            };
             return _instance;
         }
     }
