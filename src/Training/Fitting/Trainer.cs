@@ -66,7 +66,7 @@ public sealed class Trainer
         {
             var epochClock = Stopwatch.StartNew();
             var (loss, accuracy, lr) = epochs.Train(epoch);
-            (double Loss, double Accuracy)? validation = validationImages is null ? null : Evaluate(network, validationImages, validationLabels!, o.BatchSize);
+            (double Loss, double Accuracy)? validation = validationImages is null ? null : Evaluate(network, validationImages, validationLabels!, o.BatchSize, comm);
             var metrics = new EpochMetrics(epoch + 1, loss, accuracy, validation?.Loss, validation?.Accuracy, lr, epochClock.Elapsed.TotalSeconds);
             state.EndEpoch(metrics, keepBest ? weights : null);
             progress?.Report(epochs.Report(ProgressKind.Epoch, epoch, epochs.BatchesPerEpoch - 1, loss, accuracy, validation?.Loss, validation?.Accuracy, lr));
@@ -228,6 +228,34 @@ public sealed class Trainer
             total += (double)loss.Forward(logits, batchLabels) * logits.N;
             correct += CountCorrect(logits, batchLabels);
         });
+        return (total / images.N, (double)correct / images.N);
+    }
+
+    /// <summary>
+    /// <see cref="Evaluate(Network, Tensor, int[], int)"/> shared among the ranks: rank r evaluates batches r, r + K, …; each
+    /// batch's loss and correct count go into a vector where the other ranks hold zeros, summed over the ranks (x + 0 = x
+    /// whatever MPI's order, so exact); every rank then adds the batches in order, as one process does — the same bits.
+    /// </summary>
+    internal static (double Loss, double Accuracy) Evaluate(Network network, Tensor images, int[] labels, int batchSize, ICommunicator comm)
+    {
+        if (comm.Size == 1) return Evaluate(network, images, labels, batchSize);
+        int batches = (images.N + batchSize - 1) / batchSize, rank = comm.Rank, size = comm.Size;
+        var parts = new float[2 * batches];
+        var loss = new SoftmaxCrossEntropy();
+        network.ForEachBatchOfPixels(images, batchSize, (start, logits) =>
+        {
+            var batchLabels = labels.AsSpan(start, logits.N);
+            parts[2 * (start / batchSize)] = loss.Forward(logits, batchLabels);
+            parts[2 * (start / batchSize) + 1] = CountCorrect(logits, batchLabels);
+        }, b => b % size == rank);
+        comm.AllReduceSum(parts);
+        double total = 0;
+        long correct = 0;
+        for (int b = 0; b < batches; b++)
+        {
+            total += (double)parts[2 * b] * Math.Min(batchSize, images.N - b * batchSize);
+            correct += (long)parts[2 * b + 1];
+        }
         return (total / images.N, (double)correct / images.N);
     }
 

@@ -81,14 +81,18 @@ public sealed class Network
         return result;
     }
 
-    /// <summary>Normalises consecutive batches of raw pixels and hands each batch's first index and logits (inference mode) to <paramref name="onBatch"/>.</summary>
-    internal void ForEachBatchOfPixels(Tensor pixels, int batchSize, Action<int, Tensor> onBatch)
+    /// <summary>
+    /// Normalises consecutive batches of raw pixels and hands each batch's first index and logits (inference mode) to
+    /// <paramref name="onBatch"/>; with <paramref name="include"/>, only the batches (by index) it accepts.
+    /// </summary>
+    internal void ForEachBatchOfPixels(Tensor pixels, int batchSize, Action<int, Tensor> onBatch, Func<int, bool>? include = null)
     {
         if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "batchSize must be >= 1.");
         int n = pixels.N, sample = Channels * Height * Width;
         Tensor? x = null;
         for (int start = 0; start < n; start += batchSize)
         {
+            if (include is not null && !include(start / batchSize)) continue;
             int count = Math.Min(batchSize, n - start);
             x = Tensor.Reuse(ref x, count, Channels, Height, Width);
             pixels.Data.AsSpan(start * sample, count * sample).CopyTo(x.Span);

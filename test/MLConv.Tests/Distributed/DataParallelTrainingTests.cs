@@ -69,6 +69,27 @@ public sealed class DataParallelTrainingTests
     }
 
     [TestMethod]
+    public void ValidationSharedAmongRanksGivesTheSingleProcessMetrics()
+    {
+        // 21 validation images in batches of 8: three batches (the last of 5) over two and three ranks; early stopping
+        // and the best weights follow the validation loss, so it must be the same bits on every rank.
+        var (x, y) = Data(24, 6);
+        var (vx, vy) = Data(21, 7);
+        TrainerOptions Opts(ICommunicator? comm) { var o = Options(2, comm, epochs: 3); o.EarlyStoppingPatience = 1; return o; }
+        var single = new Trainer(Opts(null)).Fit(Net(), x, y, vx, vy);
+        Assert.IsTrue(single.History.Count >= 2);
+        foreach (var r in ThreadGroup.Run(2, comm => new Trainer(Opts(comm)).Fit(Net(), x, y, vx, vy)))
+        {
+            CollectionAssert.AreEqual(single.History.Select(h => (h.Loss, h.Accuracy, h.ValidationLoss, h.ValidationAccuracy)).ToList(),
+                r.History.Select(h => (h.Loss, h.Accuracy, h.ValidationLoss, h.ValidationAccuracy)).ToList());
+            Assert.AreEqual(single.BestEpoch, r.BestEpoch);
+        }
+        var alone = Trainer.Evaluate(Net(), vx, vy, 8);
+        foreach (var shared in ThreadGroup.Run(3, comm => Trainer.Evaluate(Net(), vx, vy, 8, comm)))  // a network per rank, as in processes
+            Assert.AreEqual(alone, shared);
+    }
+
+    [TestMethod]
     public void ShardedGradientIsTheWholeBatchGradient()
     {
         // LeNet-5 has no batch statistics or dropout: a batch's gradient summed over three shards equals the whole batch's up to rounding.
