@@ -10,7 +10,7 @@ using MLConv.Training.Tensors;
 // A tiny data-parallel training run for the distributed tests and the scaling figure. Same command alone or under
 // mpirun; rank 0 writes the outputs.
 //   train --out W [--model plain|bn] [--schedule cosine|step] [--epochs E] [--batch B] [--shards S] [--examples N] [--checkpoint C] [--resume C]
-//         [--fail-rank R --fail-after-ms T] [--exit-rank R --exit-after-ms T]
+//         [--validation V] [--patience P] [--fail-rank R --fail-after-ms T] [--exit-rank R --exit-after-ms T]
 //     W: every weight and buffer as raw little-endian float32 (atomically); C: the trainer's checkpoint.
 //   bench --model LeNet5|SimpleCNN [--per-rank-batch b] [--steps n] [--repeats r] [--threads t]
 //     one line: ranks, per-step time, images/s (fastest of r runs), the gradient exchange's share of the step
@@ -49,7 +49,10 @@ var cancel = new CancellationTokenSource();
 if (args_.Int("fail-rank", -1) == context.Rank) cancel.CancelAfter(args_.Int("fail-after-ms", 0));
 if (args_.Int("exit-rank", -1) == context.Rank)
     _ = Task.Delay(args_.Int("exit-after-ms", 0)).ContinueWith(_ => Environment.Exit(7), TaskScheduler.Default);
-var result = new Trainer(options).Fit(net, images, labels, cancellationToken: cancel.Token, resumeFrom: args_.StringOrNull("resume"));
+int validation = args_.Int("validation", 0);
+var (vx, vy) = validation > 0 ? Synthetic(validation, 1, 12, 12, 4, seed: 13) : (null, null);
+if (args_.StringOrNull("patience") is not null) options.EarlyStoppingPatience = args_.Int("patience", 1);
+var result = new Trainer(options).Fit(net, images, labels, vx, vy, cancellationToken: cancel.Token, resumeFrom: args_.StringOrNull("resume"));
 if (context.IsRoot && args_.StringOrNull("out") is { } outPath)
 {
     var values = net.Parameters.SelectMany(p => p.Value.Span.ToArray())
@@ -57,7 +60,11 @@ if (context.IsRoot && args_.StringOrNull("out") is { } outPath)
     var bytes = new byte[values.Length * sizeof(float)];
     Buffer.BlockCopy(values, 0, bytes, 0, bytes.Length);
     AtomicFile.Write(outPath, bytes);
-    Console.WriteLine($"{context}: {values.Length} values, final loss {result.History[^1].Loss:R}");
+    Console.WriteLine($"{context}: {values.Length} values");
+    foreach (var h in result.History)
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"epoch {h.Epoch}: loss {h.Loss:R} accuracy {h.Accuracy:R} validation {h.ValidationLoss:R} {h.ValidationAccuracy:R}"));
+    Console.WriteLine($"best epoch {result.BestEpoch}, stopped early: {result.StoppedEarly}");
 }
 return 0;
 

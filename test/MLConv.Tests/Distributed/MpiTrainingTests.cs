@@ -35,10 +35,13 @@ public sealed class MpiTrainingTests
     public void TwoRanksWithBatchNormAndDropoutGiveTheSingleProcessWeightsBitForBit()
     {
         using var dir = new MLConv.Tests.Data.TempFolder();
-        // 46 examples in batches of 12: a last batch of 10 over 4 shards (2, 3, 2, 3).
-        Host(dir["one.bin"], ranks: 0, "--model bn --shards 4 --epochs 3 --examples 46");
-        Host(dir["two.bin"], ranks: 2, "--model bn --shards 4 --epochs 3 --examples 46");
+        // 46 examples in batches of 12: a last batch of 10 over 4 shards (2, 3, 2, 3); validation on 30 (batches of 12, 12, 6,
+        // shared between the ranks), and early stopping, which puts the best epoch's weights back.
+        const string run = "--model bn --shards 4 --epochs 4 --examples 46 --validation 30 --patience 1";
+        string one = Host(dir["one.bin"], ranks: 0, run), two = Host(dir["two.bin"], ranks: 2, run);
         AssertSameBits(dir["one.bin"], dir["two.bin"]);
+        Assert.AreEqual(Metrics(one), Metrics(two));
+        StringAssert.Contains(one, "validation 1.");
     }
 
     [TestMethod]
@@ -84,13 +87,21 @@ public sealed class MpiTrainingTests
         Assert.AreEqual(a.Length, first, $"the weights differ from byte {first} (value {first / 4})");
     }
 
-    /// <summary>Runs the host's train mode alone (ranks 0: no mpirun) or under mpirun; rank 0 writes the weights to <paramref name="weights"/>.</summary>
-    private static void Host(string? weights, int ranks, string arguments)
+    /// <summary>
+    /// Runs the host's train mode alone (ranks 0: no mpirun) or under mpirun; rank 0 writes the weights to
+    /// <paramref name="weights"/>. Returns the output.
+    /// </summary>
+    private static string Host(string? weights, int ranks, string arguments)
     {
         var (code, output) = Run(ranks, $"train {arguments}" + (weights is null ? "" : $" --out {weights}"));
         Assert.AreEqual(0, code, output);
         if (weights is not null) Assert.IsTrue(File.Exists(weights), output);
+        return output;
     }
+
+    /// <summary>The epoch lines and the best-epoch line of the host's output.</summary>
+    private static string Metrics(string output) =>
+        string.Join("\n", output.Split('\n').Where(l => l.StartsWith("epoch ", StringComparison.Ordinal) || l.StartsWith("best epoch", StringComparison.Ordinal)));
 
     private static (int Code, string Output) Run(int ranks, string arguments)
     {
