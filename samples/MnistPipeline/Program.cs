@@ -6,6 +6,7 @@ using System.Globalization;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms.Image;
+using MLConv.Plots;
 using MLConv.Training.Data;
 using MLConv.Training.Fitting;
 using MLConv.Transforms;
@@ -32,16 +33,19 @@ var train = ml.Data.LoadFromEnumerable(split.Train.Select(Row));
 var test = ml.Data.LoadFromEnumerable(split.Test.Select(Row));
 Console.WriteLine($"MNIST: {split.Train.Count} training / {split.Test.Count} test images from {dataDir}");
 
-var options = new CnnTrainerOptions
-{
-    Architecture = "LeNet5", ImageHeight = 28, ImageWidth = 28, Channels = 1, Trainer = { Epochs = epochs },
-    Progress = new Progress(p => { if (p.Kind == ProgressKind.Batch) Console.Write($"\r  {p}   "); else Console.WriteLine($"\r  {p}"); }),
-};
-var pipeline = ml.Transforms.Conversion.MapValueToKey("Label")
+var pixels = ml.Transforms.Conversion.MapValueToKey("Label")
     .Append(ml.Transforms.LoadImages("Image", imageFolder: null, inputColumnName: "ImagePath"))
     .Append(ml.Transforms.ResizeImages("Image", 28, 28, "Image"))
-    .Append(ml.Transforms.ExtractPixels("Features", "Image", colorsToExtract: ImagePixelExtractingEstimator.ColorBits.Red))
-    .Append(ml.Transforms.TrainCnn(options));
+    .Append(ml.Transforms.ExtractPixels("Features", "Image", colorsToExtract: ImagePixelExtractingEstimator.ColorBits.Red));
+// The held-out digits are scored after every epoch for the learning curves only: with no early stopping they do not
+// steer training (the weights are those of the last epoch either way).
+var options = new CnnTrainerOptions
+{
+    Architecture = "LeNet5", Trainer = { Epochs = epochs },   // image size and channels: read from the Features column
+    ValidationData = pixels.Fit(train).Transform(test),
+    Progress = new Progress(p => { if (p.Kind == ProgressKind.Batch) Console.Write($"\r  {p}   "); else Console.WriteLine($"\r  {p}"); }),
+};
+var pipeline = pixels.Append(ml.Transforms.TrainCnn(options));
 
 Console.WriteLine($"Training LeNet-5 for {epochs} epochs (batch {options.Trainer.BatchSize}, {options.Trainer.Optimizer} lr {options.Trainer.LearningRate}, {options.Trainer.Schedule} schedule) ...");
 var trainClock = Stopwatch.StartNew();
@@ -54,6 +58,19 @@ var scored = model.Transform(test);
 var metrics = ml.MulticlassClassification.Evaluate(scored);
 Console.WriteLine($"Test (2,000 held-out digits): micro accuracy {metrics.MicroAccuracy:P2}, macro accuracy {metrics.MacroAccuracy:P2}, log-loss {metrics.LogLoss:F4}");
 Console.WriteLine(metrics.ConfusionMatrix.GetFormattedConfusionTable());
+
+// Pictures: history as CSV/JSON, loss and accuracy curves, the confusion matrix, the first convolution's filters, one digit's feature maps.
+var history = cnn.TrainingResult.History;
+TrainingHistoryFile.WriteCsv(history, Path.Combine(outDir, "history.csv"));
+TrainingHistoryFile.WriteJson(history, Path.Combine(outDir, "history.json"));
+TrainingCurves.WriteLoss(history, Path.Combine(outDir, "loss.png"), validationName: "held-out (2,000 digits)");
+TrainingCurves.WriteAccuracy(history, Path.Combine(outDir, "accuracy.png"), validationName: "held-out (2,000 digits)");
+ConfusionMatrixChart.Write(metrics.ConfusionMatrix.Counts, cnn.ClassNames, Path.Combine(outDir, "confusion.png"),
+    title: $"LeNet-5 on the 2,000 held-out digits ({metrics.MicroAccuracy:P2})");
+FilterGrid.Write(cnn.Network, Path.Combine(outDir, "filters.png"));
+var firstDigit = model.Transform(test).GetColumn<float[]>("Features").First();
+FeatureMaps.Write(cnn.Network, MLConv.Training.Tensors.Tensor.FromArray(firstDigit, 1, 1, 28, 28), Path.Combine(outDir, "feature-maps.png"));
+Console.WriteLine($"Wrote history.csv/json, loss.png, accuracy.png, confusion.png, filters.png and feature-maps.png to {outDir}");
 
 string zip = Path.Combine(outDir, "model.zip");
 MLConv.Training.Data.AtomicFile.Write(zip, stream => ml.Model.Save(model, train.Schema, stream));

@@ -26,8 +26,15 @@ public sealed class CnnEstimator : IEstimator<CnnTransformer>
         Options = options;
     }
 
+    /// <summary>The options the estimator was made with (not rewritten by <see cref="Fit"/>: an image shape left null stays null here; the fitted network has the shape read).</summary>
     public CnnTrainerOptions Options { get; }
 
+    /// <summary>
+    /// The input schema plus <c>Score</c> (a vector of Single) and <c>PredictedLabel</c> (a key with the class names).
+    /// Checks that the features column is a known-size vector of Single and the label a key or integer column.
+    /// </summary>
+    /// <param name="inputSchema">The schema of the data the estimator will be fitted on.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A column is missing or has the wrong type (the message names it, the type found and the type expected).</exception>
     public SchemaShape GetOutputSchema(SchemaShape inputSchema)
     {
         ArgumentNullException.ThrowIfNull(inputSchema);
@@ -40,13 +47,22 @@ public sealed class CnnEstimator : IEstimator<CnnTransformer>
         return new SchemaShape(cols.Values);
     }
 
+    /// <summary>
+    /// Reads the image shape from the features column (unless the options set it), reads every row's pixels and label,
+    /// builds the network (or loads the pretrained one), trains it with <see cref="CnnTrainerOptions.Trainer"/> and returns
+    /// the fitted transformer.
+    /// </summary>
+    /// <param name="input">Rows with the features and label columns.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A column is missing, has the wrong type, or its size fits no image shape (the message says what to set).</exception>
+    /// <exception cref="InvalidDataException">A row has a missing label or a non-finite pixel.</exception>
+    /// <exception cref="OperationCanceledException"><see cref="CnnTrainerOptions.CancellationToken"/> was cancelled.</exception>
     public CnnTransformer Fit(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
         var o = Options;
-        SchemaChecks.Check(o, input.Schema);
+        var shape = SchemaChecks.Check(o, input.Schema);
         using var ch = _env.Start("TrainCnn");
-        var (images, labels, maxLabel) = DataViewReader.Read(input, o, "Training data");
+        var (images, labels, maxLabel) = DataViewReader.Read(input, o, shape, "Training data");
         string[] classNames = DataViewReader.KeyNames(input.Schema[o.LabelColumnName])
             ?? [.. Enumerable.Range(0, maxLabel + 1).Select(i => i.ToString(CultureInfo.InvariantCulture))];
         if (classNames.Length < 2) throw new ArgumentException($"Label column '{o.LabelColumnName}' has {classNames.Length} class; TrainCnn needs at least 2.", nameof(input));
@@ -56,7 +72,7 @@ public sealed class CnnEstimator : IEstimator<CnnTransformer>
         int[]? vy = null;
         if (o.ValidationData is not null)
         {
-            (vx, vy, _) = DataViewReader.Read(o.ValidationData, o, "Validation data");
+            (vx, vy, _) = DataViewReader.Read(o.ValidationData, o, shape, "Validation data");
             if (vy.Any(l => l >= classNames.Length)) throw new InvalidDataException($"Validation data has labels outside the {classNames.Length} training classes.");
         }
         else if (o.ValidationFraction > 0)
@@ -66,15 +82,16 @@ public sealed class CnnEstimator : IEstimator<CnnTransformer>
         Network network;
         TrainingResult result;
         if (o.PretrainedModel is not null)
-            (network, result) = FitPretrained(ch, o, classNames, images, labels, vx, vy, progress);
+            (network, result) = FitPretrained(ch, o, shape, classNames, images, labels, vx, vy, progress);
         else
         {
+            var (c, h, w) = shape;
             network = o.CustomArchitecture is { } custom
-                ? new Network(custom(o.Channels, o.ImageHeight, o.ImageWidth, classNames.Length), o.Channels, o.ImageHeight, o.ImageWidth, classNames)
-                : Architectures.Create(o.Architecture, o.Channels, o.ImageHeight, o.ImageWidth, classNames.Length, o.Trainer.Seed, classNames);
+                ? new Network(custom(c, h, w, classNames.Length), c, h, w, classNames)
+                : Architectures.Create(o.Architecture, c, h, w, classNames.Length, o.Trainer.Seed, classNames);
             if (o.CustomArchitecture is not null && o.InitializeCustomArchitecture) network.Root.Reset(new Random(o.Trainer.Seed));
             network = WithNormalization(network, Normalize(o, images));
-            ch.Info(MessageSensitivity.None, $"TrainCnn: {network.Architecture}, {network.ParameterCount:N0} parameters, {labels.Length} training rows" +
+            ch.Info(MessageSensitivity.None, $"TrainCnn: {network.Architecture} on {shape} images, {network.ParameterCount:N0} parameters, {labels.Length} training rows" +
                 (vy is null ? "" : $", {vy.Length} validation rows") + $", {classNames.Length} classes, {o.Trainer.Epochs} epochs");
             result = new Trainer(o.Trainer).Fit(network, images, labels, vx, vy, progress, o.CancellationToken);
         }
@@ -84,8 +101,9 @@ public sealed class CnnEstimator : IEstimator<CnnTransformer>
 
     private static Normalization Normalize(CnnTrainerOptions o, Training.Tensors.Tensor images) => o.Normalization switch
     {
-        PixelNormalization.None => Normalization.Identity(o.Channels),
-        PixelNormalization.Custom => new Normalization([.. o.Mean!], [.. o.Std!]),
+        PixelNormalization.None => Normalization.Identity(images.C),
+        PixelNormalization.Custom => o.Mean!.Length == images.C ? new Normalization([.. o.Mean!], [.. o.Std!])
+            : throw new ArgumentException($"Custom normalization has {o.Mean.Length} means and standard deviations for {images.C}-channel images.", nameof(CnnTrainerOptions.Mean)),
         _ => MeasureNormalization(images),
     };
 
@@ -97,19 +115,20 @@ public sealed class CnnEstimator : IEstimator<CnnTransformer>
     /// default), the features of every image are computed once and only the head trains on them; the trained head then
     /// sits on the frozen features in one network. Fine-tuned, the whole network trains on the images.
     /// </summary>
-    private static (Network, TrainingResult) FitPretrained(IChannel ch, CnnTrainerOptions o, string[] classNames, Training.Tensors.Tensor images,
+    private static (Network, TrainingResult) FitPretrained(IChannel ch, CnnTrainerOptions o, ImageShape shape, string[] classNames, Training.Tensors.Tensor images,
         int[] labels, Training.Tensors.Tensor? vx, int[]? vy, IProgress<TrainingProgress> progress)
     {
         var pretrained = Export.Onnx.PretrainedNetwork.Load(o.PretrainedModel!, o.PretrainedCutAt);
-        if (pretrained.Channels != o.Channels)
-            throw new ArgumentException($"The pretrained network '{pretrained.Name}' reads {pretrained.Channels}-channel images; the options say {o.Channels} (ExtractPixels' colours).", nameof(o.Channels));
+        var (c, h, w) = shape;
+        if (pretrained.Channels != c)
+            throw new ArgumentException($"The pretrained network '{pretrained.Name}' reads {pretrained.Channels}-channel images; the features column '{o.FeatureColumnName}' holds {shape} images (ExtractPixels' colours).", nameof(o.Channels));
         var norm = o.Normalization == PixelNormalization.Custom || pretrained.Normalization is null ? Normalize(o, images) : pretrained.Normalization;
-        var featureShape = TransferLearning.FeatureShape(pretrained.Features, o.Channels, o.ImageHeight, o.ImageWidth);
+        var featureShape = TransferLearning.FeatureShape(pretrained.Features, c, h, w);
         var head = TransferLearning.Head(featureShape, classNames.Length, o.HeadDropout, o.Trainer.Seed);
         string arch = $"{pretrained.Name}+head";
         if (o.FineTunePretrained)
         {
-            var whole = new Network(new Sequential([pretrained.Features, .. head.Layers]), o.Channels, o.ImageHeight, o.ImageWidth, classNames, norm) { Architecture = arch };
+            var whole = new Network(new Sequential([pretrained.Features, .. head.Layers]), c, h, w, classNames, norm) { Architecture = arch };
             ch.Info(MessageSensitivity.None, $"TrainCnn: fine-tuning {arch}, {whole.ParameterCount:N0} parameters, {labels.Length} training rows, {o.Trainer.Epochs} epochs");
             return (whole, new Trainer(o.Trainer).Fit(whole, images, labels, vx, vy, progress, o.CancellationToken));
         }
@@ -125,7 +144,7 @@ public sealed class CnnEstimator : IEstimator<CnnTransformer>
         headOptions.HorizontalFlip = false;
         ch.Info(MessageSensitivity.None, $"TrainCnn: training the head ({headOnly.ParameterCount:N0} parameters) on frozen {pretrained.Name} features, {o.Trainer.Epochs} epochs");
         var result = new Trainer(headOptions).Fit(headOnly, features, labels, vFeatures, vy, progress, o.CancellationToken);
-        var network = new Network(new Sequential([new Frozen(pretrained.Features), .. head.Layers]), o.Channels, o.ImageHeight, o.ImageWidth, classNames, norm)
+        var network = new Network(new Sequential([new Frozen(pretrained.Features), .. head.Layers]), c, h, w, classNames, norm)
             { Architecture = arch };
         return (network, result);
     }

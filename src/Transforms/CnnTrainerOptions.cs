@@ -19,8 +19,8 @@ public enum PixelNormalization
 /// Options of <see cref="CnnCatalog.TrainCnn(TransformsCatalog, CnnTrainerOptions)"/>: the columns, the network, the input
 /// and its normalisation, the validation data, and <see cref="Trainer"/> — the pure-C# trainer's own options, whose defaults
 /// (LeNet-5 here, Adam with a one-cycle schedule peaking at 4e-3, batch 64, 15 epochs, ±2-pixel random shifts) reach
-/// 98.4–98.5% on the 2,000 held-out MNIST digits in the main job (README). Set the image size and channel count to what
-/// <c>ExtractPixels</c> produces.
+/// 98.4–98.5% on the 2,000 held-out MNIST digits in the main job (README). The image size and channel count are read from
+/// the features column unless set (<see cref="ImageHeight"/>, <see cref="ImageWidth"/>, <see cref="Channels"/>).
 /// </summary>
 public sealed class CnnTrainerOptions
 {
@@ -28,14 +28,16 @@ public sealed class CnnTrainerOptions
     public string LabelColumnName { get; set; } = "Label";
     /// <summary>Features column: a known-size float vector of channels·height·width planar (CHW) pixels, as <c>ExtractPixels</c> writes.</summary>
     public string FeatureColumnName { get; set; } = "Features";
+    /// <summary>Output column of class probabilities (a vector of Single, one per class, in key order).</summary>
     public string ScoreColumnName { get; set; } = "Score";
+    /// <summary>Output column of the most probable class: a key whose values are the class names.</summary>
     public string PredictedLabelColumnName { get; set; } = "PredictedLabel";
 
     /// <summary>One of LeNet5, SimpleCNN, ResNet, ResNet20, MobileNetV2 (ignored when <see cref="CustomArchitecture"/> is set).</summary>
     public string Architecture { get; set; } = "LeNet5";
     /// <summary>A custom network: (channels, height, width, classes) → layers ending in [N, classes] logits.</summary>
     public Func<int, int, int, int, Sequential>? CustomArchitecture { get; set; }
-    /// <summary>Re-draw a custom architecture's weights from <see cref="Seed"/> (He init) before training; false keeps the weights it was built with (e.g. preset filters).</summary>
+    /// <summary>Re-draw a custom architecture's weights from <see cref="TrainerOptions.Seed"/> (He init) before training; false keeps the weights it was built with (e.g. preset filters).</summary>
     public bool InitializeCustomArchitecture { get; set; } = true;
 
     /// <summary>
@@ -56,9 +58,19 @@ public sealed class CnnTrainerOptions
     /// <summary>Dropout before the new head's Linear layer (pretrained networks only).</summary>
     public double HeadDropout { get; set; } = 0.2;
 
-    public int ImageHeight { get; set; } = 28;
-    public int ImageWidth { get; set; } = 28;
-    public int Channels { get; set; } = 1;
+    /// <summary>
+    /// Image height in pixels; null (the default) reads it from the features column: the [C, H, W] dimensions that
+    /// <c>ExtractPixels</c> gives its column type, or else the vector size with the given width (or a square image).
+    /// </summary>
+    public int? ImageHeight { get; set; }
+    /// <summary>Image width in pixels; null (the default) reads it from the features column, as <see cref="ImageHeight"/>.</summary>
+    public int? ImageWidth { get; set; }
+    /// <summary>
+    /// Colour planes per image: 1 (grey), 3 (RGB) or 4 (RGBA); null (the default) reads it from the features column
+    /// (<c>ExtractPixels</c>' dimensions, or the one of 1, 3 and 4 that the vector size and the image sides allow —
+    /// an error names the choices when several do).
+    /// </summary>
+    public int? Channels { get; set; }
 
     /// <summary>
     /// How to train: epochs, batch size, optimizer, schedule, augmentation, early stopping, checkpoints (see
@@ -73,12 +85,16 @@ public sealed class CnnTrainerOptions
     /// <summary>Validation rows with the same schema as the training data.</summary>
     public IDataView? ValidationData { get; set; }
 
+    /// <summary>How the pixels are normalised before the network (measured on the training data by default); the normalisation is stored in the model and in its ONNX export.</summary>
     public PixelNormalization Normalization { get; set; } = PixelNormalization.Auto;
+    /// <summary>Per-channel means for <see cref="PixelNormalization.Custom"/>, in the pixels' own scale (0–255 after ExtractPixels).</summary>
     public float[]? Mean { get; set; }
+    /// <summary>Per-channel standard deviations (> 0) for <see cref="PixelNormalization.Custom"/>.</summary>
     public float[]? Std { get; set; }
 
     /// <summary>Receives per-batch and per-epoch progress (epochs are also written to MLContext's log).</summary>
     public IProgress<TrainingProgress>? Progress { get; set; }
+    /// <summary>Stops training between batches; <c>Fit</c> then throws <see cref="OperationCanceledException"/> (a checkpoint, when configured, holds the last finished epoch).</summary>
     public CancellationToken CancellationToken { get; set; }
 
     internal void Validate()
@@ -87,12 +103,12 @@ public sealed class CnnTrainerOptions
         Check(FeatureColumnName, nameof(FeatureColumnName));
         Check(ScoreColumnName, nameof(ScoreColumnName));
         Check(PredictedLabelColumnName, nameof(PredictedLabelColumnName));
-        if (ImageHeight < 1) throw new ArgumentOutOfRangeException(nameof(ImageHeight), ImageHeight, "ImageHeight must be >= 1.");
-        if (ImageWidth < 1) throw new ArgumentOutOfRangeException(nameof(ImageWidth), ImageWidth, "ImageWidth must be >= 1.");
-        if (Channels is not (1 or 3 or 4)) throw new ArgumentOutOfRangeException(nameof(Channels), Channels, "Channels must be 1, 3 or 4.");
+        if (ImageHeight < 1) throw new ArgumentOutOfRangeException(nameof(ImageHeight), ImageHeight, "ImageHeight must be >= 1 (or null: read from the features column).");
+        if (ImageWidth < 1) throw new ArgumentOutOfRangeException(nameof(ImageWidth), ImageWidth, "ImageWidth must be >= 1 (or null: read from the features column).");
+        if (Channels is not (null or 1 or 3 or 4)) throw new ArgumentOutOfRangeException(nameof(Channels), Channels, "Channels must be 1, 3 or 4 (or null: read from the features column).");
         if (!(ValidationFraction >= 0 && ValidationFraction < 1)) throw new ArgumentOutOfRangeException(nameof(ValidationFraction), ValidationFraction, "ValidationFraction must be in [0, 1).");
-        if (Normalization == PixelNormalization.Custom && (Mean?.Length != Channels || Std?.Length != Channels || Std.Any(s => !(s > 0))))
-            throw new ArgumentException($"Custom normalization needs Mean and Std with {Channels} values each, Std > 0.", nameof(Normalization));
+        if (Normalization == PixelNormalization.Custom && (Mean is null || Std is null || Mean.Length != Std.Length || Mean.Length != (Channels ?? Mean.Length) || Std.Any(s => !(s > 0))))
+            throw new ArgumentException($"Custom normalization needs Mean and Std with one value per channel ({(Channels is { } c ? c.ToString(System.Globalization.CultureInfo.InvariantCulture) : "as many as the images have")}) each, Std > 0.", nameof(Normalization));
         if (!(HeadDropout >= 0 && HeadDropout < 1)) throw new ArgumentOutOfRangeException(nameof(HeadDropout), HeadDropout, "HeadDropout must be in [0, 1).");
         if (PretrainedModel is not null && (CustomArchitecture is not null))
             throw new ArgumentException("Set either PretrainedModel or CustomArchitecture, not both.", nameof(PretrainedModel));

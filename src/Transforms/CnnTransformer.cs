@@ -45,15 +45,20 @@ public sealed class CnnTransformer : ITransformer, IDisposable
 
     /// <summary>The trained network (MLConv's own C# inference).</summary>
     public Network Network { get; }
+    /// <summary>The options the estimator was given.</summary>
     public CnnTrainerOptions Options { get; }
+    /// <summary>The training run: per-epoch history (for curves: <c>MLConv.Plots.TrainingCurves</c>, or <see cref="TrainingHistoryFile"/>), best epoch, early stop, time.</summary>
     public TrainingResult TrainingResult { get; }
+    /// <summary>The class names in key order: index i of <c>Score</c> is the probability of ClassNames[i].</summary>
     public IReadOnlyList<string> ClassNames => Network.ClassNames;
 
     /// <summary>The ML.NET transformers that do the scoring (what Model.Save writes).</summary>
     public TransformerChain<ITransformer> ScoringChain => _chain;
 
+    /// <summary>True: scoring maps each row on its own.</summary>
     public bool IsRowToRowMapper => true;
 
+    /// <summary>Per-layer output shapes, parameters, multiply-accumulates and receptive fields of <see cref="Network"/>.</summary>
     public ModelSummary Summary() => Network.Summary();
 
     /// <summary>
@@ -107,7 +112,7 @@ public sealed class CnnTransformer : ITransformer, IDisposable
             .Append(transforms.CopyColumns(o.ScoreColumnName, ProbabilitiesColumn))
             .Append(transforms.DropColumns(ProbabilitiesColumn, IndexColumn, NameColumn));
         // Fitting these transformers reads only the schema: an empty view with the features column suffices.
-        var schemaOnly = data.LoadFromEnumerable(Array.Empty<FeaturesRow>(), FeaturesRow.Definition(o.FeatureColumnName, o.Channels * o.ImageHeight * o.ImageWidth));
+        var schemaOnly = data.LoadFromEnumerable(Array.Empty<FeaturesRow>(), FeaturesRow.Definition(o.FeatureColumnName, network.Channels * network.Height * network.Width));
         return new TransformerChain<ITransformer>([.. pipeline.Fit(schemaOnly)]);
     }
 
@@ -130,6 +135,8 @@ public sealed class CnnTransformer : ITransformer, IDisposable
         return (new MLContext().Transforms, null, false);
     }
 
+    /// <summary>The input schema plus the score and predicted-label columns.</summary>
+    /// <param name="inputSchema">A schema whose features column holds the images the network was trained on.</param>
     public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
     {
         ArgumentNullException.ThrowIfNull(inputSchema);
@@ -137,6 +144,8 @@ public sealed class CnnTransformer : ITransformer, IDisposable
         return _chain.GetOutputSchema(inputSchema);
     }
 
+    /// <summary>Adds the score and predicted-label columns (lazily: ONNX Runtime runs when the rows are read).</summary>
+    /// <param name="input">Rows whose features column holds images of the trained shape.</param>
     public IDataView Transform(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
@@ -144,6 +153,8 @@ public sealed class CnnTransformer : ITransformer, IDisposable
         return _chain.Transform(input);
     }
 
+    /// <summary>The row mapper of the scoring chain (what a prediction engine uses).</summary>
+    /// <param name="inputSchema">A schema whose features column holds images of the trained shape.</param>
     public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema)
     {
         CheckFeatures(inputSchema);
@@ -152,14 +163,11 @@ public sealed class CnnTransformer : ITransformer, IDisposable
 
     void ICanSaveModel.Save(ModelSaveContext ctx) => ((ICanSaveModel)_chain).Save(ctx);
 
+    /// <summary>Releases the ONNX Runtime session of the scoring chain.</summary>
     public void Dispose() => _chain.Dispose();
 
-    private void CheckFeatures(DataViewSchema schema)
-    {
-        var f = schema.GetColumnOrNull(Options.FeatureColumnName);
-        var ft = f?.Type as VectorDataViewType;
-        SchemaChecks.CheckFeatures(Options, Options.FeatureColumnName, f is not null, ft is not null, ft?.ItemType == NumberDataViewType.Single, ft?.Size ?? 0, f?.Type.ToString() ?? "");
-    }
+    private void CheckFeatures(DataViewSchema schema) =>
+        SchemaChecks.CheckFeatures(Options.FeatureColumnName, schema, new ImageShape(Network.Channels, Network.Height, Network.Width));
 
     private sealed class ClassNameRow
     {

@@ -51,14 +51,15 @@ internal static class DataViewReader
     /// The rows of <paramref name="data"/> as the trainer's dataset: images [N, C, H, W] and 0-based labels, each row's
     /// pixels copied from the cursor straight into the tensor. <paramref name="what"/> names the data in error messages.
     /// </summary>
-    public static (Tensor Images, int[] Labels, int MaxLabel) Read(IDataView data, CnnTrainerOptions o, string what)
+    public static (Tensor Images, int[] Labels, int MaxLabel) Read(IDataView data, CnnTrainerOptions o, ImageShape shape, string what)
     {
-        SchemaChecks.Check(o, data.Schema);
+        SchemaChecks.CheckFeatures(o.FeatureColumnName, data.Schema, shape);
+        SchemaChecks.CheckLabel(o, data.Schema);
         var fcol = data.Schema[o.FeatureColumnName];
         var lcol = data.Schema[o.LabelColumnName];
         int n = CountRows(data, int.MaxValue);
         if (n == 0) throw new ArgumentException($"{what} is empty: TrainCnn needs at least one row.", nameof(data));
-        var images = new Tensor(n, o.Channels, o.ImageHeight, o.ImageWidth);
+        var images = new Tensor(n, shape.Channels, shape.Height, shape.Width);
         var labels = new int[n];
         using var cursor = data.GetRowCursor([fcol, lcol]);
         var lget = LabelGetter(cursor, lcol);

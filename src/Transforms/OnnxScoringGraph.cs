@@ -1,11 +1,12 @@
 using MLConv.Export;
+using MLConv.Training.Models;
 using Onnx;
 
 namespace MLConv.Transforms;
 
 /// <summary>
 /// The graph <c>ApplyOnnxModel</c> runs, derived from MLConv's standard export
-/// (<see cref="MLConv.OnnxExporter.ToModel(MLConv.Training.Models.Network, MLConv.Export.OnnxExportOptions?)"/>)
+/// (<see cref="OnnxExporter.ToModel(Network, OnnxExportOptions?)"/>)
 /// by one adaptation and nothing else:
 /// <list type="number">
 /// <item>the graph input becomes the flat pixel vector [N, C·H·W] that <c>ExtractPixels</c> writes, named after the
@@ -65,6 +66,59 @@ internal static class OnnxScoringGraph
             Input = { inputName, target }, Output = { imageInput.Name },
         });
         return model;
+    }
+
+    /// <summary>
+    /// The inverse of <see cref="FromExport"/> as far as the network goes: from a scoring graph (as ML.NET keeps it in a
+    /// saved model) the graph of the network alone — the [N, C, H, W] input back in place of the flat vector and its
+    /// Reshape, the input normalisation (<see cref="OnnxExporter.NormalizationKey"/> "included") taken out, the logits
+    /// the only output — with the image shape, class names, normalisation and architecture the export recorded.
+    /// Null when <paramref name="scoring"/> is not a graph <see cref="FromExport"/> made.
+    /// </summary>
+    public static (ModelProto Graph, int Channels, int Height, int Width, string[] ClassNames, Normalization Normalization, string Architecture)? ToNetworkGraph(ModelProto scoring)
+    {
+        var meta = scoring.MetadataProps.ToDictionary(p => p.Key, p => p.Value);
+        if (scoring.Graph is not { Input.Count: 1 } sg || sg.Node.Count == 0 || !meta.TryGetValue("class_names", out var namesJson)
+            || !meta.TryGetValue("normalization_mean", out var meanJson) || !meta.TryGetValue("normalization_std", out var stdJson))
+            return null;
+        var model = scoring.Clone();
+        var g = model.Graph;
+        string flatName = g.Input[0].Name;
+        var reshape = g.Node[0];
+        if (reshape.OpType != "Reshape" || reshape.Input.Count != 2 || reshape.Input[0] != flatName
+            || g.Initializer.FirstOrDefault(t => t.Name == reshape.Input[1]) is not { Int64Data.Count: 4 } target)
+            return null;
+        int c = checked((int)target.Int64Data[1]), h = checked((int)target.Int64Data[2]), w = checked((int)target.Int64Data[3]);
+        string image = reshape.Output[0];
+        g.Node.RemoveAt(0);
+        g.Initializer.Remove(target);
+        var input = g.Input[0].Clone();
+        input.Name = image;
+        var dims = input.Type.TensorType.Shape.Dim;
+        dims[1].DimValue = c;
+        dims.Add(new TensorShapeProto.Types.Dimension { DimValue = h });
+        dims.Add(new TensorShapeProto.Types.Dimension { DimValue = w });
+        g.Input[0] = input;
+
+        var mean = System.Text.Json.JsonSerializer.Deserialize<float[]>(meanJson)!;
+        var std = System.Text.Json.JsonSerializer.Deserialize<float[]>(stdJson)!;
+        if (meta.GetValueOrDefault(OnnxExporter.NormalizationKey) == "included")
+        {
+            // Sub(input, mean) then Mul(·, 1/std), as the exporter writes them: the network starts after the Mul.
+            var sub = g.Node.FirstOrDefault(n => n.OpType == "Sub" && n.Input.Count == 2 && n.Input[0] == image);
+            var mul = sub is null ? null : g.Node.FirstOrDefault(n => n.OpType == "Mul" && n.Input.Count == 2 && n.Input[0] == sub.Output[0]);
+            if (sub is null || mul is null) return null;
+            string normalized = mul.Output[0];
+            g.Node.Remove(sub);
+            g.Node.Remove(mul);
+            foreach (var node in g.Node)
+                for (int i = 0; i < node.Input.Count; i++) if (node.Input[i] == normalized) node.Input[i] = image;
+            foreach (var o in g.Output) if (o.Name == normalized) o.Name = image;
+        }
+        foreach (var o in g.Output.Where(o => o.Name != OnnxExporter.LogitsName).ToList()) g.Output.Remove(o);
+        if (g.Output.Count != 1) return null;
+        return (model, c, h, w, System.Text.Json.JsonSerializer.Deserialize<string[]>(namesJson)!, new Normalization(mean, std),
+            meta.GetValueOrDefault("architecture", "custom"));
     }
 
     /// <summary>Frees <paramref name="name"/> for a new value: a value of the graph that has it is renamed to a fresh name.</summary>

@@ -6,6 +6,7 @@ namespace MLConv.Transforms;
 /// <summary>Input row of the arg-max mapping: the Score vector.</summary>
 public sealed class ScoreRow
 {
+    /// <summary>Class probabilities.</summary>
     [VectorType]
     [ColumnName(CnnTransformer.ProbabilitiesColumn)]
     public float[] Score { get; set; } = [];
@@ -14,6 +15,7 @@ public sealed class ScoreRow
 /// <summary>Output row of the arg-max mapping: the 0-based index of the largest score.</summary>
 public sealed class PredictedIndexRow
 {
+    /// <summary>Index of the largest score (the first on ties).</summary>
     [ColumnName(CnnTransformer.IndexColumn)]
     public uint PredictedIndex { get; set; }
 }
@@ -26,12 +28,17 @@ public sealed class PredictedIndexRow
 [CustomMappingFactoryAttribute(ContractName)]
 public sealed class PredictedIndexMappingFactory : CustomMappingFactory<ScoreRow, PredictedIndexRow>
 {
+    /// <summary>The name ML.NET saves the mapping under and finds the factory by when loading.</summary>
     public const string ContractName = "MLConv.PredictedIndex";
 
+    /// <summary>Writes the arg-max of <paramref name="input"/>'s scores into <paramref name="output"/>.</summary>
+    /// <param name="input">The row's scores.</param>
+    /// <param name="output">Receives the index.</param>
     public static void Map(ScoreRow input, PredictedIndexRow output)
     {
         output.PredictedIndex = (uint)Training.Tensors.Rows.ArgMax(input.Score);
     }
 
+    /// <summary>The mapping ML.NET runs: <see cref="Map"/>.</summary>
     public override Action<ScoreRow, PredictedIndexRow> GetMapping() => Map;
 }

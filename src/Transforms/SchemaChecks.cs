@@ -7,18 +7,31 @@ namespace MLConv.Transforms;
 /// <summary>Input-schema validation shared by the estimator's GetOutputSchema and Fit, with messages that name the column, the type found and the type expected.</summary>
 internal static class SchemaChecks
 {
-    public static string ExpectedFeatures(CnnTrainerOptions o) =>
-        $"a known-size vector of Single with {o.Channels}·{o.ImageHeight}·{o.ImageWidth} = {o.Channels * o.ImageHeight * o.ImageWidth} values (planar CHW pixels, as ExtractPixels writes)";
+    public static string ExpectedFeatures(ImageShape s) =>
+        $"a known-size vector of Single with {s.Channels}·{s.Height}·{s.Width} = {s.Size} values (planar CHW pixels, as ExtractPixels writes)";
+
+    public const string ExpectedAnyFeatures = "a known-size vector of Single (planar CHW pixels, as ExtractPixels writes)";
 
     public const string ExpectedLabel = "a key type or an integer type (Byte, SByte, Int16, UInt16, Int32, UInt32, Int64, UInt64)";
 
-    public static void CheckFeatures(CnnTrainerOptions o, string name, bool found, bool isVector, bool isFloat, int size, string typeFound)
+    /// <summary>The features column's type: a known-size Single vector, or an exception naming the column and what was found.</summary>
+    public static VectorDataViewType FeatureType(string name, DataViewSchema schema)
     {
-        if (!found) throw new ArgumentOutOfRangeException(nameof(CnnTrainerOptions.FeatureColumnName), name, $"Features column '{name}' not found; expected {ExpectedFeatures(o)}.");
-        int need = o.Channels * o.ImageHeight * o.ImageWidth;
-        if (!isVector || !isFloat || size != need)
-            throw new ArgumentOutOfRangeException(nameof(CnnTrainerOptions.FeatureColumnName), name,
-                $"Features column '{name}' has type {typeFound}; expected {ExpectedFeatures(o)}.");
+        var f = schema.GetColumnOrNull(name)
+            ?? throw new ArgumentOutOfRangeException(nameof(CnnTrainerOptions.FeatureColumnName), name, $"Features column '{name}' not found; expected {ExpectedAnyFeatures}.");
+        if (f.Type is not VectorDataViewType { IsKnownSize: true } ft || ft.ItemType != NumberDataViewType.Single)
+            throw new ArgumentOutOfRangeException(nameof(CnnTrainerOptions.FeatureColumnName), name, $"Features column '{name}' has type {f.Type}; expected {ExpectedAnyFeatures}.");
+        return ft;
+    }
+
+    /// <summary>The features column holds images of <paramref name="shape"/>.</summary>
+    public static void CheckFeatures(string name, DataViewSchema schema, ImageShape shape)
+    {
+        var ft = schema.GetColumnOrNull(name)?.Type as VectorDataViewType;
+        if (ft is null || ft.ItemType != NumberDataViewType.Single || ft.Size != shape.Size)
+            throw new ArgumentOutOfRangeException(nameof(CnnTrainerOptions.FeatureColumnName), name, schema.GetColumnOrNull(name) is { } f
+                ? $"Features column '{name}' has type {f.Type}; expected {ExpectedFeatures(shape)}."
+                : $"Features column '{name}' not found; expected {ExpectedFeatures(shape)}.");
     }
 
     public static void CheckLabel(string name, bool found, bool ok, string typeFound)
@@ -31,22 +44,28 @@ internal static class SchemaChecks
         t == NumberDataViewType.Byte || t == NumberDataViewType.SByte || t == NumberDataViewType.Int16 || t == NumberDataViewType.UInt16 ||
         t == NumberDataViewType.Int32 || t == NumberDataViewType.UInt32 || t == NumberDataViewType.Int64 || t == NumberDataViewType.UInt64;
 
-    public static void Check(CnnTrainerOptions o, DataViewSchema schema)
+    /// <summary>Checks the label and the features of <paramref name="schema"/> and returns the image shape (<see cref="ImageShape.Resolve"/>).</summary>
+    public static ImageShape Check(CnnTrainerOptions o, DataViewSchema schema)
     {
-        var f = schema.GetColumnOrNull(o.FeatureColumnName);
-        var ft = f?.Type as VectorDataViewType;
-        CheckFeatures(o, o.FeatureColumnName, f is not null, ft is not null, ft?.ItemType == NumberDataViewType.Single, ft?.Size ?? 0, f?.Type.ToString() ?? "");
+        var shape = ImageShape.Resolve(o, FeatureType(o.FeatureColumnName, schema));
+        CheckLabel(o, schema);
+        return shape;
+    }
+
+    public static void CheckLabel(CnnTrainerOptions o, DataViewSchema schema)
+    {
         var l = schema.GetColumnOrNull(o.LabelColumnName);
         CheckLabel(o.LabelColumnName, l is not null, l is { } c && (c.Type is KeyDataViewType || IsIntegerType(c.Type)), l?.Type.ToString() ?? "");
     }
 
     public static void Check(CnnTrainerOptions o, SchemaShape shape)
     {
-        bool hasF = TryFind(shape, o.FeatureColumnName, out var f);
-        // SchemaShape knows "vector of known size" but not the size itself; Fit checks the size.
-        CheckFeatures(o, o.FeatureColumnName, hasF, hasF && f.Kind == SchemaShape.Column.VectorKind.Vector, hasF && f.ItemType == NumberDataViewType.Single,
-            hasF && f.Kind == SchemaShape.Column.VectorKind.Vector ? o.Channels * o.ImageHeight * o.ImageWidth : 0,
-            hasF ? $"{f.Kind} of {f.ItemType}" : "");
+        // SchemaShape knows "vector of known size" but not the size itself: Fit reads the size and the image shape.
+        string name = o.FeatureColumnName;
+        if (!TryFind(shape, name, out var f))
+            throw new ArgumentOutOfRangeException(nameof(CnnTrainerOptions.FeatureColumnName), name, $"Features column '{name}' not found; expected {ExpectedAnyFeatures}.");
+        if (f.Kind != SchemaShape.Column.VectorKind.Vector || f.ItemType != NumberDataViewType.Single)
+            throw new ArgumentOutOfRangeException(nameof(CnnTrainerOptions.FeatureColumnName), name, $"Features column '{name}' has type {f.Kind} of {f.ItemType}; expected {ExpectedAnyFeatures}.");
         bool hasL = TryFind(shape, o.LabelColumnName, out var l);
         CheckLabel(o.LabelColumnName, hasL, hasL && l.Kind == SchemaShape.Column.VectorKind.Scalar && (l.IsKey || IsIntegerType(l.ItemType)),
             hasL ? $"{l.Kind} of {l.ItemType}{(l.IsKey ? " (key)" : "")}" : "");

@@ -138,8 +138,7 @@ public sealed class CnnPipelineTests
     {
         string path = _folder["model.zip"];
         _ml.Model.Save(_model, _data.Schema, path);
-        var ml2 = new MLContext();
-        ml2.RegisterMLConv();
+        var ml2 = new MLContext();   // a fresh context, no RegisterMLConv: ML.NET finds the arg-max mapping by itself
         var loaded = ml2.Model.Load(path, out var inputSchema);
         Assert.IsNotNull(inputSchema);
         var a = _model.Transform(_data);
@@ -150,6 +149,82 @@ public sealed class CnnPipelineTests
         CollectionAssert.AreEqual(a.GetColumn<uint>("PredictedLabel").ToArray(), b.GetColumn<uint>("PredictedLabel").ToArray());
         var m = ml2.MulticlassClassification.Evaluate(b);
         Assert.AreEqual(_ml.MulticlassClassification.Evaluate(a).MicroAccuracy, m.MicroAccuracy, 1e-12);
+    }
+
+    /// <summary>
+    /// After Save and Load in a fresh context the network comes back from the ONNX graph inside the zip: same class
+    /// names, normalisation and probabilities, and it exports, summarises and trains further.
+    /// </summary>
+    [TestMethod]
+    public void NetworkComesBackFromALoadedModel()
+    {
+        string path = _folder["network.zip"];
+        _ml.Model.Save(_model, _data.Schema, path);
+        var loaded = new MLContext().Model.Load(path, out _);
+        Assert.IsFalse(((IEnumerable<ITransformer>)loaded).OfType<CnnTransformer>().Any(), "a loaded chain holds ML.NET's own transformers");
+        var original = Cnn(_model).Network;
+        var network = CnnModel.FromTransformer(loaded);
+        Assert.IsTrue(CnnModel.TryGetNetwork(loaded, out var again) && again is not null);
+        Assert.AreSame(original, CnnModel.FromTransformer(_model), "a fitted pipeline gives its own network");
+
+        CollectionAssert.AreEqual(original.ClassNames.ToArray(), network.ClassNames.ToArray());
+        CollectionAssert.AreEqual(original.Normalization.Mean, network.Normalization.Mean);
+        CollectionAssert.AreEqual(original.Normalization.Std, network.Normalization.Std);
+        Assert.AreEqual((1, H, W), (network.Channels, network.Height, network.Width));
+        Assert.AreEqual(original.ParameterCount, network.ParameterCount);
+        Assert.AreEqual(original.Architecture, network.Architecture);
+        var pixels = ReadPixels(_model.Transform(_data));
+        var expected = original.ProbabilitiesFromPixels(pixels);
+        var actual = network.ProbabilitiesFromPixels(pixels);
+        for (int i = 0; i < expected.Length; i++) Assert.AreEqual(expected[i], actual[i], 1e-5);
+
+        StringAssert.Contains(network.Summary().ToString(), "Total params");
+        var report = MLConv.Export.OnnxExporter.Export(network, _folder["again.onnx"]);
+        Assert.IsTrue(MLConv.Export.OnnxVerifier.Verify(network, report.Path, pixels).Passed(1e-4));
+
+        var labels = _model.Transform(_data).GetColumn<uint>("Label").Select(l => (int)l - 1).ToArray();
+        var before = network.Parameters.First().Value.Span.ToArray();
+        var result = new Trainer(new TrainerOptions { Epochs = 1, BatchSize = 16, RandomShift = 0 }).Fit(network, pixels, labels);
+        Assert.AreEqual(1, result.History.Count);
+        CollectionAssert.AreNotEqual(before, network.Parameters.First().Value.Span.ToArray(), "training further moves the weights");
+
+        var noCnn = _ml.Transforms.CopyColumns("X", "Label").Fit(_data);
+        Assert.IsFalse(CnnModel.TryGetNetwork(noCnn, out _));
+        StringAssert.Contains(Assert.ThrowsExactly<ArgumentException>(() => CnnModel.FromTransformer(noCnn)).Message, "no TrainCnn step");
+    }
+
+    /// <summary>
+    /// MulticlassClassification.Trainers.Cnn is TrainCnn under ML.NET's trainer catalog; with no image options it reads
+    /// 1x16x12 from ExtractPixels' column type and trains the same network as explicit options do.
+    /// </summary>
+    [TestMethod]
+    public void TrainersCnnReadsTheImageShapeFromTheColumnAndMatchesTrainCnn()
+    {
+        var ml = new MLContext(seed: 1);
+        int epochLines = 0;
+        ml.Log += (_, e) => { if (e.Message.Contains("TrainCnn: epoch", StringComparison.Ordinal)) Interlocked.Increment(ref epochLines); };
+        var trainer = ml.MulticlassClassification.Trainers.Cnn(new CnnTrainerOptions { Trainer = { Epochs = 2, BatchSize = 8, Seed = 2, RandomShift = 0 } });
+        var model = ml.Transforms.Conversion.MapValueToKey("Label")
+            .Append(ml.Transforms.LoadImages("Image", imageFolder: null, inputColumnName: "ImagePath"))
+            .Append(ml.Transforms.ResizeImages("Image", W, H, "Image"))
+            .Append(ml.Transforms.ExtractPixels("Features", "Image", colorsToExtract: ImagePixelExtractingEstimator.ColorBits.Red))
+            .Append(trainer).Fit(_data);
+        var explicitShape = Pipeline(new MLContext(seed: 1), new CnnTrainerOptions { ImageHeight = H, ImageWidth = W, Channels = 1, Trainer = { Epochs = 2, BatchSize = 8, Seed = 2, RandomShift = 0 } }).Fit(_data);
+        var network = Cnn(model).Network;
+        Assert.AreEqual((1, H, W), (network.Channels, network.Height, network.Width));
+        var a = model.Transform(_data).GetColumn<float[]>("Score").ToArray();
+        var b = explicitShape.Transform(_data).GetColumn<float[]>("Score").ToArray();
+        for (int i = 0; i < a.Length; i++) CollectionAssert.AreEqual(b[i], a[i]);
+        Assert.IsNull(trainer.Options.ImageHeight, "the options are not rewritten");
+        Assert.AreEqual(2, epochLines, "the trainer logs into the user's MLContext");
+    }
+
+    private static Training.Tensors.Tensor ReadPixels(IDataView features)
+    {
+        var rows = features.GetColumn<float[]>("Features").ToArray();
+        var x = new Training.Tensors.Tensor(rows.Length, 1, H, W);
+        for (int i = 0; i < rows.Length; i++) rows[i].CopyTo(x.Data, i * H * W);
+        return x;
     }
 
     [TestMethod]
@@ -180,7 +255,7 @@ public sealed class CnnPipelineTests
             .Append(ml.Transforms.LoadImages("Image", null, "ImagePath"))
             .Append(ml.Transforms.ResizeImages("Image", W, H, "Image"))
             .Append(ml.Transforms.ExtractPixels("Features", "Image"))   // 3 channels: 3·16·12 values
-            .Append(ml.Transforms.TrainCnn(new CnnTrainerOptions { ImageHeight = H, ImageWidth = W, Trainer = { Epochs = 1 } }));
+            .Append(ml.Transforms.TrainCnn(new CnnTrainerOptions { ImageHeight = H, ImageWidth = W, Channels = 1, Trainer = { Epochs = 1 } }));
         var e = Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => wrongSize.Fit(_data));
         StringAssert.Contains(e.Message, "'Features'");
         StringAssert.Contains(e.Message, "Vector<Single, 3, 16, 12>");
