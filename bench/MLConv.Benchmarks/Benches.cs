@@ -12,6 +12,11 @@ namespace MLConv.Benchmarks;
 
 public static class Benches
 {
+    /// <summary>Only GEMM and convolution cases whose name contains this text (--case); null: all.</summary>
+    public static string? CaseFilter { get; set; }
+
+    private static bool Selected(string name) => CaseFilter is null || name.Contains(CaseFilter, StringComparison.OrdinalIgnoreCase);
+
     // ---------------------------------------------------------------- GEMM
 
     /// <summary>C = op(A)·op(B), C is M×N, K the inner dimension; MLConv Gemm.Multiply vs in-place torch addmm_ (beta 0).</summary>
@@ -28,9 +33,15 @@ public static class Benches
             (576, 3136, 64, true, false, " conv dX-like"),
             (16, 6400, 150, false, false, " = LeNet conv2 fwd"),
             (128, 16384, 576, false, false, " = SimpleCNN conv2 fwd"),
+            (1024, 1024, 1024, false, false, ""),
+            (512, 49, 4608, false, false, " = ResNet-18 layer4 3x3 fwd"),
+            (256, 196, 2304, false, false, " = ResNet-18 layer3 3x3 fwd"),
+            (256, 2304, 196, false, true, " = ResNet-18 layer3 dW"),
+            (2304, 196, 256, true, false, " = ResNet-18 layer3 dX"),
+            (64, 12544, 147, false, false, " = ResNet-18 stem 7x7 fwd"),
         ];
         var rng = new Random(42);
-        foreach (var (m, n, k, ta, tb, note) in shapes)
+        foreach (var (m, n, k, ta, tb, note) in shapes.Where(s => Selected($"{s.M}x{s.N}x{s.K} {(s.TA ? "T" : "N")}{(s.TB ? "T" : "N")}{s.Note}")))
         {
             float[] a = RandomArray(rng, m * k), b = RandomArray(rng, k * n), c = new float[m * n];
             int lda = ta ? m : k, ldb = tb ? k : n;
@@ -53,25 +64,41 @@ public static class Benches
 
     // ---------------------------------------------------------------- Conv2d
 
-    private sealed record ConvCase(string Name, int N, int Cin, int Cout, int K, int Pad, int H, int W, int Groups);
+    private sealed record ConvCase(string Name, int N, int Cin, int Cout, int K, int Pad, int H, int W, int Groups, int Stride = 1);
 
-    public static void Conv(Report report)
+    /// <summary>The small-image layers of LeNet-5 and SimpleCNN, then ResNet-18's and MobileNetV2's layers at 224 px (batch <paramref name="batch"/>).</summary>
+    public static void Conv(Report report, int batch)
     {
-        Console.WriteLine("Conv2d (stride 1, with bias; fwd+bwd computes dX, dW, db)");
+        Console.WriteLine("Conv2d (with bias; fwd+bwd computes dX, dW, db)");
+        int b = batch;
         ConvCase[] cases =
         [
             new("LeNet conv1 64x1x28x28 -> 6, 5x5 p2", 64, 1, 6, 5, 2, 28, 28, 1),
             new("LeNet conv2 64x6x14x14 -> 16, 5x5", 64, 6, 16, 5, 0, 14, 14, 1),
             new("SimpleCNN conv2 64x64x16x16 -> 128, 3x3 p1", 64, 64, 128, 3, 1, 16, 16, 1),
             new("depthwise 64x96x16x16, 3x3 p1, g96", 64, 96, 96, 3, 1, 16, 16, 96),
+            new($"R18 stem {b}x3x224x224 -> 64, 7x7 s2 p3", b, 3, 64, 7, 3, 224, 224, 1, 2),
+            new($"R18 layer1 {b}x64x56x56 -> 64, 3x3 p1", b, 64, 64, 3, 1, 56, 56, 1),
+            new($"R18 layer2.0 {b}x64x56x56 -> 128, 3x3 s2 p1", b, 64, 128, 3, 1, 56, 56, 1, 2),
+            new($"R18 layer2.0 shortcut {b}x64x56x56 -> 128, 1x1 s2", b, 64, 128, 1, 0, 56, 56, 1, 2),
+            new($"R18 layer2 {b}x128x28x28 -> 128, 3x3 p1", b, 128, 128, 3, 1, 28, 28, 1),
+            new($"R18 layer3 {b}x256x14x14 -> 256, 3x3 p1", b, 256, 256, 3, 1, 14, 14, 1),
+            new($"R18 layer4 {b}x512x7x7 -> 512, 3x3 p1", b, 512, 512, 3, 1, 7, 7, 1),
+            new($"MNv2 stem {b}x3x224x224 -> 32, 3x3 s2 p1", b, 3, 32, 3, 1, 224, 224, 1, 2),
+            new($"MNv2 dw {b}x32x112x112, 3x3 p1", b, 32, 32, 3, 1, 112, 112, 32),
+            new($"MNv2 expand {b}x24x56x56 -> 144, 1x1", b, 24, 144, 1, 0, 56, 56, 1),
+            new($"MNv2 dw {b}x144x56x56, 3x3 p1", b, 144, 144, 3, 1, 56, 56, 144),
+            new($"MNv2 dw {b}x144x56x56, 3x3 s2 p1", b, 144, 144, 3, 1, 56, 56, 144, 2),
+            new($"MNv2 project {b}x144x56x56 -> 24, 1x1", b, 144, 24, 1, 0, 56, 56, 1),
+            new($"MNv2 dw {b}x960x7x7, 3x3 p1", b, 960, 960, 3, 1, 7, 7, 960),
         ];
         var rng = new Random(7);
-        foreach (var cc in cases)
+        foreach (var cc in cases.Where(c => Selected(c.Name)))
         {
-            var conv = new Conv2d(cc.Cin, cc.Cout, cc.K, padding: cc.Pad, groups: cc.Groups, rng: new Random(1));
+            var conv = new Conv2d(cc.Cin, cc.Cout, cc.K, cc.Stride, padding: cc.Pad, groups: cc.Groups, rng: new Random(1));
             var bias = conv.Bias!.Value.Span;
             for (int i = 0; i < bias.Length; i++) bias[i] = (float)(rng.NextDouble() - 0.5);
-            int oh = cc.H + 2 * cc.Pad - cc.K + 1, ow = cc.W + 2 * cc.Pad - cc.K + 1;
+            int oh = (cc.H + 2 * cc.Pad - cc.K) / cc.Stride + 1, ow = (cc.W + 2 * cc.Pad - cc.K) / cc.Stride + 1;
             var x = MlTensor.FromArray(RandomArray(rng, cc.N * cc.Cin * cc.H * cc.W), cc.N, cc.Cin, cc.H, cc.W);
             var dy = MlTensor.FromArray(RandomArray(rng, cc.N * cc.Cout * oh * ow), cc.N, cc.Cout, oh, ow);
 
@@ -82,7 +109,7 @@ public static class Benches
             using var xg = xt.detach().requires_grad_(true);
             using var wg = wt.detach().requires_grad_(true);
             using var bg = bt.detach().requires_grad_(true);
-            long[] stride = [1, 1], pad = [cc.Pad, cc.Pad], dil = [1, 1];
+            long[] stride = [cc.Stride, cc.Stride], pad = [cc.Pad, cc.Pad], dil = [1, 1];
 
             // Forward only (no autograd graph on the torch side; MLConv keeps its columns for backward as it does in training).
             void MlFwd() => conv.Forward(x, true);
@@ -256,13 +283,14 @@ public static class Benches
 
     // ---------------------------------------------------------------- training step
 
-    public static void Train(Report report, bool simpleCnn)
+    public static void Train(Report report, bool simpleCnn, bool bigNets, int bigBatch, bool breakdowns, bool small)
     {
-        Console.WriteLine("Training step, batch 64 (forward + cross-entropy + backward + Adam lr 1e-3)");
+        Console.WriteLine("Training step (forward + cross-entropy + backward + Adam lr 1e-3)");
         const int batch = 64;
         var rng = new Random(5);
 
         // LeNet-5 on 28x28x1.
+        if (small)
         {
             var net = Architectures.LeNet5(1, 28, 28, 10, seed: 1);
             using var model = nn.Sequential(
@@ -272,7 +300,7 @@ public static class Benches
                 ("fc1", nn.Linear(400, 120)), ("relu3", nn.ReLU()),
                 ("fc2", nn.Linear(120, 84)), ("relu4", nn.ReLU()),
                 ("fc3", nn.Linear(84, 10)));
-            TrainCase(report, "LeNet-5 28x28x1", net, model, batch, rng, compareLosses: true);
+            TrainCase(report, "LeNet-5 28x28x1", net, model, batch, rng, compareLosses: true, breakdowns);
         }
         if (simpleCnn)
         {
@@ -285,12 +313,25 @@ public static class Benches
                 ("fc1", nn.Linear(128 * 4 * 4, 512)), ("r4", nn.ReLU()), ("drop", nn.Dropout(0.5)),
                 ("fc2", nn.Linear(512, 10)));
             // Dropout masks differ between the two, so losses are compared in eval mode only.
-            TrainCase(report, "SimpleCNN(32,64,128) 32x32x3", net, model, batch, rng, compareLosses: false);
+            TrainCase(report, "SimpleCNN(32,64,128) 32x32x3", net, model, batch, rng, compareLosses: false, breakdowns);
+        }
+        if (bigNets)
+        {
+            {
+                var net = Nets.ResNet18();
+                using var model = Nets.TorchResNet18();
+                TrainCase(report, "ResNet-18 224x224x3", net, model, bigBatch, rng, compareLosses: true, breakdowns);
+            }
+            {
+                var net = Nets.MobileNetV2();
+                using var model = Nets.TorchMobileNetV2();
+                TrainCase(report, "MobileNetV2 224x224x3", net, model, bigBatch, rng, compareLosses: true, breakdowns);
+            }
         }
     }
 
     private static void TrainCase(Report report, string name, Network net, nn.Module<TorchTensor, TorchTensor> model,
-        int batch, Random rng, bool compareLosses)
+        int batch, Random rng, bool compareLosses, bool breakdown)
     {
         // Same initial weights in both.
         var mlParams = net.Parameters.ToList();
@@ -309,7 +350,7 @@ public static class Benches
         int c = net.Channels, h = net.Height, w = net.Width;
         var x = new MlTensor(batch, c, h, w);
         for (int i = 0; i < x.Length; i++) x[i] = (float)rng.NextDouble();
-        var labels = Enumerable.Range(0, batch).Select(_ => rng.Next(10)).ToArray();
+        var labels = Enumerable.Range(0, batch).Select(_ => rng.Next(net.NumClasses)).ToArray();
         using var xt = ToTorch(x);
         using var yt = tensor(labels.Select(l => (long)l).ToArray(), [batch], ScalarType.Int64);
 
@@ -351,20 +392,20 @@ public static class Benches
         // A few identical steps: losses should track each other (LeNet has no dropout).
         var lm = new List<float>();
         var lt = new List<float>();
-        for (int i = 0; i < 5; i++) { lm.Add(MlStep()); lt.Add(ThStep()); }
+        for (int i = 0; i < (batch < 64 ? 2 : 5); i++) { lm.Add(MlStep()); lt.Add(ThStep()); }
         if (compareLosses)
         {
             double maxParamDiff = 0;
             for (int i = 0; i < mlParams.Count; i++)
                 maxParamDiff = Math.Max(maxParamDiff, MaxAbsDiff(mlParams[i].Value.Span, thParams[i]));
-            report.Check($"{name} training, 5 Adam steps: losses MLConv [{string.Join(", ", lm.Select(v => v.ToString("F5")))}] vs torch [{string.Join(", ", lt.Select(v => v.ToString("F5")))}]; max |Δparam| after 5 steps {maxParamDiff:E2}");
+            report.Check($"{name} training, {lm.Count} Adam steps: losses MLConv [{string.Join(", ", lm.Select(v => v.ToString("F5")))}] vs torch [{string.Join(", ", lt.Select(v => v.ToString("F5")))}]; max |Δparam| after {lm.Count} steps {maxParamDiff:E2}");
         }
         else
             report.Check($"{name} training, 5 Adam steps (dropout masks differ): losses MLConv [{string.Join(", ", lm.Select(v => v.ToString("F4")))}] vs torch [{string.Join(", ", lt.Select(v => v.ToString("F4")))}]");
 
         var (ms, ts) = Timing.Compare(() => MlStep(), () => ThStep());
         report.Add(new Row("Train step", $"{name}, batch {batch}", ms, ts, "examples/s", batch));
-        Breakdown(report, name, net, x, labels, adam, loss);
+        if (breakdown) Breakdown(report, name, net, x, labels, adam, loss);
     }
 
     /// <summary>Where MLConv's training step spends its time: per layer forward/backward, loss, Adam (median of 15 steps).</summary>

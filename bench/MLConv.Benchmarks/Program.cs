@@ -9,7 +9,8 @@ CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 
 int threads = Environment.ProcessorCount;
 string? outPath = null;
-bool simpleCnn = true;
+bool simpleCnn = true, quick = false;
+int convBatch = 8, trainBatch = 8;
 var only = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
 for (int i = 0; i < args.Length; i++)
 {
@@ -24,6 +25,11 @@ for (int i = 0; i < args.Length; i++)
         case "--max-other-cores": Timing.MaxOtherCores = double.Parse(Next(), CultureInfo.InvariantCulture); break;
         case "--out": outPath = Next(); break;
         case "--no-simplecnn": simpleCnn = false; break;
+        case "--quick": quick = true; break;
+        case "--case": Benches.CaseFilter = Next(); break;
+        case "--noisy": Timing.MaxOtherCores = double.PositiveInfinity; break;
+        case "--conv-batch": convBatch = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+        case "--train-batch": trainBatch = int.Parse(Next(), CultureInfo.InvariantCulture); break;
         case "--samples": Report.PrintSamples = true; break;
         case "--only": foreach (var s in Next().Split(',')) only.Add(s.Trim()); break;
         case "--help" or "-h":
@@ -34,7 +40,15 @@ for (int i = 0; i < args.Length; i++)
                   --warmup N      warm-up runs per case; default 2
                   --sample-ms X   a timed sample repeats short operations to last about X ms; default 100
                   --max-other-cores X  retake a sample when other processes used more than X cores during it; default 0.25
-                  --only LIST     comma-separated sections: gemm, conv, train, other
+                  --only LIST     comma-separated groups: peak, gemm, conv, other, train, bignets, infer, scoring
+                                  (default: all; gemm and conv rows report % of the FMA peak only when peak runs too;
+                                  train = LeNet-5 and SimpleCNN steps, bignets = ResNet-18 and MobileNetV2 224 px steps)
+                  --quick         ~10 min on 2 cores: 5 reps, 1 warm-up, 40 ms samples, no per-layer breakdowns, no ResNet-50
+                  --noisy         never retake a sample when other processes are busy (a shared machine; ratios still
+                                  come from interleaved samples in one run)
+                  --conv-batch N  batch of the 224 px convolution layers; default 8
+                  --train-batch N batch of the ResNet-18 / MobileNetV2 training steps; default 8
+                  --case TEXT     only GEMM and convolution cases whose name contains TEXT
                   --no-simplecnn  skip the SimpleCNN training step
                   --samples       print every timed sample
                   --out PATH      markdown report; default bench/results.md under the repository root
@@ -42,6 +56,13 @@ for (int i = 0; i < args.Length; i++)
             return 0;
         default: throw new ArgumentException($"Unknown option '{a}' (see --help).");
     }
+}
+if (quick)
+{
+    if (!args.Contains("--reps")) Timing.Repetitions = 5;
+    if (!args.Contains("--warmup")) Timing.WarmupRuns = 1;
+    if (!args.Contains("--sample-ms")) Timing.TargetSampleMs = 40;
+    Timing.WarmupSeconds = 0.2;
 }
 if (threads < 1) throw new ArgumentOutOfRangeException(nameof(threads), threads, "--threads must be >= 1.");
 bool Run(string section) => only.Count == 0 || only.Contains(section);
@@ -67,10 +88,14 @@ Console.WriteLine($"Load average before: {loadBefore} (other processes on these 
 Console.WriteLine();
 
 var report = new Report();
+string repoRoot = RepoRoot();
+if (Run("peak")) Peak.Measure(report, threads);
 if (Run("gemm")) Benches.Gemm(report);
-if (Run("conv")) Benches.Conv(report);
+if (Run("conv")) Benches.Conv(report, convBatch);
+if (Run("infer")) Inference.Run(report, threads, repoRoot, quick);
+if (Run("scoring")) Scoring.Run(report, repoRoot);
 if (Run("other")) Benches.Other(report);
-if (Run("train")) Benches.Train(report, simpleCnn);
+if (Run("train") || Run("bignets")) Benches.Train(report, simpleCnn && Run("train"), Run("bignets"), trainBatch, breakdowns: !quick, small: Run("train"));
 
 string loadAfter = LoadAverage();
 Console.WriteLine();
@@ -79,9 +104,9 @@ Console.Write(report.BreakdownsPlainText());
 Console.WriteLine($"Load average before/after: {loadBefore} / {loadAfter}; wall time {(DateTime.UtcNow - started).TotalSeconds:F0} s; " +
                   $"samples retaken because other processes were busy: {Timing.RetakenSamples}, kept under load after {Timing.MaxRetries} retries: {Timing.ContendedSamples}");
 
-outPath ??= Path.Combine(RepoRoot(), "bench", "results.md");
+outPath ??= Path.Combine(repoRoot, "bench", "results.md");
 var md = new StringBuilder();
-md.AppendLine("# MLConv vs libtorch (TorchSharp-cpu) benchmark results");
+md.AppendLine("# MLConv vs libtorch (TorchSharp-cpu) and ONNX Runtime benchmark results");
 md.AppendLine();
 md.AppendLine($"- Command: `{command}`");
 md.AppendLine($"- Date: {started:yyyy-MM-dd HH:mm} UTC");
@@ -92,7 +117,16 @@ md.AppendLine($"- Runtime: .NET {Environment.Version}, TorchSharp {torchVersion}
 md.AppendLine($"- Load average (1/5/15 min) before / after: {loadBefore} / {loadAfter}; wall time {(DateTime.UtcNow - started).TotalSeconds:F0} s");
 md.AppendLine($"- Samples retaken because other processes used > {Timing.MaxOtherCores} cores during them: {Timing.RetakenSamples}; kept under load after {Timing.MaxRetries} retries: {Timing.ContendedSamples}");
 md.AppendLine($"- Method: median of {Timing.Repetitions} timed samples after {Timing.WarmupRuns} warm-up runs (and >= {Timing.WarmupSeconds} s); each sample repeats the operation for ~{Timing.TargetSampleMs} ms; MLConv and libtorch samples alternate in the same process; a sample during which other processes were busy is retaken.");
-md.AppendLine("- **ratio = MLConv time / libtorch time** (> 1: MLConv is slower by that factor).");
+md.AppendLine("- **ratio = MLConv time / peer time** (> 1: MLConv is slower by that factor); the peer is libtorch, ONNX Runtime (whole-network inference) or ML.NET's scoring chain.");
+md.AppendLine($"- Timing mode: {(quick ? "--quick" : "full")}; samples retaken when other processes were busy: {(double.IsPositiveInfinity(Timing.MaxOtherCores) ? "no (--noisy)" : "yes")}.");
+md.AppendLine();
+if (Run("peak"))
+{
+    md.AppendLine("## FP32 FMA peak");
+    md.AppendLine();
+    md.Append(report.PeaksMarkdown());
+}
+md.AppendLine("## MLConv vs peers");
 md.AppendLine();
 md.Append(report.Markdown());
 md.AppendLine();

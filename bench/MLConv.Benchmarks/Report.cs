@@ -3,18 +3,24 @@ using System.Text;
 
 namespace MLConv.Benchmarks;
 
-/// <summary>One benchmark case: median seconds per operation of both, plus a throughput metric.</summary>
-public sealed record Row(string Section, string Case, Stats MLConv, Stats Torch, string Unit, double WorkPerOp)
+/// <summary>
+/// One benchmark case: median seconds per operation of MLConv and of its peer (libtorch, or ONNX Runtime for
+/// whole-network inference), plus a throughput metric. For GFLOP/s rows <see cref="PeakShare"/> is MLConv's share of the
+/// measured all-thread FMA peak.
+/// </summary>
+public sealed record Row(string Section, string Case, Stats MLConv, Stats Torch, string Unit, double WorkPerOp, string Peer = "libtorch")
 {
-    /// <summary>MLConv time / libtorch time (> 1: MLConv slower).</summary>
+    /// <summary>MLConv time / peer time (> 1: MLConv slower).</summary>
     public double Ratio => MLConv.Median / Torch.Median;
     public double MlMetric => WorkPerOp / MLConv.Median;
     public double ThMetric => WorkPerOp / Torch.Median;
+    public double PeakShare(double metric) => Unit == "GFLOP/s" && Peak.AllThreadsGflops > 0 ? metric / Peak.AllThreadsGflops : double.NaN;
 }
 
 public sealed class Report
 {
     private readonly List<Row> _rows = [];
+    private readonly List<string[]> _peaks = [];
     public List<string> Checks { get; } = [];
 
     /// <summary>Print every sample (ms) of each case.</summary>
@@ -24,9 +30,35 @@ public sealed class Report
     {
         _rows.Add(row);
         if (PrintSamples)
-            Console.WriteLine($"    samples ms: MLConv [{string.Join(", ", row.MLConv.Samples.Select(v => Ms(v)))}]  libtorch [{string.Join(", ", row.Torch.Samples.Select(v => Ms(v)))}]");
-        Console.WriteLine($"  {row.Section,-10} {row.Case,-44} MLConv {Ms(row.MLConv.Median),9} ms  libtorch {Ms(row.Torch.Median),9} ms  " +
-                          $"ratio {row.Ratio,6:F2}  ({row.Unit}: {Metric(row.MlMetric),8} vs {Metric(row.ThMetric),8}; IQR/median {row.MLConv.Spread:P0}/{row.Torch.Spread:P0})");
+            Console.WriteLine($"    samples ms: MLConv [{string.Join(", ", row.MLConv.Samples.Select(v => Ms(v)))}]  {row.Peer} [{string.Join(", ", row.Torch.Samples.Select(v => Ms(v)))}]");
+        Console.WriteLine($"  {row.Section,-12} {row.Case,-50} MLConv {Ms(row.MLConv.Median),9} ms  {row.Peer} {Ms(row.Torch.Median),9} ms  " +
+                          $"ratio {row.Ratio,6:F2}  ({row.Unit}: {Metric(row.MlMetric),8} vs {Metric(row.ThMetric),8}{PeakText(row)}; IQR/median {row.MLConv.Spread:P0}/{row.Torch.Spread:P0})");
+    }
+
+    private static string PeakText(Row r)
+    {
+        double a = r.PeakShare(r.MlMetric), b = r.PeakShare(r.ThMetric);
+        return double.IsNaN(a) ? "" : $"; peak {a:P0} vs {b:P0}";
+    }
+
+    /// <summary>A line of the FMA peak table.</summary>
+    public void Peak(string name, int threads, double oneThread, double allThreads)
+    {
+        var cells = threads == 0 ? new[] { name, "", "", "" }
+            : [name, Metric(oneThread), Metric(allThreads), threads.ToString(CultureInfo.InvariantCulture)];
+        _peaks.Add(cells);
+        Console.WriteLine(threads == 0 ? $"  {name}" : $"  FMA peak {name}: 1 thread {Metric(oneThread)} GFLOP/s, {threads} threads {Metric(allThreads)} GFLOP/s");
+    }
+
+    public string PeaksMarkdown()
+    {
+        if (_peaks.Count == 0) return "";
+        var sb = new StringBuilder();
+        sb.AppendLine("| FMA loop | 1 thread GFLOP/s | all threads GFLOP/s | threads |");
+        sb.AppendLine("|---|---:|---:|---:|");
+        foreach (var p in _peaks) sb.AppendLine("| " + string.Join(" | ", p) + " |");
+        sb.AppendLine();
+        return sb.ToString();
     }
 
     private readonly List<(string Name, List<(string Part, double Fwd, double Bwd)> Lines)> _breakdowns = [];
@@ -74,11 +106,14 @@ public sealed class Report
         Console.WriteLine("  check: " + line);
     }
 
-    private static readonly string[] Header = ["Section", "Case", "MLConv ms", "libtorch ms", "MLConv", "libtorch", "Unit", "Ratio (ML/torch time)", "IQR/median ML/torch"];
+    private static readonly string[] Header = ["Section", "Case", "Peer", "MLConv ms", "Peer ms", "MLConv", "Peer", "Unit", "% FMA peak ML/peer", "Ratio (ML/peer time)", "IQR/median ML/peer"];
+
+    private static bool RightAligned(int column) => column >= 3 && column != 7;
 
     private IEnumerable<string[]> Cells() => _rows.Select(r => new[]
     {
-        r.Section, r.Case, Ms(r.MLConv.Median), Ms(r.Torch.Median), Metric(r.MlMetric), Metric(r.ThMetric), r.Unit,
+        r.Section, r.Case, r.Peer, Ms(r.MLConv.Median), Ms(r.Torch.Median), Metric(r.MlMetric), Metric(r.ThMetric), r.Unit,
+        double.IsNaN(r.PeakShare(r.MlMetric)) ? "" : $"{r.PeakShare(r.MlMetric) * 100:F0}%/{r.PeakShare(r.ThMetric) * 100:F0}%",
         r.Ratio.ToString("F2", CultureInfo.InvariantCulture) + "x",
         $"{r.MLConv.Spread * 100:F0}%/{r.Torch.Spread * 100:F0}%",
     });
@@ -92,8 +127,7 @@ public sealed class Report
         {
             for (int i = 0; i < cells.Length; i++)
             {
-                bool right = i >= 2 && i != 6;
-                sb.Append(right ? cells[i].PadLeft(widths[i]) : cells[i].PadRight(widths[i]));
+                sb.Append(RightAligned(i) ? cells[i].PadLeft(widths[i]) : cells[i].PadRight(widths[i]));
                 sb.Append(i + 1 < cells.Length ? "  " : "\n");
             }
         }
@@ -103,7 +137,7 @@ public sealed class Report
         if (_rows.Count > 0)
         {
             var worst = _rows.MaxBy(r => r.Ratio)!;
-            sb.Append($"\nFurthest behind: {worst.Section} / {worst.Case}: MLConv takes {worst.Ratio:F2}x libtorch's time.\n");
+            sb.Append($"\nFurthest behind: {worst.Section} / {worst.Case}: MLConv takes {worst.Ratio:F2}x {worst.Peer}'s time.\n");
         }
         return sb.ToString();
     }
@@ -112,13 +146,13 @@ public sealed class Report
     {
         var sb = new StringBuilder();
         sb.AppendLine("| " + string.Join(" | ", Header) + " |");
-        sb.AppendLine("|" + string.Join("|", Header.Select((_, i) => i >= 2 && i != 6 ? "---:" : "---")) + "|");
+        sb.AppendLine("|" + string.Join("|", Header.Select((_, i) => RightAligned(i) ? "---:" : "---")) + "|");
         foreach (var r in Cells()) sb.AppendLine("| " + string.Join(" | ", r) + " |");
         if (_rows.Count > 0)
         {
             var worst = _rows.MaxBy(r => r.Ratio)!;
             sb.AppendLine();
-            sb.AppendLine($"Furthest behind: **{worst.Section} / {worst.Case}**: MLConv takes {worst.Ratio:F2}x libtorch's time.");
+            sb.AppendLine($"Furthest behind: **{worst.Section} / {worst.Case}**: MLConv takes {worst.Ratio:F2}x {worst.Peer}'s time.");
         }
         return sb.ToString();
     }

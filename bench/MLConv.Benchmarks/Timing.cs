@@ -32,6 +32,15 @@ public static class Timing
         return (new Stats(ml), new Stats(th));
     }
 
+    /// <summary>One implementation alone: one warm-up run, then <paramref name="samples"/> quiet samples of one run each.</summary>
+    public static Stats Single(Action op, int samples)
+    {
+        op();
+        var t = new double[samples];
+        for (int r = 0; r < samples; r++) t[r] = QuietSample(op, 1);
+        return new Stats(t);
+    }
+
     private static int Calibrate(Action op)
     {
         // Warm-up: at least WarmupRuns runs and at least WarmupSeconds, so tiered JIT reaches its optimised code.

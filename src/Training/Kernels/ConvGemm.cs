@@ -15,29 +15,57 @@ namespace MLConv.Training.Kernels;
 /// </summary>
 public static class ConvGemm
 {
+    /// <summary>y = W ⋆ x + b; with <paramref name="relu"/>, y = max(W ⋆ x + b, 0), applied to each block's output while it is in cache.</summary>
     public static void Forward(float[] x, float[] w, float[]? bias, float[] y, int n, int inChannels, int height, int width,
-        int outChannels, int groups, Window2d g, int outH, int outW)
+        int outChannels, int groups, Window2d g, int outH, int outW, bool relu = false) =>
+        Forward(x, w, bias, y, n, inChannels, height, width, outChannels, groups, g, outH, outW, relu, null);
+
+    /// <summary>As the public overload, with the weights already packed by <see cref="PackForward"/> (then <paramref name="w"/> is not read).</summary>
+    internal static void Forward(float[] x, float[] w, float[]? bias, float[] y, int n, int inChannels, int height, int width,
+        int outChannels, int groups, Window2d g, int outH, int outW, bool relu, PackedWeights? prepacked)
     {
         var s = new Shapes(n, inChannels, height, width, outChannels, groups, g, outH, outW);
         int blocks = s.Blocks;
         bool perBlock = blocks >= Parallelism.MaxThreads;
-        using var packed = new PackedWeights(w, s, transpose: false);
+        if (prepacked is not null && !prepacked.Fits(groups, s.Mg, s.Kg, transpose: false))
+            throw new ArgumentException($"The pre-packed weights are not those of a {outChannels}x{inChannels / groups}x{g.KernelH}x{g.KernelW} convolution with {groups} groups.", nameof(prepacked));
+        using var owned = prepacked is null ? new PackedWeights(w, s.Groups, s.Mg, s.Kg, transpose: false) : null;
+        var packed = prepacked ?? owned!;
         Parallelism.For(blocks, perBlock ? s.Work * s.Block : 0, b =>
         {
             using var scratch = new Scratch();
             int i0 = b * s.Block, count = Math.Min(s.Block, n - i0), cw = count * s.P;
             var buffer = scratch.Get(s.Direct ? 0 : s.Rows * cw + (count > 1 ? outChannels * cw : 0));
-            var cols = s.Columns(x, i0, count, buffer);
+            var cols = s.Columns(x, i0, count, buffer, parallel: !perBlock);
             // One sample: the GEMM writes straight into y. Several: into a (Cout × block·P) scratch, then scattered.
             var outM = count == 1 ? y.AsSpan(i0 * outChannels * s.P, outChannels * s.P) : buffer.AsSpan(s.Rows * cw, outChannels * cw);
             for (int co = 0; co < outChannels; co++) outM.Slice(co * cw, cw).Fill(bias?[co] ?? 0f);
             for (int gi = 0; gi < groups; gi++)
                 Gemm.Multiply(packed[gi], false, cw, 1f, cols.Slice(gi * s.Kg * cw), cw, 1f, outM.Slice(gi * s.Mg * cw), cw, parallel: !perBlock);
+            if (relu) Rectify(outM, outChannels * cw, parallel: !perBlock);
             if (count > 1)
                 for (int k = 0; k < count; k++)
                 for (int co = 0; co < outChannels; co++)
                     outM.Slice(co * cw + k * s.P, s.P).CopyTo(y.AsSpan(((i0 + k) * outChannels + co) * s.P, s.P));
         });
+    }
+
+    /// <summary>v = max(v, 0) over the first <paramref name="length"/> values, split over the threads when asked (element-wise: any split gives the same result).</summary>
+    private static unsafe void Rectify(Span<float> v, int length, bool parallel)
+    {
+        int parts = parallel ? Math.Min(Parallelism.MaxThreads, Math.Max(1, length / 16384)) : 1;
+        if (parts <= 1) { TensorPrimitives.Max(v[..length], 0f, v[..length]); return; }
+        fixed (float* p = v)
+        {
+            nint ip = (nint)p;
+            int per = (length + parts - 1) / parts;
+            Parallelism.For(parts, per, i =>
+            {
+                int a = i * per, len = Math.Min(per, length - a);
+                var span = new Span<float>((float*)ip + a, len);
+                TensorPrimitives.Max(span, 0f, span);
+            });
+        }
     }
 
     /// <summary>
@@ -57,7 +85,7 @@ public static class ConvGemm
         try
         {
             Array.Clear(partial, 0, parts * pLen);
-            using var packedT = dx is null ? null : new PackedWeights(w, s, transpose: true);
+            using var packedT = dx is null ? null : new PackedWeights(w, s.Groups, s.Mg, s.Kg, transpose: true);
             Parallelism.For(parts, perPartThreads ? s.Work * 2 * perPart * s.Block : 0, part =>
             {
                 using var scratch = new Scratch();
@@ -80,7 +108,7 @@ public static class ConvGemm
     {
         int cout = s.OutChannels, i0 = b * s.Block, count = Math.Min(s.Block, s.N - i0), cw = count * s.P, plane = s.Channels * s.H * s.W;
         var buffer = scratch.Get(s.Direct ? 0 : 2 * s.Rows * cw + (count > 1 ? cout * cw : 0));
-        var cols = s.Columns(x, i0, count, buffer);
+        var cols = s.Columns(x, i0, count, buffer, parallel);
         // dY of the block as a (Cout × block·P) matrix: the sample's own slice, or gathered.
         Span<float> dyM = dy.AsSpan(i0 * cout * s.P, cout * s.P);
         if (count > 1)
@@ -138,37 +166,70 @@ public static class ConvGemm
 
         /// <summary>
         /// The column matrix (Rows × count·P) of samples [i0, i0 + count): sample k fills columns [k·P, (k + 1)·P). A direct
-        /// conv (count 1) uses the image itself; otherwise im2col writes into <paramref name="buffer"/>.
+        /// conv (count 1) uses the image itself; otherwise im2col writes into <paramref name="buffer"/>. With
+        /// <paramref name="parallel"/> a single image's channels are unfolded on several threads (a pure copy: same result).
         /// </summary>
-        public Span<float> Columns(float[] x, int i0, int count, float[]? buffer)
+        public Span<float> Columns(float[] x, int i0, int count, float[]? buffer, bool parallel)
         {
             int size = Channels * H * W;
             if (Direct) return x.AsSpan(i0 * size, size);
             var cols = buffer.AsSpan(0, Rows * count * P);
+            int parts = parallel && count == 1 ? Math.Min(Parallelism.MaxThreads, Channels) : 1;
+            if (parts > 1 && (long)Rows * P >= 1 << 16)
+            {
+                ColumnsParallel(x, i0 * size, buffer!, parts);
+                return cols;
+            }
             for (int k = 0; k < count; k++)
                 Im2Col.Run(x.AsSpan((i0 + k) * size, size), Channels, H, W, G, OutH, OutW, cols.Slice(k * P), count * P);
             return cols;
         }
+
+        /// <summary>One image's im2col, its channels split into <paramref name="parts"/> ranges on different threads (kept apart so the closure is allocated only here).</summary>
+        private void ColumnsParallel(float[] x, int offset, float[] cols, int parts)
+        {
+            int per = (Channels + parts - 1) / parts, taps = G.KernelH * G.KernelW, plane = H * W;
+            var s = this;
+            Parallelism.For(parts, (long)per * taps * P, part =>
+            {
+                int c0 = part * per, c1 = Math.Min(s.Channels, c0 + per);
+                if (c0 >= c1) return;
+                Im2Col.Run(x.AsSpan(offset + c0 * plane, (c1 - c0) * plane), c1 - c0, s.H, s.W, s.G, s.OutH, s.OutW,
+                    cols.AsSpan(c0 * taps * s.P, (c1 - c0) * taps * s.P), s.P);
+            });
+        }
     }
 
+    /// <summary>
+    /// The weights [outChannels, inChannels/groups, kh, kw] packed for the forward GEMMs, once, for callers that run many
+    /// inference forwards with the same weights (<c>InferencePlan</c>); dispose it when the weights change or are dropped.
+    /// </summary>
+    internal static PackedWeights PackForward(float[] w, int inChannels, int outChannels, int groups, int kernelH, int kernelW) =>
+        new(w, groups, outChannels / groups, inChannels / groups * kernelH * kernelW, transpose: false);
+
     /// <summary>Each group's W_g (Mg × Kg), or W_gᵀ, packed once for the GEMMs of every block.</summary>
-    private sealed class PackedWeights : IDisposable
+    internal sealed class PackedWeights : IDisposable
     {
         private readonly Gemm.PackedA?[] _groups;
+        private readonly int _mg, _kg;
+        private readonly bool _transpose;
 
-        public PackedWeights(float[] w, in Shapes s, bool transpose)
+        public PackedWeights(float[] w, int groups, int mg, int kg, bool transpose)
         {
-            _groups = new Gemm.PackedA?[s.Groups];
+            _groups = new Gemm.PackedA?[groups];
+            _mg = mg; _kg = kg; _transpose = transpose;
             try
             {
-                for (int gi = 0; gi < s.Groups; gi++)
+                for (int gi = 0; gi < groups; gi++)
                 {
-                    var wg = w.AsSpan(gi * s.Mg * s.Kg);
-                    _groups[gi] = transpose ? new Gemm.PackedA(true, s.Kg, s.Mg, wg, s.Kg) : new Gemm.PackedA(false, s.Mg, s.Kg, wg, s.Kg);
+                    var wg = w.AsSpan(gi * mg * kg);
+                    _groups[gi] = transpose ? new Gemm.PackedA(true, kg, mg, wg, kg) : new Gemm.PackedA(false, mg, kg, wg, kg);
                 }
             }
             catch { Dispose(); throw; }
         }
+
+        public bool Fits(int groups, int mg, int kg, bool transpose) => _groups.Length == groups && _mg == mg && _kg == kg && _transpose == transpose;
 
         public Gemm.PackedA this[int group] => _groups[group]!;
 

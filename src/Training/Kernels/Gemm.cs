@@ -119,14 +119,37 @@ public static class Gemm
         fixed (float* pp = a.Data, pb = b, pc = c)
         {
             var ops = new Operands(0, 0, false, (nint)pb, ldb, transB, m, n, alpha, (nint)pp, a.MPad);
-            nint ic = (nint)pc;
             long work = (long)Math.Min(m, MB) * Math.Min(n, NB) * k;
-            Parallelism.For(tiles, parallel ? work : 0, t =>
+            Tiles(ops, pc, ldc, tiles, tilesN, k, parallel ? work : 0);
+        }
+    }
+
+    /// <summary>
+    /// Every MB×NB tile of C, K unsplit: on the calling thread when the work is small or one thread is allowed (no
+    /// delegate, no closure: nothing allocated), else spread over the threads.
+    /// </summary>
+    private static unsafe void Tiles(in Operands ops, float* c, int ldc, int tiles, int tilesN, int k, long workPerTile)
+    {
+        if (tiles == 1 || Parallelism.MaxThreads == 1 || workPerTile * tiles < 1 << 16)
+        {
+            for (int t = 0; t < tiles; t++)
             {
                 int i0 = t / tilesN * MB, j0 = t % tilesN * NB;
-                Tile(ops, (float*)ic, ldc, i0, Math.Min(i0 + MB, m), j0, Math.Min(j0 + NB, n), 0, k);
-            });
+                Tile(ops, c, ldc, i0, Math.Min(i0 + MB, ops.M), j0, Math.Min(j0 + NB, ops.N), 0, k);
+            }
+            return;
         }
+        TilesParallel(ops, c, ldc, tiles, tilesN, k, workPerTile);
+    }
+
+    private static unsafe void TilesParallel(Operands ops, float* c, int ldc, int tiles, int tilesN, int k, long workPerTile)
+    {
+        nint ic = (nint)c;
+        Parallelism.For(tiles, workPerTile, t =>
+        {
+            int i0 = t / tilesN * MB, j0 = t % tilesN * NB;
+            Tile(ops, (float*)ic, ldc, i0, Math.Min(i0 + MB, ops.M), j0, Math.Min(j0 + NB, ops.N), 0, k);
+        });
     }
 
     private static unsafe void Compute(bool transA, bool transB, int m, int n, int k, float alpha,
@@ -138,18 +161,21 @@ public static class Gemm
         fixed (float* pa = a, pb = b, pc = c)
         {
             var ops = new Operands((nint)pa, lda, transA, (nint)pb, ldb, transB, m, n, alpha);
-            nint ic = (nint)pc;
             if (chunks == 1)
             {
                 long work = (long)Math.Min(m, MB) * Math.Min(n, NB) * k;
-                Parallelism.For(tiles, parallel ? work : 0, t =>
-                {
-                    int i0 = t / tilesN * MB, j0 = t % tilesN * NB;
-                    Tile(ops, (float*)ic, ldc, i0, Math.Min(i0 + MB, m), j0, Math.Min(j0 + NB, n), 0, k);
-                });
+                Tiles(ops, pc, ldc, tiles, tilesN, k, parallel ? work : 0);
                 return;
             }
-            // Partial products per K chunk, then summed in chunk order (deterministic).
+            SplitK(ops, pc, ldc, m, n, k, tiles, tilesN, chunks, parallel);
+        }
+    }
+
+    /// <summary>Partial products per K chunk, then summed in chunk order (deterministic).</summary>
+    private static unsafe void SplitK(Operands ops, float* pc, int ldc, int m, int n, int k, int tiles, int tilesN, int chunks, bool parallel)
+    {
+        {
+            nint ic = (nint)pc;
             int chunkLen = (k + chunks - 1) / chunks;
             var partial = ArrayPool<float>.Shared.Rent(chunks * m * n);
             try
@@ -186,12 +212,15 @@ public static class Gemm
         int stripsA = (rows + MR - 1) / MR, stripsB = (cols + NR - 1) / NR;
         int kcMax = Math.Min(KC, kEnd - kBegin);
         var bufA = ArrayPool<float>.Shared.Rent(o.Packed != 0 ? 1 : stripsA * MR * kcMax);
-        var bufB = ArrayPool<float>.Shared.Rent(stripsB * NR * kcMax);
+        var bufB = ArrayPool<float>.Shared.Rent(stripsB * NR * kcMax + 16);
         float* acc = stackalloc float[MR * 32];
         try
         {
-            fixed (float* pa = bufA, pb = bufB)
+            fixed (float* pa = bufA, pbRaw = bufB)
             {
+                // B strips start on a 64-byte boundary: every vector load of the micro-kernel then reads one cache line
+                // (an array is only 8-byte aligned, and a 64-byte load across two lines costs two).
+                float* pb = (float*)(((nint)pbRaw + 63) & ~(nint)63);
                 for (int k0 = kBegin; k0 < kEnd; k0 += KC)
                 {
                     int kc = Math.Min(KC, kEnd - k0);

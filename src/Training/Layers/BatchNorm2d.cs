@@ -72,10 +72,19 @@ public sealed class BatchNorm2d : Layer
         return (int[])inputShape.Clone();
     }
 
+    /// <summary>Set by an <see cref="InferencePlan"/>: the convolution this batch norm is folded into.</summary>
+    internal Conv2d? FoldedInto { get; set; }
+
     public override Tensor Forward(Tensor x, bool training)
     {
         CheckRank(x, 4, "BatchNorm2d");
         OutputShape(x.ShapeArray);
+        if (!training && FoldedInto is { } conv && conv.Absorbs(this))
+        {
+            // Folded into the convolution before it (inference plan): x already is this layer's output.
+            _saved = null;
+            return x;
+        }
         int n = x.N, c = x.C, plane = x.H * x.W;
         long m = (long)n * plane;
         if (training && m < 2)

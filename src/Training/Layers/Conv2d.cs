@@ -21,6 +21,13 @@ public sealed class Conv2d : Layer
     private readonly Parameter? _bias;
     private Tensor? _y, _dx;
     private Saved? _saved;
+    private Fusion? _fusion;
+
+    /// <summary>
+    /// What an <see cref="InferencePlan"/> fused into this convolution for inference-mode forwards: the weights and bias
+    /// with a batch norm folded in (<paramref name="Weight"/> null: the layer's own weights) and whether ReLU follows.
+    /// </summary>
+    private sealed record Fusion(float[]? Weight, float[]? Bias, bool Relu, BatchNorm2d? Norm, ReLU? Activation, ConvGemm.PackedWeights? Packed);
 
     /// <summary>What backward reads, kept by the last forward: the input (its columns are rebuilt) and the output.</summary>
     private readonly record struct Saved(Tensor X, Tensor Y);
@@ -82,19 +89,66 @@ public sealed class Conv2d : Layer
         return [inputShape[0], OutChannels, oh, ow];
     }
 
+    /// <summary>True while an <see cref="InferencePlan"/> has prepared this layer's inference forward (packed weights, and a folded batch norm and/or fused ReLU when they follow).</summary>
+    public bool IsInferenceFused => _fusion is not null;
+
+    /// <summary>True when <paramref name="layer"/> is the batch norm or ReLU fused into this convolution (it then passes its input through in inference).</summary>
+    internal bool Absorbs(Layer layer) => _fusion is { } f && (ReferenceEquals(f.Norm, layer) || ReferenceEquals(f.Activation, layer));
+
+    /// <summary>Folds <paramref name="bn"/>'s running statistics and affine parameters into copies of the weights and bias; fuses <paramref name="relu"/>.</summary>
+    internal void FuseForInference(BatchNorm2d? bn, ReLU? relu)
+    {
+        float[] w = _weight.Value.Data;
+        float[]? b = _bias?.Value.Data;
+        float[]? fw = null;
+        float[]? fb = bn is null && relu is null ? b : new float[OutChannels];
+        if (bn is null)
+        {
+            if (b is not null && fb != b) Array.Copy(b, fb!, OutChannels);
+        }
+        else
+        {
+            if (bn.NumFeatures != OutChannels)
+                throw new ArgumentException($"BatchNorm2d({bn.NumFeatures}) cannot fold into a convolution with {OutChannels} output channels.", nameof(bn));
+            fw = new float[w.Length];
+            int per = w.Length / OutChannels;
+            for (int co = 0; co < OutChannels; co++)
+            {
+                // s = γ/√(σ² + ε); W' = s·W; b' = s·(b − μ) + β (in double, rounded once).
+                double s = bn.Gamma.Value[co] / Math.Sqrt(bn.RunningVar[co] + bn.Eps);
+                for (int i = co * per; i < (co + 1) * per; i++) fw[i] = (float)(s * w[i]);
+                fb![co] = (float)(s * ((b?[co] ?? 0f) - (double)bn.RunningMean[co]) + bn.Beta.Value[co]);
+            }
+        }
+        // The GEMM path's weights packed once for every inference forward (the depthwise kernel reads them as they are).
+        var packed = IsDepthwise ? null : ConvGemm.PackForward(fw ?? w, InChannels, OutChannels, Groups, Geometry.KernelH, Geometry.KernelW);
+        ClearInferenceFusion();
+        _fusion = new Fusion(fw, fb, relu is not null, bn, relu, packed);
+    }
+
+    internal void ClearInferenceFusion()
+    {
+        _fusion?.Packed?.Dispose();
+        _fusion = null;
+    }
+
     public override Tensor Forward(Tensor x, bool training)
     {
         CheckRank(x, 4, "Conv2d");
         var outShape = OutputShape(x.ShapeArray);
         var y = Tensor.Reuse(ref _y, outShape);
-        float[] w = _weight.Value.Data;
-        float[]? b = _bias?.Value.Data;
-        // y = W ⋆ x + b
+        if (training) ClearInferenceFusion();   // weights are about to change: never run a stale fold
+        var fusion = _fusion;
+        float[] w = fusion?.Weight ?? _weight.Value.Data;
+        float[]? b = fusion is null ? _bias?.Value.Data : fusion.Bias;
+        bool relu = fusion?.Relu ?? false;
+        // y = W ⋆ x + b   (inference plan: y = max(W' ⋆ x + b', 0) with the batch norm folded in)
         if (IsDepthwise)
-            DepthwiseConv.Forward(x.Data, w, b, y.Data, x.N, InChannels, x.H, x.W, OutChannels / InChannels, Geometry, y.H, y.W);
+            DepthwiseConv.Forward(x.Data, w, b, y.Data, x.N, InChannels, x.H, x.W, OutChannels / InChannels, Geometry, y.H, y.W, relu);
         else
-            ConvGemm.Forward(x.Data, w, b, y.Data, x.N, InChannels, x.H, x.W, OutChannels, Groups, Geometry, y.H, y.W);
-        _saved = new Saved(x, y);
+            ConvGemm.Forward(x.Data, w, b, y.Data, x.N, InChannels, x.H, x.W, OutChannels, Groups, Geometry, y.H, y.W, relu, fusion?.Packed);
+        // A fused output is not this layer's own y: backward must not read it.
+        _saved = fusion is null ? new Saved(x, y) : null;
         return y;
     }
 

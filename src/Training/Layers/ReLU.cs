@@ -15,9 +15,18 @@ public sealed class ReLU : Layer
 
     public override int[] OutputShape(int[] inputShape) => (int[])inputShape.Clone();
 
+    /// <summary>Set by an <see cref="InferencePlan"/>: the convolution that applies this ReLU to its output.</summary>
+    internal Conv2d? FusedInto { get; set; }
+
     public override Tensor Forward(Tensor x, bool training)
     {
         ArgumentNullException.ThrowIfNull(x);
+        if (!training && FusedInto is { } conv && conv.Absorbs(this))
+        {
+            // Applied by the convolution before it (inference plan): x already is max(x, 0).
+            _saved = null;
+            return x;
+        }
         var y = Tensor.Reuse(ref _y, x.ShapeArray);
         System.Numerics.Tensors.TensorPrimitives.Max(x.Span, 0f, y.Span);
         _saved = new Saved(y);

@@ -82,12 +82,21 @@ public sealed class Network
     }
 
     /// <summary>
+    /// Fuses the network for inference (<see cref="InferencePlan"/>: batch norms folded into the convolutions before them,
+    /// ReLUs applied to their outputs) until the plan is disposed or a training-mode forward runs. Inference-mode
+    /// <see cref="Forward"/> calls then give the same logits (within float rounding) in less time.
+    /// </summary>
+    public InferencePlan PrepareForInference() => InferencePlan.Prepare(Root);
+
+    /// <summary>
     /// Normalises consecutive batches of raw pixels and hands each batch's first index and logits (inference mode) to
-    /// <paramref name="onBatch"/>; with <paramref name="include"/>, only the batches (by index) it accepts.
+    /// <paramref name="onBatch"/>; runs under an <see cref="InferencePlan"/> prepared for the call. With
+    /// <paramref name="include"/>, only the batches (by index) it accepts.
     /// </summary>
     internal void ForEachBatchOfPixels(Tensor pixels, int batchSize, Action<int, Tensor> onBatch, Func<int, bool>? include = null)
     {
         if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "batchSize must be >= 1.");
+        using var plan = PrepareForInference();
         int n = pixels.N, sample = Channels * Height * Width;
         Tensor? x = null;
         for (int start = 0; start < n; start += batchSize)

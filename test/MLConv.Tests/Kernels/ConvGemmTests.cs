@@ -9,6 +9,7 @@ public sealed class ConvGemmTests
     [DataRow(40, 3, 8, 6, 1, 3, 1, 1)]   // small images: several samples share a column block, many blocks
     [DataRow(5, 4, 20, 8, 2, 3, 2, 1)]   // grouped, strided: one sample a block
     [DataRow(9, 6, 7, 5, 1, 1, 1, 0)]    // 1x1: the image is the column matrix
+    [DataRow(1, 16, 40, 8, 1, 3, 1, 1)]  // one large image: its im2col is spread over the threads
     public void ResultsDoNotDependOnTheThreadCount(int n, int cin, int hw, int cout, int groups, int k, int stride, int pad)
     {
         var g = new Window2d(k, k, stride, stride, pad, pad, pad, pad);
@@ -40,5 +41,40 @@ public sealed class ConvGemmTests
             CollectionAssert.AreEqual(one.DB, many.DB, $"db, {threads} threads");
             CollectionAssert.AreEqual(one.DX, many.DX, $"dX, {threads} threads");
         }
+    }
+}
+
+[TestClass]
+public sealed class ConvGemmInputGradientTests
+{
+    /// <summary>dX = col2im(Wᵀ·dY) against a naive scatter loop in double, on LeNet conv1's geometry (one input channel, 5x5, pad 2) and a strided grouped one.</summary>
+    [TestMethod]
+    [DataRow(3, 1, 28, 26, 6, 1, 5, 1, 2)]
+    [DataRow(64, 1, 28, 28, 6, 1, 5, 1, 2)]
+    [DataRow(2, 4, 11, 9, 6, 2, 3, 2, 1)]
+    public void InputGradientMatchesNaiveScatter(int n, int cin, int h, int w, int cout, int groups, int k, int stride, int pad)
+    {
+        var g = new Window2d(k, k, stride, stride, pad, pad, pad, pad);
+        var (oh, ow) = g.OutputSize(h, w);
+        var r = new Random(n * 7 + cin);
+        float[] Rand(int len) => [.. Enumerable.Range(0, len).Select(_ => (float)(r.NextDouble() * 2 - 1))];
+        int cg = cin / groups, mg = cout / groups;
+        float[] x = Rand(n * cin * h * w), wt = Rand(cout * cg * k * k), dy = Rand(n * cout * oh * ow);
+        float[] dw = new float[wt.Length], db = new float[cout], dx = Rand(x.Length);   // garbage in dx: it must be overwritten
+        ConvGemm.Backward(x, wt, dy, dw, db, dx, n, cin, h, w, cout, groups, g, oh, ow);
+        var expected = new double[x.Length];
+        for (int b = 0; b < n; b++)
+        for (int co = 0; co < cout; co++)
+        for (int i = 0; i < oh; i++)
+        for (int j = 0; j < ow; j++)
+        for (int c = 0; c < cg; c++)
+        for (int u = 0; u < k; u++)
+        for (int v = 0; v < k; v++)
+        {
+            int yy = i * stride - pad + u, xx = j * stride - pad + v, ci = co / mg * cg + c;
+            if (yy < 0 || yy >= h || xx < 0 || xx >= w) continue;
+            expected[((b * cin + ci) * h + yy) * w + xx] += wt[((co * cg + c) * k + u) * k + v] * dy[((b * cout + co) * oh + i) * ow + j];
+        }
+        for (int i = 0; i < x.Length; i++) Assert.AreEqual(expected[i], dx[i], 1e-4, $"dx[{i}]");
     }
 }

@@ -59,6 +59,10 @@ public sealed class DepthwiseConvTests
     [DataRow(2, 3, 7, 9, 2, 3, 2, 2, 1, 1, 1, 1)]
     [DataRow(3, 4, 8, 6, 1, 3, 3, 1, 2, 1, 2, 1)]
     [DataRow(1, 2, 9, 11, 3, 2, 2, 3, 1, 2, 1, 3)]
+    [DataRow(2, 5, 23, 30, 1, 3, 3, 2, 2, 1, 1, 1)]   // MobileNetV2's stride-2 3x3: column phases, a partial last vector
+    [DataRow(1, 6, 7, 7, 2, 3, 3, 1, 1, 1, 1, 1)]     // a 7x7 plane (narrower than one vector), multiplier 2
+    [DataRow(1, 3, 12, 41, 1, 3, 3, 1, 1, 1, 1, 1)]   // wide rows: several whole vectors and a tail
+    [DataRow(2, 2, 13, 17, 1, 5, 3, 3, 3, 2, 1, 2)]   // stride 3, dilation 2 across the columns
     public void ForwardAndBackwardMatchNaiveLoops(int n, int c, int h, int w, int mult, int kh, int kw, int sh, int sw, int ph, int dh, int dw)
     {
         var g = new Window2d(kh, kw, sh, sw, ph, ph, ph, ph, dh, dw);
