@@ -4,6 +4,7 @@
 // and ML.NET's own route (DnnFeaturizeImage(ResNet18) + LbfgsMaximumEntropy), and a table of accuracy and time is printed.
 // Usage: dotnet run --project samples/TransferLearning -c Release -- [FOLDER | --shapes] [--test-fraction 0.2] [--compare]
 //   --shapes writes a synthetic set first: 3 classes of RGB pictures that differ in shape (bar, cross, ring), not colour.
+//   --digits [--per-class 30,100] [--mnist data/mnist] compares the three routes on MNIST subsets instead (Digits.cs).
 using System.Diagnostics;
 using System.Globalization;
 using Microsoft.ML;
@@ -14,6 +15,9 @@ using MLConv.Training.Fitting;
 using MLConv.Transforms;
 
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+if (args.Contains("--digits"))
+    return Digits.Run(Arg("--mnist") ?? Path.Combine("data", "mnist"),
+        [.. (Arg("--per-class") ?? "30,100").Split(',').Select(v => int.Parse(v, CultureInfo.InvariantCulture))], seed: 1);
 string outDir = Path.GetFullPath(Path.Combine("artifacts", "transfer"));
 Directory.CreateDirectory(outDir);
 string folder = args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal)) ?? "";

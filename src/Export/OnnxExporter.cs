@@ -24,7 +24,8 @@ namespace MLConv.Export;
 /// Dropout → nothing (inference is the identity); Sequential → its layers in order; Softmax → Softmax;
 /// LocalResponseNorm → LRN; Reshape → Reshape to [0, shape…] (0 keeps the batch); Transpose → Transpose;
 /// Graph → its nodes in topological order, each reading the ONNX values of its inputs, with Concat → Concat
-/// and Sum → Sum.
+/// and Sum → Sum. A root Graph with several outputs (alone or in one-layer Sequentials) writes its first output as
+/// <c>logits</c> and the others after, under the graph's value names.
 /// Any other layer is refused with a <see cref="NotSupportedException"/> naming it, before anything is written.
 /// </para>
 /// <para>
@@ -129,10 +130,24 @@ public static class OnnxExporter
             x = b.Node("Mul", "", "input normalisation: (x - mean[c]) / std[c]", [x, inv]);
             normalized = true;
         }
-        string final = context.Emit(root, "", x);
+        var finals = context.EmitAll(root, "", x).ToArray();
+        string final = finals[0];
         if (final == InputName)
             final = b.Node("Identity", "", "the network is the identity at inference", [InputName]);
         b.RenameValue(final, LogitsName);
+        // A graph with several outputs: the others follow under the graph's names, each its own value.
+        var extra = OutputGraph(root) is { } outputGraph ? outputGraph.Outputs : [];
+        var extraShapes = extra.Count > 1 ? OutputGraph(root)!.OutputShapes([1, .. inputShape]) : [];
+        var extraNames = new List<string>();
+        for (int k = 1; k < extra.Count; k++)
+        {
+            string v = finals[k] == finals[0] ? LogitsName : finals[k];
+            if (v == InputName || v == LogitsName || finals[1..k].Contains(finals[k]))
+                v = b.Node("Identity", "", $"graph output '{extra[k]}'", [v]);
+            string name = b.ReserveUnique(extra[k].Replace('.', '_'));
+            b.RenameValue(v, name);
+            extraNames.Add(name);
+        }
 
         var g = b.Graph;
         g.Name = network?.Architecture ?? root.TypeName;
@@ -145,6 +160,8 @@ public static class OnnxExporter
             b.RenameValue(p, ProbabilitiesName);
             g.Output.Add(A.FloatValue(ProbabilitiesName, BatchDimension, logitsDims));
         }
+        for (int k = 0; k < extraNames.Count; k++)
+            g.Output.Add(A.FloatValue(extraNames[k], BatchDimension, [null, .. extraShapes[k + 1].Skip(1).Select(d => (long?)d)]));
 
         var model = new ModelProto
         {
@@ -164,6 +181,16 @@ public static class OnnxExporter
             AddMetadata(model, NormalizationKey, normalized ? "included" : IsIdentity(network.Normalization) ? "identity" : "not included");
         }
         return new Built(model, context.Folded, outShape);
+    }
+
+    /// <summary>
+    /// The <see cref="Graph"/> with several outputs that <paramref name="root"/> is (or holds as its only layer, through
+    /// one-layer Sequentials): its outputs after the first are exported too. Null for every other tree.
+    /// </summary>
+    internal static Graph? OutputGraph(Layer root)
+    {
+        while (root is Sequential { Count: 1 } s) root = s[0];
+        return root is Graph { Outputs.Count: > 1 } g ? g : null;
     }
 
     /// <summary>Metadata key telling whether the graph applies the input normalisation itself.</summary>

@@ -31,10 +31,10 @@ public static class OnnxVerifier
         bool rawPixels = File.Exists(onnxPath) && ReadsRawPixels(onnxPath);
         return Verify(x =>
         {
-            if (!rawPixels) return network.Forward(x, false);
+            if (!rawPixels) return [network.Forward(x, false)];
             var normalized = x.Clone();
             network.Normalize(normalized);
-            return network.Forward(normalized, false);
+            return [network.Forward(normalized, false)];
         }, onnxPath, inputs);
     }
 
@@ -46,7 +46,7 @@ public static class OnnxVerifier
         ArgumentNullException.ThrowIfNull(inputs);
         if (inputs.Rank != 4)
             throw new ArgumentException($"inputs must be [N, C, H, W]; got [{inputs.ShapeString}].", nameof(inputs));
-        return Verify(x => root.Forward(x, false), onnxPath, inputs);
+        return Verify(x => OnnxExporter.OutputGraph(root) is { } g ? g.ForwardAll(x, false) : [root.Forward(x, false)], onnxPath, inputs);
     }
 
     private static bool ReadsRawPixels(string onnxPath)
@@ -62,15 +62,25 @@ public static class OnnxVerifier
         }
     }
 
-    private static OnnxVerificationReport Verify(Func<Tensor, Tensor> forward, string onnxPath, Tensor inputs)
+    /// <summary><paramref name="forward"/> gives the logits, then the extra outputs of a graph with several (in the file's order after logits and probabilities).</summary>
+    private static OnnxVerificationReport Verify(Func<Tensor, IReadOnlyList<Tensor>> forward, string onnxPath, Tensor inputs)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(onnxPath);
         if (!File.Exists(onnxPath)) throw new FileNotFoundException($"No ONNX model at '{onnxPath}'.", onnxPath);
         inputs.ThrowIfNotFinite(nameof(inputs));
 
-        var logits = forward(inputs).Clone();
+        var outputs = forward(inputs).Select(t => t.Clone()).ToList();
+        var logits = outputs[0];
         var reference = new Dictionary<string, Tensor>(StringComparer.Ordinal) { [OnnxExporter.LogitsName] = logits };
         if (logits.Rank == 2) reference[OnnxExporter.ProbabilitiesName] = Rows.Softmax(logits);
+        if (outputs.Count > 1)
+        {
+            var names = global::Onnx.ModelProto.Parser.ParseFrom(File.ReadAllBytes(onnxPath)).Graph.Output
+                .Select(o => o.Name).Where(n => n is not (OnnxExporter.LogitsName or OnnxExporter.ProbabilitiesName)).ToList();
+            if (names.Count != outputs.Count - 1)
+                throw new InvalidDataException($"The model at '{onnxPath}' has {names.Count} outputs besides logits and probabilities; the layers give {outputs.Count - 1}.");
+            for (int k = 1; k < outputs.Count; k++) reference[names[k - 1]] = outputs[k];
+        }
 
         var results = new Dictionary<string, IReadOnlyList<OutputComparison>>(StringComparer.Ordinal);
         var unavailable = new Dictionary<string, string>(StringComparer.Ordinal);

@@ -111,9 +111,12 @@ public sealed class CnnEstimator : IEstimator<CnnTransformer>
         new(network.Root, network.Channels, network.Height, network.Width, network.ClassNames, norm) { Architecture = network.Architecture };
 
     /// <summary>
-    /// Transfer learning: the pretrained features (its own normalisation when it has one) and a new head. Frozen (the
-    /// default), the features of every image are computed once and only the head trains on them; the trained head then
-    /// sits on the frozen features in one network. Fine-tuned, the whole network trains on the images.
+    /// Transfer learning: the pretrained features (its own normalisation when it has one) and a new head. What is frozen
+    /// (everything by default; before <see cref="CnnTrainerOptions.FreezeBefore"/>, or all but the last
+    /// <see cref="CnnTrainerOptions.TrainLastLayers"/>) and comes first is run once per image: its outputs are computed
+    /// once, the trainable rest (with the head) trains on them, and then sits on the frozen part in one network — unless
+    /// part of the base trains and image augmentation is asked for, when the whole network trains on augmented images with
+    /// the frozen part in inference mode. Fine-tuned (<see cref="CnnTrainerOptions.FineTunePretrained"/>), everything trains.
     /// </summary>
     private static (Network, TrainingResult) FitPretrained(IChannel ch, CnnTrainerOptions o, ImageShape shape, string[] classNames, Training.Tensors.Tensor images,
         int[] labels, Training.Tensors.Tensor? vx, int[]? vy, IProgress<TrainingProgress> progress)
@@ -126,27 +129,34 @@ public sealed class CnnEstimator : IEstimator<CnnTransformer>
         var featureShape = TransferLearning.FeatureShape(pretrained.Features, c, h, w);
         var head = TransferLearning.Head(featureShape, classNames.Length, o.HeadDropout, o.Trainer.Seed);
         string arch = $"{pretrained.Name}+head";
-        if (o.FineTunePretrained)
+        bool partial = o.FreezeBefore is not null || o.TrainLastLayers is not null;
+        var body = o.FreezeBefore is { } before ? TransferLearning.FreezeBefore(pretrained.Features, before)
+            : o.TrainLastLayers is { } last ? TransferLearning.FreezeAllButLast(pretrained.Features, last)
+            : o.FineTunePretrained ? pretrained.Features
+            : new Sequential(new Frozen(pretrained.Features));
+        var whole = new Network(new Sequential([.. body.Layers, .. head.Layers]), c, h, w, classNames, norm) { Architecture = arch };
+        long trainable = whole.Parameters.Where(p => p.Trainable).Sum(p => (long)p.Value.Length);
+        if (body[0] is not Frozen frozen || (partial && o.Trainer.Augments))
         {
-            var whole = new Network(new Sequential([pretrained.Features, .. head.Layers]), c, h, w, classNames, norm) { Architecture = arch };
-            ch.Info(MessageSensitivity.None, $"TrainCnn: fine-tuning {arch}, {whole.ParameterCount:N0} parameters, {labels.Length} training rows, {o.Trainer.Epochs} epochs");
+            ch.Info(MessageSensitivity.None, $"TrainCnn: fine-tuning {arch}, {trainable:N0} of {whole.ParameterCount:N0} parameters, {labels.Length} training rows, {o.Trainer.Epochs} epochs");
             return (whole, new Trainer(o.Trainer).Fit(whole, images, labels, vx, vy, progress, o.CancellationToken));
         }
 
-        ch.Info(MessageSensitivity.None, $"TrainCnn: computing {pretrained.Name}'s features [{string.Join(", ", featureShape)}] of {labels.Length + (vy?.Length ?? 0)} images once");
-        var features = TransferLearning.ComputeFeatures(pretrained.Features, images, norm, cancellationToken: o.CancellationToken);
-        var vFeatures = vx is null ? null : TransferLearning.ComputeFeatures(pretrained.Features, vx, norm, cancellationToken: o.CancellationToken);
-        var headOnly = featureShape.Length == 3
-            ? new Network(head, featureShape[0], featureShape[1], featureShape[2], classNames)
-            : throw new NotSupportedException($"Features of shape [{string.Join(", ", featureShape)}] per image: a frozen base must end in [C, H, W] activations.");
-        var headOptions = o.Trainer.Clone();
-        headOptions.RandomShift = 0;
-        headOptions.HorizontalFlip = false;
-        ch.Info(MessageSensitivity.None, $"TrainCnn: training the head ({headOnly.ParameterCount:N0} parameters) on frozen {pretrained.Name} features, {o.Trainer.Epochs} epochs");
-        var result = new Trainer(headOptions).Fit(headOnly, features, labels, vFeatures, vy, progress, o.CancellationToken);
-        var network = new Network(new Sequential([new Frozen(pretrained.Features), .. head.Layers]), c, h, w, classNames, norm)
-            { Architecture = arch };
-        return (network, result);
+        var frozenShape = TransferLearning.FeatureShape(frozen, c, h, w);
+        if (frozenShape.Length != 3)
+            throw new NotSupportedException($"Frozen activations of shape [{string.Join(", ", frozenShape)}] per image: a frozen part must end in [C, H, W] activations.");
+        ch.Info(MessageSensitivity.None, $"TrainCnn: computing the frozen part of {pretrained.Name} [{string.Join(", ", frozenShape)}] for {labels.Length + (vy?.Length ?? 0)} images once");
+        var cached = TransferLearning.ComputeFeatures(frozen, images, norm, cancellationToken: o.CancellationToken);
+        var vCached = vx is null ? null : TransferLearning.ComputeFeatures(frozen, vx, norm, cancellationToken: o.CancellationToken);
+        var rest = new Network(new Sequential([.. body.Layers.Skip(1), .. head.Layers]), frozenShape[0], frozenShape[1], frozenShape[2], classNames);
+        var restOptions = o.Trainer.Clone();
+        restOptions.RandomShift = 0;
+        restOptions.HorizontalFlip = false;
+        restOptions.RandomCropScale = 1;
+        restOptions.Brightness = restOptions.Contrast = restOptions.Saturation = 0;
+        ch.Info(MessageSensitivity.None, $"TrainCnn: training {trainable:N0} parameters on the frozen {pretrained.Name} activations, {o.Trainer.Epochs} epochs");
+        var result = new Trainer(restOptions).Fit(rest, cached, labels, vCached, vy, progress, o.CancellationToken);
+        return (whole, result);
     }
 
     /// <summary>Per-channel mean and standard deviation of the training pixels (std floored at 1e-6).</summary>

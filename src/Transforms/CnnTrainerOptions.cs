@@ -55,6 +55,21 @@ public sealed class CnnTrainerOptions
     /// per image and reused every epoch — only the head trains (image augmentation does not apply then). True: every layer trains.
     /// </summary>
     public bool FineTunePretrained { get; set; }
+    /// <summary>
+    /// Fine-tunes part of the pretrained network: everything before this stays frozen (inference mode, weights kept) and the
+    /// rest trains with the head. A graph node's name (the layers its inputs come from freeze), a graph value's name (it
+    /// and what it is computed from freeze) or, for a chain, a layer index. Implies fine-tuning; null (default): see
+    /// <see cref="FineTunePretrained"/>.
+    /// </summary>
+    public string? FreezeBefore { get; set; }
+    /// <summary>
+    /// Fine-tunes only the last N layers with parameters of the pretrained network (each convolution, batch norm, linear
+    /// counts once), with the head; the layers before them stay frozen. Implies fine-tuning; null (default): see
+    /// <see cref="FineTunePretrained"/>. With either option, when the trainable part reads one activation of the frozen
+    /// part (a cut between residual blocks) and no image augmentation is set (RandomShift = 0 among them), the frozen
+    /// part runs once per image and only the rest trains per epoch; with augmentation, the frozen part runs every batch.
+    /// </summary>
+    public int? TrainLastLayers { get; set; }
     /// <summary>Dropout before the new head's Linear layer (pretrained networks only).</summary>
     public double HeadDropout { get; set; } = 0.2;
 
@@ -110,6 +125,12 @@ public sealed class CnnTrainerOptions
         if (Normalization == PixelNormalization.Custom && (Mean is null || Std is null || Mean.Length != Std.Length || Mean.Length != (Channels ?? Mean.Length) || Std.Any(s => !(s > 0))))
             throw new ArgumentException($"Custom normalization needs Mean and Std with one value per channel ({(Channels is { } c ? c.ToString(System.Globalization.CultureInfo.InvariantCulture) : "as many as the images have")}) each, Std > 0.", nameof(Normalization));
         if (!(HeadDropout >= 0 && HeadDropout < 1)) throw new ArgumentOutOfRangeException(nameof(HeadDropout), HeadDropout, "HeadDropout must be in [0, 1).");
+        if (FreezeBefore is not null && TrainLastLayers is not null)
+            throw new ArgumentException("Set either FreezeBefore or TrainLastLayers, not both.", nameof(FreezeBefore));
+        if (FreezeBefore is { } fb && string.IsNullOrWhiteSpace(fb)) throw new ArgumentException("FreezeBefore must name a graph node or value, or a layer index.", nameof(FreezeBefore));
+        if (TrainLastLayers is < 0) throw new ArgumentOutOfRangeException(nameof(TrainLastLayers), TrainLastLayers, "TrainLastLayers must be >= 0.");
+        if ((FreezeBefore is not null || TrainLastLayers is not null) && PretrainedModel is null)
+            throw new ArgumentException("FreezeBefore and TrainLastLayers apply to a PretrainedModel; none is set.", nameof(PretrainedModel));
         if (PretrainedModel is not null && (CustomArchitecture is not null))
             throw new ArgumentException("Set either PretrainedModel or CustomArchitecture, not both.", nameof(PretrainedModel));
         if (Trainer is null) throw new ArgumentNullException(nameof(Trainer), "Trainer must hold the trainer's options.");

@@ -127,6 +127,29 @@ public sealed class TransferLearningTests
         Assert.IsGreaterThanOrEqualTo(0.85, accuracy, $"test accuracy: {accuracy:P1}");
     }
 
+    /// <summary>
+    /// TrainLastLayers = 1 and FreezeBefore = "3" (the second convolution's index): the first convolution stays, the second
+    /// trains — on the frozen part's outputs computed once, or on shifted images through the frozen part every batch.
+    /// </summary>
+    [TestMethod]
+    [DataRow("mlconv", "last", 0)]
+    [DataRow("onnx", "before", 0)]
+    [DataRow("mlconv", "last", 1)]
+    public void PartialFineTuningFreezesWhatComesBefore(string format, string how, int shift)
+    {
+        var options = Options(format == "mlconv" ? _mlconv : _onnx);
+        if (how == "last") options.TrainLastLayers = 1; else options.FreezeBefore = "3";
+        options.Trainer.RandomShift = shift;
+        var (model, accuracy) = Fit(options);
+        using var _ = model;
+        Assert.IsInstanceOfType<Frozen>(model.Network.Root[0]);
+        var convs = model.Network.Root.Descendants().OfType<Conv2d>().ToList();
+        var pretrainedConvs = _pretrained.Root.Descendants().OfType<Conv2d>().ToList();
+        CollectionAssert.AreEqual(pretrainedConvs[0].Weight.Value.Span.ToArray(), convs[0].Weight.Value.Span.ToArray(), "the frozen convolution is unchanged");
+        CollectionAssert.AreNotEqual(pretrainedConvs[1].Weight.Value.Span.ToArray(), convs[1].Weight.Value.Span.ToArray(), "the last convolution trains");
+        Assert.IsGreaterThanOrEqualTo(0.85, accuracy, $"test accuracy: {accuracy:P1}");
+    }
+
     [TestMethod]
     public void FeatureExtractorCutsBeforeTheClassifier()
     {

@@ -18,6 +18,11 @@ internal sealed class OnnxExportContext(OnnxExportOptions options)
         (OnnxLayerMappings.For(layer.GetType()) ?? throw new NotSupportedException($"Layer {Describe(path)} {layer} has no ONNX mapping."))
             .Export(layer, this, path, inputs);
 
+    /// <summary>Emits <paramref name="layer"/> and returns every value it gives (<see cref="OnnxLayerMapping.ExportAll"/>).</summary>
+    public IReadOnlyList<string> EmitAll(Layer layer, string path, params IReadOnlyList<string> inputs) =>
+        (OnnxLayerMappings.For(layer.GetType()) ?? throw new NotSupportedException($"Layer {Describe(path)} {layer} has no ONNX mapping."))
+            .ExportAll(layer, this, path, inputs);
+
     public static string Join(string path, string name) => path.Length == 0 ? name : path + "." + name;
 
     public static string Join(string path, int index) => Join(path, index.ToString(CultureInfo.InvariantCulture));

@@ -19,18 +19,25 @@ internal sealed class OnnxGraphBuilder
     public void ReserveValue(string name) => _valueNames.Add(name);
 
     /// <summary>Adds a node with one output and returns the output's value name.</summary>
-    public string Node(string opType, string layerPath, string docString, IEnumerable<string> inputs, params AttributeProto[] attributes)
+    public string Node(string opType, string layerPath, string docString, IEnumerable<string> inputs, params AttributeProto[] attributes) =>
+        Node(opType, layerPath, docString, inputs, 1, attributes)[0];
+
+    /// <summary>Adds a node with <paramref name="outputs"/> outputs ("…_output_0", "…_output_1", …) and returns their value names.</summary>
+    public string[] Node(string opType, string layerPath, string docString, IEnumerable<string> inputs, int outputs, params AttributeProto[] attributes)
     {
         string baseName = "/" + layerPath.Replace('.', '/') + (layerPath.Length == 0 ? "" : "/") + opType;
         string name = Unique(_nodeNames, baseName);
-        string output = Unique(_valueNames, name + "_output_0");
         var node = new NodeProto { Name = name, OpType = opType, DocString = docString };
         node.Input.AddRange(inputs);
-        node.Output.Add(output);
+        var names = new string[outputs];
+        for (int k = 0; k < outputs; k++) node.Output.Add(names[k] = Unique(_valueNames, $"{name}_output_{k}"));
         node.Attribute.AddRange(attributes);
         Graph.Node.Add(node);
-        return output;
+        return names;
     }
+
+    /// <summary>Reserves <paramref name="name"/>, or the name with the first free suffix "_k", and returns it.</summary>
+    public string ReserveUnique(string name) => Unique(_valueNames, name);
 
     /// <summary>Adds a FLOAT initializer and returns its (unique) name.</summary>
     public string Initializer(string name, ReadOnlySpan<float> values, params ReadOnlySpan<long> dims)

@@ -6,7 +6,16 @@ namespace MLConv.Export.Onnx;
 
 /// <summary>A model read by <see cref="OnnxImporter"/>: its layers as a Sequential (a chain, or one <see cref="Graph"/>), its one input and the output read.</summary>
 /// <param name="InputShape">The graph input's dims; a symbolic dimension is -1.</param>
-public sealed record OnnxImportedModel(Sequential Root, string InputName, int[] InputShape, string OutputName, long Opset, long IrVersion);
+/// <param name="OutputName">The (first) output read.</param>
+public sealed record OnnxImportedModel(Sequential Root, string InputName, int[] InputShape, string OutputName, long Opset, long IrVersion)
+{
+    /// <summary>Every output read, in the file's order: one, or all of them when they do not lie on one path (then Root holds one Graph with these outputs).</summary>
+    public IReadOnlyList<string> OutputNames { get; init; } = [OutputName];
+
+    /// <summary>The values of <see cref="OutputNames"/> for <paramref name="x"/>, in order.</summary>
+    public IReadOnlyList<Tensor> ForwardAll(Tensor x, bool training = false) =>
+        Root.Count == 1 && Root[0] is Graph { Outputs.Count: > 1 } g ? g.ForwardAll(x, training) : [Root.Forward(x, training)];
+}
 
 /// <summary>How <see cref="OnnxImporter"/> reads a model whose file pins sizes the network does not depend on.</summary>
 public sealed record OnnxImportOptions
@@ -42,7 +51,8 @@ public sealed record OnnxImportOptions
 /// nodes; exporters' shape chains and weight preprocessing fold away). Shape of an activation is a constant whose
 /// batch entry is a mark Reshape reads as "keep the batch" (x.view(x.size(0), -1) imports as a Reshape).
 /// Of several graph outputs the one computed from all the others is read (MLConv's own "probabilities"
-/// after "logits"); nodes it does not depend on are dropped. Legacy attributes of old opsets (is_test,
+/// after "logits"); nodes it does not depend on are dropped. Outputs that do not lie on one path are all read, as the
+/// outputs of one Graph (<see cref="OnnxImportedModel.ForwardAll"/>). A node of several outputs (Split) is one Graph node. Legacy attributes of old opsets (is_test,
 /// spatial = 1, broadcast, consumed_inputs) are accepted; anything else unknown is refused with a
 /// <see cref="NotSupportedException"/> naming the node and its operator. <see cref="OnnxImportOptions"/> frees
 /// sizes a file pins (a batch fixed at 1, a global pool written as a fixed-window AveragePool).
@@ -89,12 +99,12 @@ public static class OnnxImporter
         reader.SetInput(input.Name, [.. inputShape.Select(d => d < 0 ? 1 : d)]);
         if (options.FreeBatch && inputShape.Length > 0) inputShape[0] = -1;
         foreach (var node in graph.Node) reader.Read(node);
-        var (root, output) = reader.Build([.. graph.Output.Select(o => o.Name)]);
-        return new OnnxImportedModel(root, input.Name, inputShape, output, opset, model.IrVersion);
+        var (root, outputs) = reader.Build([.. graph.Output.Select(o => o.Name)]);
+        return new OnnxImportedModel(root, input.Name, inputShape, outputs[0], opset, model.IrVersion) { OutputNames = outputs };
     }
 
-    /// <summary>A layer node read from ONNX: its (unique, dot-free) name, layer, activation inputs and output.</summary>
-    private sealed record Pending(string Name, Layer Layer, string[] Inputs, string Output);
+    /// <summary>A layer node read from ONNX: its (unique, dot-free) name, layer, activation inputs and outputs.</summary>
+    private sealed record Pending(string Name, Layer Layer, string[] Inputs, string[] Outputs);
 
     private sealed class GraphReader(long opset, OnnxImportOptions options)
     {
@@ -170,7 +180,7 @@ public static class OnnxImporter
                     read = mapping.Import(reader);
                 }
                 reader.ThrowOnUnread();
-                if (mapping?.IgnoresExtraOutputs != true && node.Output.Skip(1).Any(o => o.Length > 0))
+                if (mapping?.IgnoresExtraOutputs != true && read.Layer is not MultiOutputLayer && node.Output.Skip(1).Any(o => o.Length > 0))
                     throw new NotSupportedException($"{what}: extra outputs ({string.Join(", ", node.Output.Skip(1))}) are not supported.");
                 if (read.Layer is null) _alias[node.Output[0]] = read.Inputs[0];
                 else AddNode(node, read.Layer, read.Inputs);
@@ -185,19 +195,25 @@ public static class OnnxImporter
         private void AddNode(NodeProto node, Layer layer, string[] inputs)
         {
             string output = node.Output[0];
+            string[] outputs = layer is MultiOutputLayer ? [.. node.Output] : [output];
             int[][] shapes = [.. inputs.Select(v => _shapes[v])];
-            _shapes[output] = layer is MultiInputLayer m ? m.OutputShape(shapes) : layer.OutputShape(shapes[0]);
+            if (layer is MultiOutputLayer mo)
+            {
+                var ys = mo.OutputShapes(shapes[0]);
+                for (int k = 0; k < outputs.Length; k++) _shapes[outputs[k]] = ys[k];
+            }
+            else _shapes[output] = layer is MultiInputLayer m ? m.OutputShape(shapes) : layer.OutputShape(shapes[0]);
             string name = (node.Name.Length > 0 ? node.Name : output).Replace('.', '_');
             if (!_names.Add(name))
                 for (int k = 1; ; k++)
                     if (_names.Add($"{name}_{k}")) { name = $"{name}_{k}"; break; }
-            var pending = new Pending(name, layer, inputs, output);
+            var pending = new Pending(name, layer, inputs, outputs);
             _nodes.Add(pending);
-            _writer[output] = pending;
+            foreach (var o in outputs) _writer[o] = pending;
         }
 
-        /// <summary>The graph output computed from all the others, with the nodes it depends on.</summary>
-        public (Sequential Root, string OutputName) Build(IReadOnlyList<string> graphOutputs)
+        /// <summary>The graph output computed from all the others, or else every output, with the nodes they depend on.</summary>
+        public (Sequential Root, string[] OutputNames) Build(IReadOnlyList<string> graphOutputs)
         {
             if (graphOutputs.Count == 0) throw new NotSupportedException("The graph has no output.");
             foreach (var o in graphOutputs)
@@ -207,21 +223,28 @@ public static class OnnxImporter
             int chosen = Enumerable.Range(0, graphOutputs.Count)
                 .FirstOrDefault(i => graphOutputs.All(o => ancestors[i].Contains(Resolve(o))), -1);
             if (chosen < 0)
-                throw new NotSupportedException($"The graph outputs ({string.Join(", ", graphOutputs)}) do not lie on one path; one output, or outputs each computed from the next, are supported.");
+            {
+                // Outputs on several paths: one Graph with all of them.
+                string[] values = [.. graphOutputs.Select(Resolve)];
+                if (values.Distinct(StringComparer.Ordinal).Count() != values.Length || values.Contains(_input))
+                    throw new NotSupportedException($"The graph outputs ({string.Join(", ", graphOutputs)}) repeat a value or the input; distinct computed outputs are supported.");
+                var all = _nodes.Where(n => n.Outputs.Any(o => ancestors.Any(a => a.Contains(o)))).ToList();
+                return (new Sequential(new Graph(_input, all.Select(n => new GraphNode(n.Name, n.Layer, n.Inputs, n.Outputs)), values)), [.. graphOutputs]);
+            }
             string output = Resolve(graphOutputs[chosen]);
-            var keep = _nodes.Where(n => ancestors[chosen].Contains(n.Output)).ToList();
+            var keep = _nodes.Where(n => n.Outputs.Any(ancestors[chosen].Contains)).ToList();
 
             string current = _input;
             bool chain = true;
             foreach (var n in keep)
             {
-                chain &= n.Layer is not MultiInputLayer && n.Inputs.Length == 1 && n.Inputs[0] == current;
-                current = n.Output;
+                chain &= n.Layer is not (MultiInputLayer or MultiOutputLayer) && n.Inputs.Length == 1 && n.Inputs[0] == current;
+                current = n.Outputs[0];
             }
             var root = chain && current == output
                 ? new Sequential(keep.Select(n => n.Layer))
-                : new Sequential(new Graph(_input, keep.Select(n => new GraphNode(n.Name, n.Layer, n.Inputs, n.Output)), output));
-            return (root, graphOutputs[chosen]);
+                : new Sequential(new Graph(_input, keep.Select(n => new GraphNode(n.Name, n.Layer, n.Inputs, n.Outputs)), output));
+            return (root, [graphOutputs[chosen]]);
         }
 
         /// <summary>The value and every activation it is computed from.</summary>

@@ -21,6 +21,13 @@ internal abstract class OnnxLayerMapping
     /// <summary>Emits the nodes of <paramref name="layer"/> reading <paramref name="inputs"/> and returns the name of its output value.</summary>
     public abstract string Export(Layer layer, OnnxExportContext context, string path, IReadOnlyList<string> inputs);
 
+    /// <summary>
+    /// Emits the nodes of <paramref name="layer"/> and returns every value it gives: one for most layers, one per output of a
+    /// <see cref="MultiOutputLayer"/> or of a <see cref="Graph"/> with several outputs.
+    /// </summary>
+    public virtual IReadOnlyList<string> ExportAll(Layer layer, OnnxExportContext context, string path, IReadOnlyList<string> inputs) =>
+        [Export(layer, context, path, inputs)];
+
     /// <summary>Reads one node whose operator is in <see cref="Imports"/>.</summary>
     public virtual ImportedLayer Import(OnnxNodeReader node) =>
         throw new NotSupportedException($"{node.What}: {GetType().Name} reads no operator.");
@@ -51,9 +58,15 @@ internal abstract class OnnxLayerMapping<T> : OnnxLayerMapping where T : Layer
     public sealed override string Export(Layer layer, OnnxExportContext context, string path, IReadOnlyList<string> inputs) =>
         Export((T)layer, context, path, inputs);
 
+    public sealed override IReadOnlyList<string> ExportAll(Layer layer, OnnxExportContext context, string path, IReadOnlyList<string> inputs) =>
+        ExportAll((T)layer, context, path, inputs);
+
     protected virtual (int Opset, string Why) RequiredOpset(T layer, string where) => (OnnxVersions.MinOpset, "");
 
     protected abstract string Export(T layer, OnnxExportContext context, string path, IReadOnlyList<string> inputs);
+
+    protected virtual IReadOnlyList<string> ExportAll(T layer, OnnxExportContext context, string path, IReadOnlyList<string> inputs) =>
+        [Export(layer, context, path, inputs)];
 }
 
 /// <summary>The registry of <see cref="OnnxLayerMapping"/>s: by layer type (export) and by operator (import).</summary>

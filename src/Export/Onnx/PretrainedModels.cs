@@ -16,7 +16,11 @@ public static class PretrainedModels
     /// <summary>ResNet-18's input (BGR planes of 0..255 pixels minus a mean image, as the package's ResNetPreprocess.onnx makes them from RGB) and its pooled-feature output.</summary>
     public const string ResNet18Input = "Input247", ResNet18Features = "Pooling395_Output_0";
 
+    /// <summary>The input (RGB planes of 0..255 pixels, [1, 3, 224, 224]) and output (BGR planes minus the mean image) of the package's ResNetPreprocess.onnx.</summary>
+    public const string PreprocessInput = "OriginalInput", PreprocessOutput = "PreprocessedInput";
+
     private static readonly string[] ResNet18RelativePath = ["DnnImageModels", "ResNet18Onnx", "ResNet18.onnx"];
+    private static readonly string[] PreprocessRelativePath = ["DnnImageModels", "ResNetPrepOnnx", "ResNetPreprocess.onnx"];
 
     /// <summary>
     /// The path of ResNet18.onnx: next to the application (<see cref="AppContext.BaseDirectory"/>, where the
@@ -32,11 +36,19 @@ public static class PretrainedModels
     /// <summary>The path of ResNet18.onnx as <see cref="ResNet18OnnxPath"/> finds it, or null when absent.</summary>
     public static string? TryResNet18OnnxPath() => ResNet18Candidates().FirstOrDefault(File.Exists);
 
-    private static IEnumerable<string> ResNet18Candidates()
+    /// <summary>
+    /// The path of the package's ResNetPreprocess.onnx (RGB → BGR by Split and Concat, then Sub of a 224×224 mean image),
+    /// looked for as <see cref="ResNet18OnnxPath"/> looks for ResNet18.onnx, or null when absent.
+    /// </summary>
+    public static string? TryResNetPreprocessOnnxPath() => Candidates(PreprocessRelativePath).FirstOrDefault(File.Exists);
+
+    private static IEnumerable<string> ResNet18Candidates() => Candidates(ResNet18RelativePath);
+
+    private static IEnumerable<string> Candidates(string[] relativePath)
     {
-        yield return Path.Combine([AppContext.BaseDirectory, .. ResNet18RelativePath]);
+        yield return Path.Combine([AppContext.BaseDirectory, .. relativePath]);
         foreach (var cache in PackageCaches())
-            yield return Path.Combine([cache, ResNet18Package.ToLowerInvariant(), ResNet18PackageVersion, "tools", .. ResNet18RelativePath]);
+            yield return Path.Combine([cache, ResNet18Package.ToLowerInvariant(), ResNet18PackageVersion, "tools", .. relativePath]);
     }
 
     private static IEnumerable<string> PackageCaches()

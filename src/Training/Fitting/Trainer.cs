@@ -117,7 +117,7 @@ public sealed class Trainer
             _sample = network.Channels * network.Height * network.Width;
             _order = new int[images.N];
             _batchLabels = new int[o.BatchSize];
-            _unshifted = new float[o.RandomShift > 0 ? _sample : 0];
+            _unshifted = new float[o.RandomShift > 0 || o.RandomCropScale < 1 ? _sample : 0];
             if (o.EffectiveGradientShards > 1 || comm.Size > 1)
                 _parallel = new DataParallelStep(network, network.Parameters.Where(p => p.Trainable), comm, o.EffectiveGradientShards);
         }
@@ -179,13 +179,23 @@ public sealed class Trainer
             return (lossSum / seen, (double)correct / seen, lr);
         }
 
-        /// <summary>The examples at <paramref name="indices"/>, randomly shifted and mirrored when augmenting, normalised; their labels in _batchLabels.</summary>
+        /// <summary>
+        /// The examples at <paramref name="indices"/>, augmented as the options say (in this order: random resized crop,
+        /// shift, mirror, colour jitter), normalised; their labels in _batchLabels.
+        /// </summary>
         private Tensor NextBatch(ReadOnlySpan<int> indices, Random rng)
         {
             var net = _network;
             var x = Tensor.Reuse(ref _batch, indices.Length, net.Channels, net.Height, net.Width);
             Rows.Gather<float>(_images.Span, _sample, indices, x.Span);
             Rows.Gather<int>(_labels, 1, indices, _batchLabels);
+            if (_o.RandomCropScale < 1)
+                for (int i = 0; i < indices.Length; i++)
+                {
+                    var row = x.Data.AsSpan(i * _sample, _sample);
+                    row.CopyTo(_unshifted);
+                    Augmentation.RandomResizedCrop(_unshifted, row, net.Channels, net.Height, net.Width, _o.RandomCropScale, rng);
+                }
             int s = _o.RandomShift;
             if (s > 0)
                 for (int i = 0; i < indices.Length; i++)
@@ -199,6 +209,9 @@ public sealed class Trainer
                 for (int i = 0; i < indices.Length; i++)
                     if (rng.Next(2) == 1)
                         for (int r = 0; r < net.Channels * net.Height; r++) x.Data.AsSpan((i * net.Channels * net.Height + r) * net.Width, net.Width).Reverse();
+            if (_o.Brightness > 0 || _o.Contrast > 0 || _o.Saturation > 0)
+                for (int i = 0; i < indices.Length; i++)
+                    Augmentation.ColorJitter(x.Data.AsSpan(i * _sample, _sample), net.Channels, net.Height * net.Width, _o.Brightness, _o.Contrast, _o.Saturation, rng);
             net.Normalize(x);
             return x;
         }

@@ -76,6 +76,7 @@ internal static class TrainingCheckpoint
         ["seed"] = o.Seed, ["batchSize"] = o.BatchSize, ["optimizer"] = o.Optimizer.ToString(), ["learningRate"] = o.LearningRate,
         ["momentum"] = o.Momentum, ["nesterov"] = o.Nesterov, ["weightDecay"] = o.WeightDecay, ["schedule"] = o.Schedule.ToString(),
         ["stepSize"] = o.StepSize, ["stepGamma"] = o.StepGamma, ["warmupEpochs"] = o.WarmupEpochs, ["randomShift"] = o.RandomShift, ["horizontalFlip"] = o.HorizontalFlip,
+        ["randomCropScale"] = o.RandomCropScale, ["brightness"] = o.Brightness, ["contrast"] = o.Contrast, ["saturation"] = o.Saturation,
         ["minLastBatchSize"] = o.MinLastBatchSize, ["epochs"] = o.Epochs, ["gradientShards"] = o.EffectiveGradientShards,
     };
 

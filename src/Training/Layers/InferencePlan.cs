@@ -60,7 +60,7 @@ public sealed class InferencePlan : IDisposable
                     list.Add(node);
                 }
             GraphNode? OnlyReader(string value) =>
-                value != graph.Output && readers.TryGetValue(value, out var list) && list.Count == 1 && list[0].Inputs.Count == 1 ? list[0] : null;
+                !graph.Outputs.Contains(value) && readers.TryGetValue(value, out var list) && list.Count == 1 && list[0].Inputs.Count == 1 ? list[0] : null;
             foreach (var node in graph.Nodes)
                 if (node.Layer is Conv2d conv)
                 {

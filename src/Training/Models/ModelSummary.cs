@@ -83,6 +83,13 @@ public sealed class ModelSummary
                         y = m.OutputShape(ins);
                         rows.Add(new SummaryRow(p, childDepth, m.ToString(), y, m.Parameters.Sum(q => (long)q.Value.Length), m.MultiplyAccumulates(ins), (r.RH, r.RW)));
                     }
+                    else if (node.Layer is MultiOutputLayer mo)
+                    {
+                        var ys = mo.OutputShapes(shapes[node.Inputs[0]]);
+                        for (int k = 1; k < ys.Count; k++) (shapes[node.Outputs[k]], fields[node.Outputs[k]]) = (ys[k], r);
+                        y = ys[0];
+                        rows.Add(new SummaryRow(p, childDepth, mo.ToString(), y, mo.Parameters.Sum(q => (long)q.Value.Length), mo.MultiplyAccumulates(shapes[node.Inputs[0]]), (r.RH, r.RW)));
+                    }
                     else y = Walk(node.Layer, p, childDepth, shapes[node.Inputs[0]], ref r, rows);
                     shapes[node.Output] = y;
                     fields[node.Output] = r;

@@ -46,6 +46,88 @@ public static class TransferLearning
     }
 
     /// <summary>
+    /// <paramref name="features"/> with everything before <paramref name="before"/> frozen (<see cref="Frozen"/>: inference
+    /// mode, parameters not trained), the rest trainable. In a graph <paramref name="before"/> names a node (the nodes its
+    /// inputs are computed from freeze) or a value (it and the nodes it is computed from freeze); in a chain it is a layer's
+    /// index ("3": layers 0–2 freeze). When the trainable part reads one value of the frozen part (a cut between two
+    /// residual blocks), the result is [Frozen(the part before), the rest]: the frozen part's outputs can then be computed
+    /// once (<see cref="ComputeFeatures"/>). Otherwise the frozen nodes' layers are wrapped in place. The result shares
+    /// the layers (and weights) of <paramref name="features"/>.
+    /// </summary>
+    public static Sequential FreezeBefore(Sequential features, string before)
+    {
+        ArgumentNullException.ThrowIfNull(features);
+        ArgumentException.ThrowIfNullOrWhiteSpace(before);
+        if (features.Count == 1 && features[0] is Graph g)
+        {
+            var node = g.Nodes.FirstOrDefault(n => n.Name == before);
+            IEnumerable<string> roots = node is not null ? node.Inputs
+                : before == g.Input || g.Nodes.Any(n => n.Outputs.Contains(before)) ? [before]
+                : throw new ArgumentException($"The pretrained graph has no node or value '{before}' (nodes: {string.Join(", ", g.Nodes.Select(n => n.Name).Take(40))}{(g.Nodes.Count > 40 ? ", …" : "")}).", nameof(before));
+            var frozen = new HashSet<string>(StringComparer.Ordinal);
+            var values = new HashSet<string>(roots, StringComparer.Ordinal);
+            for (int i = g.Nodes.Count - 1; i >= 0; i--)
+                if (g.Nodes[i].Outputs.Any(values.Contains))
+                {
+                    frozen.Add(g.Nodes[i].Name);
+                    values.UnionWith(g.Nodes[i].Inputs);
+                }
+            return FreezeNodes(g, frozen);
+        }
+        if (!int.TryParse(before, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int k) || k > features.Count)
+            throw new ArgumentException($"In a chain of {features.Count} layers, '{before}' must be a layer index from 0 to {features.Count}.", nameof(before));
+        return FreezeFirst(features, k);
+    }
+
+    /// <summary>
+    /// <paramref name="features"/> with only its last <paramref name="trainable"/> layers that have parameters trainable
+    /// (in forward order: convolutions, batch norms, linears, ... each count once; in a chain, each top-level layer with
+    /// parameters counts once) and everything that does not depend on them frozen, as <see cref="FreezeBefore"/> does.
+    /// 0 freezes everything.
+    /// </summary>
+    public static Sequential FreezeAllButLast(Sequential features, int trainable)
+    {
+        ArgumentNullException.ThrowIfNull(features);
+        ArgumentOutOfRangeException.ThrowIfNegative(trainable);
+        if (features.Count == 1 && features[0] is Graph g)
+        {
+            var withParameters = g.Nodes.Where(n => n.Layer.AllParameters().Any()).ToList();
+            // The nodes downstream of a trainable one (or trainable themselves) train; the others freeze.
+            var downstream = new HashSet<string>(withParameters.Skip(Math.Max(0, withParameters.Count - trainable)).SelectMany(n => n.Outputs), StringComparer.Ordinal);
+            var frozen = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var n in g.Nodes)
+                if (n.Outputs.Any(downstream.Contains) || n.Inputs.Any(downstream.Contains)) downstream.UnionWith(n.Outputs);
+                else frozen.Add(n.Name);
+            return FreezeNodes(g, frozen);
+        }
+        var indices = Enumerable.Range(0, features.Count).Where(i => features[i].AllParameters().Any()).ToList();
+        int first = trainable == 0 ? features.Count : trainable >= indices.Count ? 0 : indices[^trainable];
+        return FreezeFirst(features, first);
+    }
+
+    /// <summary>
+    /// The graph with the named nodes (closed under "computed from") frozen: split into [Frozen(before), after] when the
+    /// rest reads one value of the frozen part, else with the frozen nodes' layers that hold parameters wrapped in place.
+    /// </summary>
+    private static Sequential FreezeNodes(Graph g, HashSet<string> frozen)
+    {
+        if (frozen.Count == 0) return new Sequential(g);
+        var rest = g.Nodes.Where(n => !frozen.Contains(n.Name)).ToList();
+        if (rest.Count == 0) return new Sequential(new Frozen(g));
+        var frozenValues = g.Nodes.Where(n => frozen.Contains(n.Name)).SelectMany(n => n.Outputs).Append(g.Input).ToHashSet(StringComparer.Ordinal);
+        var boundary = rest.SelectMany(n => n.Inputs).Concat(g.Outputs).Where(frozenValues.Contains).Distinct(StringComparer.Ordinal).ToList();
+        if (boundary is [var cut] && cut != g.Input && !g.Outputs.Contains(cut))
+            return new Sequential(new Frozen(g.Until(cut)), new Graph(cut, rest.Select(n => new GraphNode(n.Name, n.Layer, n.Inputs, n.Outputs)), g.Outputs));
+        return new(new Graph(g.Input, g.Nodes.Select(n =>
+            frozen.Contains(n.Name) && n.Layer is not (MultiInputLayer or MultiOutputLayer or Frozen) && n.Layer.AllParameters().Any()
+                ? new GraphNode(n.Name, new Frozen(n.Layer), n.Inputs, n.Outputs)
+                : new GraphNode(n.Name, n.Layer, n.Inputs, n.Outputs)), g.Outputs));
+    }
+
+    private static Sequential FreezeFirst(Sequential chain, int count) => count == 0 ? new Sequential(chain.Layers)
+        : new Sequential([new Frozen(new Sequential(chain.Layers.Take(count))), .. chain.Layers.Skip(count)]);
+
+    /// <summary>
     /// A classifier on <paramref name="features"/>: [GlobalAvgPool2d when the features are spatial] → Flatten →
     /// Dropout(<paramref name="dropout"/>) → Linear(features, classes), the head drawn from <paramref name="seed"/>. With
     /// <paramref name="freeze"/> the features are wrapped in <see cref="Frozen"/> (inference mode, not trained).

@@ -18,6 +18,7 @@ public sealed partial class LayerRegistryTests
         [typeof(Tanh)] = (() => new Tanh(), [2, 3, 4]),
         [typeof(Softplus)] = (() => new Softplus(), [2, 3, 4]),
         [typeof(Softsign)] = (() => new Softsign(), [2, 3, 4]),
+        [typeof(Abs)] = (() => new Abs(), [2, 3, 4]),
         [typeof(Clip)] = (() => new Clip(-0.3, 0.4), [2, 3, 4]),
         [typeof(HardSigmoid)] = (() => new HardSigmoid(0.7, 0.4), [2, 3, 4]),
         [typeof(HardSwish)] = (() => new HardSwish(), [2, 3, 4]),

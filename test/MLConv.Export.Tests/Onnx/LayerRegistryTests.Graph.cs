@@ -1,4 +1,5 @@
 using MLConv.Training.Layers;
+using MLConv.Training.Tensors;
 
 namespace MLConv.Export.Tests.Onnx;
 
@@ -8,7 +9,18 @@ public sealed partial class LayerRegistryTests
     private static readonly Dictionary<Type, (Func<Layer> Build, int[] Chw)> GraphSamples = new()
     {
         [typeof(Elementwise)] = (SqueezeExcitation, [3, 4, 5]),
+        [typeof(Split)] = (GatedSplit, [5, 4, 3]),
+        [typeof(TensorOperand)] = (() => new Sequential(new TensorOperand(ElementwiseOp.Mul, new Tensor(4, 1)),
+            new TensorOperand(ElementwiseOp.Sub, new Tensor(2, 1, 3), valueFirst: true), new TensorOperand(ElementwiseOp.Add, new Tensor(3))), [2, 4, 3]),
     };
+
+    /// <summary>GLU-like with three outputs: x split into 2, 1, 2 channels; y = x₀ · σ(x₂); outputs y, x₁ and σ(x₂).</summary>
+    private static Layer GatedSplit() => new Graph("x",
+    [
+        new GraphNode("split", new Split(1, 2, 1, 2), ["x"], ["a", "b", "c"]),
+        new GraphNode("gate", new Sigmoid(), ["c"], "g"),
+        new GraphNode("mul", new Elementwise(ElementwiseOp.Mul), ["a", "g"], "y"),
+    ], ["y", "b", "g"]);
 
     /// <summary>y = (x · pool(x) − pool(x)) + pool(x)·… : Mul and Sub broadcast [N, C, 1, 1] over [N, C, H, W]; Add of two shapes; Div by a positive value.</summary>
     private static Layer SqueezeExcitation() => new Graph("x",

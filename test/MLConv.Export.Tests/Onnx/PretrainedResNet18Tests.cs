@@ -46,7 +46,7 @@ public sealed class PretrainedResNet18Tests
     {
         var copy = model.Clone();
         var g = copy.Graph;
-        foreach (var v in g.Input.Where(i => i.Name == PretrainedModels.ResNet18Input).Concat(g.Output))
+        foreach (var v in g.Input.Where(i => i.Name is PretrainedModels.ResNet18Input or PretrainedModels.PreprocessInput).Concat(g.Output))
             v.Type.TensorType.Shape.Dim[0] = new TensorShapeProto.Types.Dimension { DimParam = "N" };
         g.ValueInfo.Clear();
         return copy.ToByteArray();
@@ -107,6 +107,42 @@ public sealed class PretrainedResNet18Tests
             Assert.IsTrue(c.ShapesMatch, $"batch {batch}: MLConv gives [{ours.ShapeString}], ONNX Runtime [{string.Join(", ", shape)}]");
             CollectionAssert.AreEqual(new[] { batch, 512, 1, 1 }, shape);
             Assert.IsGreaterThan(0.0, c.ReferenceScale, "the features are all zero; the comparison would prove nothing");
+            Assert.IsLessThanOrEqualTo(1e-4, c.MaxRelativeError, $"batch {batch}: max abs error {c.MaxAbsoluteError:E2} at scale {c.ReferenceScale:G4}");
+        }
+    }
+
+    /// <summary>
+    /// The package's ResNetPreprocess.onnx (Split of the RGB planes, Concat as BGR, Sub of a [1, 3, 224, 224] mean image)
+    /// imports as Split, Concat and a TensorOperand holding the mean image, and matches ONNX Runtime at batch 1 and 8.
+    /// </summary>
+    [TestMethod]
+    public void PreprocessingImportsAndMatchesOnnxRuntimeAtBatch1And8()
+    {
+        var path = PretrainedModels.TryResNetPreprocessOnnxPath();
+        if (path is null) Assert.Inconclusive($"{PretrainedModels.ResNet18Package} {PretrainedModels.ResNet18PackageVersion} is not restored (no ResNetPreprocess.onnx).");
+        var proto = Read(path);
+        var model = OnnxImporter.Import(proto, new OnnxImportOptions { FreeBatch = true });
+        Assert.AreEqual(PretrainedModels.PreprocessInput, model.InputName);
+        Assert.AreEqual(PretrainedModels.PreprocessOutput, model.OutputName);
+        Assert.AreEqual("Split, Concat, TensorOperand",
+            string.Join(", ", model.Root.Descendants().Where(l => l is not (Sequential or Graph)).Select(l => l.TypeName)));
+
+        using var options = new SessionOptions { LogSeverityLevel = OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR, IntraOpNumThreads = 2 };
+        using var session = new InferenceSession(WithSymbolicBatch(proto), options);
+        using var runOptions = new RunOptions();
+        foreach (int batch in new[] { 1, 8 })
+        {
+            var x = new Tensor(batch, 3, 224, 224);
+            var rng = new Random(50 + batch);
+            for (int i = 0; i < x.Length; i++) x[i] = 255f * rng.NextSingle();
+            var ours = model.Root.Forward(x, training: false);
+            using var input = OrtValue.CreateTensorValueFromMemory(x.Span.ToArray(), [.. x.ShapeArray.Select(d => (long)d)]);
+            using var outputs = session.Run(runOptions, [model.InputName], [input], [model.OutputName]);
+            int[] shape = [.. outputs[0].GetTensorTypeAndShape().Shape.Select(d => (int)d)];
+            var c = OnnxVerifier.Compare(OnnxVerifier.Cpu, model.OutputName, ours, shape, outputs[0].GetTensorDataAsSpan<float>());
+            TestContext.WriteLine($"batch {batch}: scale {c.ReferenceScale:G4}, max abs error {c.MaxAbsoluteError:E2}, relative {c.MaxRelativeError:E2}");
+            Assert.IsTrue(c.ShapesMatch, $"batch {batch}: MLConv gives [{ours.ShapeString}], ONNX Runtime [{string.Join(", ", shape)}]");
+            Assert.IsGreaterThan(100.0, c.ReferenceScale, "pixels less a mean near 115 reach beyond 100");
             Assert.IsLessThanOrEqualTo(1e-4, c.MaxRelativeError, $"batch {batch}: max abs error {c.MaxAbsoluteError:E2} at scale {c.ReferenceScale:G4}");
         }
     }

@@ -26,6 +26,7 @@ public sealed class ActivationTests
         ["Tanh"] = (() => new Tanh(), Math.Tanh, []),
         ["Softplus"] = (() => new Softplus(), x => Math.Log(1 + Math.Exp(x)), []),
         ["Softsign"] = (() => new Softsign(), x => x / (1 + Math.Abs(x)), [0]),
+        ["Abs"] = (() => new Abs(), Math.Abs, [0]),
         ["Clip"] = (() => new Clip(-0.5, 0.3), x => Math.Clamp(x, -0.5, 0.3), [-0.5, 0.3]),
         ["ClipBelow"] = (() => new Clip(min: -0.2), x => Math.Max(x, -0.2), [-0.2]),
         ["ReLU6"] = (Clip.ReLU6, x => Math.Clamp(x, 0, 6), [0, 6]),
@@ -67,10 +68,11 @@ public sealed class ActivationTests
         }
     }
 
-    /// <summary>On a kink the subgradient is PyTorch's: the left slope for the rectifiers, 0 on a clamp's bounds, Hardswish's x/3 + 1/2 on ±3.</summary>
+    /// <summary>On a kink the subgradient is PyTorch's: the left slope for the rectifiers, 0 for |x| and on a clamp's bounds, Hardswish's x/3 + 1/2 on ±3.</summary>
     [TestMethod]
     [DataRow("LeakyReLU", 0f, 0.1f)]
     [DataRow("ELU", 0f, 0.7f)]
+    [DataRow("Abs", 0f, 0f)]
     [DataRow("Clip", -0.5f, 0f)]
     [DataRow("Clip", 0.3f, 0f)]
     [DataRow("ReLU6", 0f, 0f)]

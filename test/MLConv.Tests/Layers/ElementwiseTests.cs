@@ -12,7 +12,7 @@ namespace MLConv.Tests.Layers;
 public sealed class ElementwiseTests
 {
     /// <summary>z[o] = a[i(o)] ∘ b[j(o)], with i(o), j(o) found by aligning the shapes at the last axis.</summary>
-    private static double[] Naive(ElementwiseOp op, double[] a, int[] sa, double[] b, int[] sb, int[] sz)
+    internal static double[] Naive(ElementwiseOp op, double[] a, int[] sa, double[] b, int[] sb, int[] sz)
     {
         int r = sz.Length;
         var z = new double[sz.Aggregate(1, (p, d) => p * d)];
@@ -92,6 +92,34 @@ public sealed class ElementwiseTests
             var s = Reference.Naive.GlobalAvg(x, n * c, h * w);
             return Naive(ElementwiseOp.Mul, x, [n, c, h, w], s, [n, c, 1, 1], [n, c, h, w]);
         }, seed: 5);
+    }
+
+    /// <summary>TensorOperand: x ∘ T (or T ∘ x) for a learnable T of any broadcastable shape; dT sums over the broadcast axes.</summary>
+    [TestMethod]
+    [DataRow(ElementwiseOp.Add, false, new[] { 2, 3, 4, 5 }, new[] { 4, 1 })]
+    [DataRow(ElementwiseOp.Sub, true, new[] { 2, 3, 4, 5 }, new[] { 3, 4, 5 })]
+    [DataRow(ElementwiseOp.Mul, false, new[] { 3, 2, 4 }, new[] { 1, 2, 4 })]
+    [DataRow(ElementwiseOp.Mul, true, new[] { 2, 1, 4, 3 }, new[] { 3, 1, 3 })]
+    [DataRow(ElementwiseOp.Add, false, new[] { 2, 2 }, new[] { 2, 2 })]
+    public void TensorOperandGradients(ElementwiseOp op, bool valueFirst, int[] xs, int[] ts)
+    {
+        var layer = new TensorOperand(op, new Tensor(ts), valueFirst);
+        int[] ys = Elementwise.BroadcastShape(xs, ts);
+        CollectionAssert.AreEqual(ys, layer.OutputShape(xs));
+        GradCheck.Run(layer, xs, (x, p) => valueFirst ? Naive(op, p[0], ts, x, xs, ys) : Naive(op, x, xs, p[0], ts, ys), seed: 31 + ts.Length);
+    }
+
+    [TestMethod]
+    public void TensorOperandRefusesShapesItCannotTake()
+    {
+        var t = new TensorOperand(ElementwiseOp.Add, new Tensor(2, 3, 4, 5));
+        StringAssert.Contains(Assert.ThrowsExactly<ArgumentException>(() => t.OutputShape([3, 4, 5])).Message, "more axes");
+        StringAssert.Contains(Assert.ThrowsExactly<ArgumentException>(() => new TensorOperand(ElementwiseOp.Mul, new Tensor(3, 2)).Forward(new Tensor(2, 3, 4), false)).Message, "broadcast");
+        var spec = new TensorOperand(ElementwiseOp.Div, new Tensor(1, 3, 1), valueFirst: true).ToSpec();
+        Assert.AreEqual(spec.ToJsonString(), LayerFactory.FromSpec(spec).ToSpec().ToJsonString());
+        var reset = new TensorOperand(ElementwiseOp.Mul, Tensor.FromArray([5f, 6f], 2));
+        reset.Reset(new Random(1));
+        CollectionAssert.AreEqual(new[] { 1f, 1f }, reset.Value.Value.Span.ToArray(), "Reset makes a product the identity");
     }
 
     [TestMethod]

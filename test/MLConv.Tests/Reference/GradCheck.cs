@@ -65,6 +65,57 @@ internal static class GradCheck
         }
     }
 
+    public delegate double[][] RefForwardAll(double[] x, double[][] parameters);
+
+    /// <summary>
+    /// <see cref="Run"/> for a graph of several outputs: with L = Σ_k Σ y_k ⊙ R_k, <see cref="Graph.BackwardAll"/> of the
+    /// R_k (null where <paramref name="withGradient"/> says no: that output then adds nothing to L) against central
+    /// differences of the reference's outputs.
+    /// </summary>
+    public static void RunAll(Graph graph, int[] inputShape, RefForwardAll reference, int seed, bool[] withGradient, int maxChecks = 160)
+    {
+        var rng = new Random(seed);
+        var x = Random(inputShape, rng);
+        var parameters = graph.AllParameters().ToList();
+        foreach (var p in parameters)
+            for (int i = 0; i < p.Value.Length; i++) p.Value[i] = (float)(rng.NextDouble() * 2 - 1);
+        double[][] pd = [.. parameters.Select(p => ToDouble(p.Value))];
+        double[] xd = ToDouble(x);
+
+        var ys = graph.ForwardAll(x, training: true);
+        var yRef = reference(xd, pd);
+        Assert.HasCount(yRef.Length, ys);
+        for (int k = 0; k < ys.Count; k++) AssertClose(yRef[k], ToDouble(ys[k]), 1e-4, $"forward output {k} vs naive reference");
+
+        Tensor?[] r = [.. ys.Select((y, k) => withGradient[k] ? Random(y.ShapeArray, rng) : null)];
+        double[]?[] rd = [.. r.Select(t => t is null ? null : ToDouble(t))];
+        foreach (var p in parameters) p.Grad.Clear();
+        graph.ComputeInputGradient = true;
+        var dx = graph.BackwardAll(r);
+
+        double Loss(double[] xv, double[][] pv)
+        {
+            var yy = reference(xv, pv);
+            double s = 0;
+            for (int k = 0; k < yy.Length; k++)
+                if (rd[k] is { } rk)
+                    for (int i = 0; i < yy[k].Length; i++) s += yy[k][i] * rk[i];
+            return s;
+        }
+
+        CompareWithNumeric("dx", ToDouble(dx), xd, v => Loss(v, pd), rng, maxChecks);
+        for (int k = 0; k < parameters.Count; k++)
+        {
+            int kk = k;
+            CompareWithNumeric("d" + parameters[k].Name, ToDouble(parameters[k].Grad), pd[k], v =>
+            {
+                var pv = (double[][])pd.Clone();
+                pv[kk] = v;
+                return Loss(xd, pv);
+            }, rng, maxChecks);
+        }
+    }
+
     private static void CompareWithNumeric(string what, double[] analytic, double[] point, Func<double[], double> loss, Random rng, int maxChecks)
     {
         const double h = 1e-4;

@@ -49,6 +49,12 @@ internal sealed class SoftsignOnnx() : ActivationOnnx<Softsign>("Softsign")
     protected override Softsign Read(OnnxNodeReader n) => new();
 }
 
+/// <summary>Abs ⇄ Abs.</summary>
+internal sealed class AbsOnnx() : ActivationOnnx<Abs>("Abs")
+{
+    protected override Abs Read(OnnxNodeReader n) => new();
+}
+
 /// <summary>LeakyReLU ⇄ LeakyRelu(alpha = negative slope; ONNX default 0.01).</summary>
 internal sealed class LeakyReLUOnnx() : ActivationOnnx<LeakyReLU>("LeakyRelu")
 {

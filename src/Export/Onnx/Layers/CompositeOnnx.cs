@@ -21,6 +21,10 @@ internal sealed class SequentialOnnx : OnnxLayerMapping<Sequential>
         }
         return x;
     }
+
+    /// <summary>A Sequential of one layer gives what that layer gives (an imported model is a Sequential holding one Graph).</summary>
+    protected override IReadOnlyList<string> ExportAll(Sequential s, OnnxExportContext context, string path, IReadOnlyList<string> inputs) =>
+        s.Count == 1 ? context.EmitAll(s[0], OnnxExportContext.Join(path, 0), inputs) : [Export(s, context, path, inputs)];
 }
 
 /// <summary>Residual → its body and its shortcut (or the input) joined by Add.</summary>
@@ -38,11 +42,18 @@ internal sealed class ResidualOnnx : OnnxLayerMapping<Residual>
 /// <summary>Graph → its nodes in topological order, each reading the ONNX values of its inputs.</summary>
 internal sealed class GraphOnnx : OnnxLayerMapping<Graph>
 {
-    protected override string Export(Graph g, OnnxExportContext context, string path, IReadOnlyList<string> inputs)
+    protected override string Export(Graph g, OnnxExportContext context, string path, IReadOnlyList<string> inputs) =>
+        ExportAll(g, context, path, inputs)[0];
+
+    /// <summary>Every graph output, in order; a node of several outputs (Split) gives each its own value.</summary>
+    protected override IReadOnlyList<string> ExportAll(Graph g, OnnxExportContext context, string path, IReadOnlyList<string> inputs)
     {
         var values = new Dictionary<string, string>(StringComparer.Ordinal) { [g.Input] = inputs[0] };
         foreach (var node in g.Nodes)
-            values[node.Output] = context.Emit(node.Layer, OnnxExportContext.Join(path, node.Name), [.. node.Inputs.Select(v => values[v])]);
-        return values[g.Output];
+        {
+            var outs = context.EmitAll(node.Layer, OnnxExportContext.Join(path, node.Name), [.. node.Inputs.Select(v => values[v])]);
+            for (int k = 0; k < node.Outputs.Count; k++) values[node.Outputs[k]] = outs[k];
+        }
+        return [.. g.Outputs.Select(o => values[o])];
     }
 }

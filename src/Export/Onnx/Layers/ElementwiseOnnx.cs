@@ -16,8 +16,8 @@ internal sealed class ElementwiseOnnx : OnnxLayerMapping<Elementwise>
     public static ImportedLayer Read(OnnxNodeReader n, ElementwiseOp op)
     {
         if (n.Active.Count == 1)
-            return ChannelAffineOnnx.TryReadConstantOperand(n)
-                ?? throw new NotSupportedException($"{n.What}: {n.Node.OpType} of an activation and a constant is read only for a scalar or per-channel constant (x·c, x/c, x±c, c−x).");
+            return ChannelAffineOnnx.TryReadConstantOperand(n) ?? TensorOperandOnnx.TryRead(n, op)
+                ?? throw new NotSupportedException($"{n.What}: {n.Node.OpType} of an activation and a constant is read only for a constant that broadcasts against the activation without adding axes.");
         n.Accept("consumed_inputs");
         if (n.Has("axis")) throw new NotSupportedException($"{n.What}: the legacy broadcast along an axis between two activations is not supported.");
         n.Accept("broadcast");
