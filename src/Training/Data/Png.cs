@@ -141,7 +141,7 @@ public static class Png
 
     // ---------------------------------------------------------------- decoder
 
-    private static PngImage Decode(ReadOnlySpan<byte> file, string source)
+    internal static PngImage Decode(ReadOnlySpan<byte> file, string source)
     {
         if (file.Length < Signature.Length || !file[..Signature.Length].SequenceEqual(Signature))
             throw new InvalidDataException($"{Cap(source)} is not a PNG file (the 8-byte PNG signature is missing).");

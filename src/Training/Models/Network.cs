@@ -130,6 +130,26 @@ public sealed record Normalization(float[] Mean, float[] Std)
 {
     public static Normalization Identity(int channels) => new([.. Enumerable.Repeat(0f, channels)], [.. Enumerable.Repeat(1f, channels)]);
 
+    /// <summary>Per-channel mean and standard deviation of [N, C, H, W] <paramref name="images"/> (the std floored at 1e-6).</summary>
+    public static Normalization Measure(Tensor images)
+    {
+        ArgumentNullException.ThrowIfNull(images);
+        if (images.Rank != 4 || images.N == 0) throw new ArgumentException($"images must be a non-empty [N, C, H, W]; got [{images.ShapeString}].", nameof(images));
+        int c = images.C, plane = images.H * images.W;
+        var mean = new float[c];
+        var std = new float[c];
+        for (int ch = 0; ch < c; ch++)
+        {
+            double s = 0, q = 0;
+            for (int i = 0; i < images.N; i++)
+                foreach (float v in images.Data.AsSpan((i * c + ch) * plane, plane)) { s += v; q += (double)v * v; }
+            double n = (double)images.N * plane, m = s / n;
+            mean[ch] = (float)m;
+            std[ch] = (float)Math.Max(1e-6, Math.Sqrt(Math.Max(0, q / n - m * m)));
+        }
+        return new Normalization(mean, std);
+    }
+
     public void Apply(Tensor x)
     {
         int plane = x.H * x.W;
