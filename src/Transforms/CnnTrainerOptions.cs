@@ -99,6 +99,8 @@ public sealed class CnnTrainerOptions
     /// <summary>
     /// How to train: epochs, batch size, optimizer, schedule, augmentation, early stopping, checkpoints (see
     /// <see cref="TrainerOptions"/> for the defaults). Its <see cref="TrainerOptions.Seed"/> also draws the weights and the validation split.
+    /// Data-parallel training over MPI: set its <see cref="TrainerOptions.Communicator"/> (every rank fits the same pipeline on the
+    /// same data and ends with the same model; save it on rank 0 only).
     /// </summary>
     public TrainerOptions Trainer { get; set; } = new();
 

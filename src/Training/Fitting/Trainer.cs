@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using MLConv.Training.Distributed;
 using MLConv.Training.Layers;
 using MLConv.Training.Losses;
 using MLConv.Training.Data;
@@ -16,6 +17,9 @@ namespace MLConv.Training.Fitting;
 /// <see cref="Fit"/> is the epoch loop; what a resume restores is the weights, the optimizer's state and a
 /// <see cref="TrainingState"/>. The trainer knows no layer types: layer randomness is reseeded through
 /// <see cref="Layer.Reseed"/>, and a too-small last batch is skipped by <see cref="TrainerOptions.MinLastBatchSize"/>.
+/// With a <see cref="TrainerOptions.Communicator"/> of K processes the run is data-parallel (each rank computes its
+/// micro-shards of every batch, <see cref="DataParallelStep"/>) and ends with the weights one process computes with the
+/// same <see cref="TrainerOptions.GradientShards"/>, bit for bit; the trainer sees only <see cref="ICommunicator"/>.
 /// </summary>
 public sealed class Trainer
 {
@@ -31,6 +35,22 @@ public sealed class Trainer
     public TrainingResult Fit(Network network, Tensor images, int[] labels, Tensor? validationImages = null, int[]? validationLabels = null,
         IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default, string? resumeFrom = null)
     {
+        var comm = Options.Communicator ?? SingleProcessCommunicator.Instance;
+        if (comm.Size == 1) return FitRanks(network, images, labels, validationImages, validationLabels, progress, cancellationToken, resumeFrom, comm);
+        try
+        {
+            return FitRanks(network, images, labels, validationImages, validationLabels, comm.Rank == 0 ? progress : null, cancellationToken, resumeFrom, comm);
+        }
+        catch (Exception e)
+        {
+            comm.Abort($"{e.GetType().Name}: {e.Message}");  // the other ranks would wait for this one forever
+            throw;
+        }
+    }
+
+    private TrainingResult FitRanks(Network network, Tensor images, int[] labels, Tensor? validationImages, int[]? validationLabels,
+        IProgress<TrainingProgress>? progress, CancellationToken cancellationToken, string? resumeFrom, ICommunicator comm)
+    {
         ArgumentNullException.ThrowIfNull(network);
         CheckData(network, images, labels, nameof(images), nameof(labels));
         if (validationImages is not null) CheckData(network, validationImages, validationLabels, nameof(validationImages), nameof(validationLabels));
@@ -45,23 +65,27 @@ public sealed class Trainer
         var optimizer = CreateOptimizer(network.Parameters.Where(p => p.Trainable));
         var state = resumeFrom is null ? new TrainingState() : TrainingCheckpoint.Restore(resumeFrom, network, optimizer, o);
         var weights = network.StateTensors().Select(t => t.Value).ToList();
+        foreach (var w in weights) comm.Broadcast(w.Span, 0);  // every rank starts from rank 0's weights
         bool keepBest = o.EarlyStoppingPatience is not null && o.RestoreBestWeights;
-        var epochs = new EpochLoop(o, network, optimizer, images, labels, progress, cancellationToken, state.EpochsCompleted);
+        var epochs = new EpochLoop(o, network, optimizer, images, labels, progress, cancellationToken, state.EpochsCompleted, comm);
         bool stoppedEarly = false;
         for (int epoch = state.EpochsCompleted; epoch < o.Epochs && !stoppedEarly; epoch++)
         {
             var epochClock = Stopwatch.StartNew();
             var (loss, accuracy, lr) = epochs.Train(epoch);
-            (double Loss, double Accuracy)? validation = validationImages is null ? null : Evaluate(network, validationImages, validationLabels!, o.BatchSize);
+            (double Loss, double Accuracy)? validation = validationImages is null ? null : Evaluate(network, validationImages, validationLabels!, o.BatchSize, comm);
             var metrics = new EpochMetrics(epoch + 1, loss, accuracy, validation?.Loss, validation?.Accuracy, lr, epochClock.Elapsed.TotalSeconds);
             state.EndEpoch(metrics, keepBest ? weights : null);
             progress?.Report(epochs.Report(ProgressKind.Epoch, epoch, epochs.BatchesPerEpoch - 1, loss, accuracy, validation?.Loss, validation?.Accuracy, lr));
-            if (o.CheckpointPath is not null) TrainingCheckpoint.Save(o.CheckpointPath, network, optimizer, state, o);
+            if (o.CheckpointPath is not null && comm.Rank == 0) TrainingCheckpoint.Save(o.CheckpointPath, network, optimizer, state, o);
             stoppedEarly = state.PatienceExhausted(o.EarlyStoppingPatience);
         }
 
         if (stoppedEarly && state.BestWeights is { } best) TrainingCheckpoint.CopyState(best, weights, "best epoch");
-        return new TrainingResult(state.History, validationImages is not null ? state.BestEpoch : state.History.Count, stoppedEarly, epochs.Elapsed);
+        return new TrainingResult(state.History, validationImages is not null ? state.BestEpoch : state.History.Count, stoppedEarly, epochs.Elapsed)
+        {
+            ReductionTime = TimeSpan.FromSeconds(epochs.ReductionSeconds),
+        };
     }
 
     private Optimizer CreateOptimizer(IEnumerable<Parameter> parameters) => Options.Optimizer == OptimizerKind.Sgd
@@ -87,11 +111,12 @@ public sealed class Trainer
         private readonly Stopwatch _clock = Stopwatch.StartNew();
         private readonly int[] _order, _batchLabels;
         private readonly float[] _unshifted;
+        private readonly DataParallelStep? _parallel;
         private Tensor? _batch;
         private long _examplesSeen;
 
         public EpochLoop(TrainerOptions o, Network network, Optimizer optimizer, Tensor images, int[] labels,
-            IProgress<TrainingProgress>? progress, CancellationToken cancellation, int startEpoch)
+            IProgress<TrainingProgress>? progress, CancellationToken cancellation, int startEpoch, ICommunicator comm)
         {
             (_o, _network, _optimizer, _images, _labels, _progress, _cancellation, _startEpoch) = (o, network, optimizer, images, labels, progress, cancellation, startEpoch);
             BatchesPerEpoch = o.BatchesPerEpoch(images.N);
@@ -100,10 +125,13 @@ public sealed class Trainer
             _order = new int[images.N];
             _batchLabels = new int[o.BatchSize];
             _unshifted = new float[o.RandomShift > 0 || o.RandomCropScale < 1 ? _sample : 0];
+            if (o.EffectiveGradientShards > 1 || comm.Size > 1)
+                _parallel = new DataParallelStep(network, network.Parameters.Where(p => p.Trainable), comm, o.EffectiveGradientShards);
         }
 
         public int BatchesPerEpoch { get; }
         public TimeSpan Elapsed => _clock.Elapsed;
+        public double ReductionSeconds => _parallel?.ReduceSeconds ?? 0;
 
         /// <summary>Trains one epoch; returns its mean training loss, accuracy and last learning rate.</summary>
         public (double Loss, double Accuracy, double LearningRate) Train(int epoch)
@@ -126,16 +154,30 @@ public sealed class Trainer
 
                 lr = o.LearningRateAt((long)epoch * BatchesPerEpoch + b, BatchesPerEpoch, _totalSteps);
                 _optimizer.LearningRate = lr;
-                _optimizer.ZeroGrad();
-                var logits = _network.Forward(x, true);
-                float l = _loss.Forward(logits, labels);
-                if (!float.IsFinite(l))
+                double l;
+                if (_parallel is null)
+                {
+                    _optimizer.ZeroGrad();
+                    var logits = _network.Forward(x, true);
+                    l = _loss.Forward(logits, labels);
+                    if (double.IsFinite(l)) _network.Backward(_loss.Backward());
+                    correct += CountCorrect(logits, labels);
+                }
+                else
+                {
+                    int batch = b;
+                    (l, long c) = _parallel.Compute(x, labels, s =>
+                    {
+                        int layerSeed = 0;
+                        _network.Root.Reseed(() => unchecked(o.Seed * 31 + epoch * 131 + batch * 1_000_003 + s * 65_537 + layerSeed++));
+                    });
+                    correct += c;
+                }
+                if (!double.IsFinite(l))
                     throw new TrainingDivergedException($"The loss became {l} at epoch {epoch + 1}, batch {b + 1} (learning rate {lr:G3}); training stopped. Lower the learning rate or check the inputs.");
-                _network.Backward(_loss.Backward());
                 _optimizer.Step();
 
-                lossSum += (double)l * count;
-                correct += CountCorrect(logits, labels);
+                lossSum += l * count;
                 seen += count;
                 _examplesSeen += count;
                 if (_progress is not null && (b + 1) % o.ProgressEveryBatches == 0 && b + 1 < BatchesPerEpoch)
@@ -209,6 +251,34 @@ public sealed class Trainer
         return (total / images.N, (double)correct / images.N);
     }
 
+    /// <summary>
+    /// <see cref="Evaluate(Network, Tensor, int[], int)"/> shared among the ranks: rank r evaluates batches r, r + K, …; each
+    /// batch's loss and correct count go into a vector where the other ranks hold zeros, summed over the ranks (x + 0 = x
+    /// whatever MPI's order, so exact); every rank then adds the batches in order, as one process does — the same bits.
+    /// </summary>
+    internal static (double Loss, double Accuracy) Evaluate(Network network, Tensor images, int[] labels, int batchSize, ICommunicator comm)
+    {
+        if (comm.Size == 1) return Evaluate(network, images, labels, batchSize);
+        int batches = (images.N + batchSize - 1) / batchSize, rank = comm.Rank, size = comm.Size;
+        var parts = new float[2 * batches];
+        var loss = new SoftmaxCrossEntropy();
+        network.ForEachBatchOfPixels(images, batchSize, (start, logits) =>
+        {
+            var batchLabels = labels.AsSpan(start, logits.N);
+            parts[2 * (start / batchSize)] = loss.Forward(logits, batchLabels);
+            parts[2 * (start / batchSize) + 1] = CountCorrect(logits, batchLabels);
+        }, b => b % size == rank);
+        comm.AllReduceSum(parts);
+        double total = 0;
+        long correct = 0;
+        for (int b = 0; b < batches; b++)
+        {
+            total += (double)parts[2 * b] * Math.Min(batchSize, images.N - b * batchSize);
+            correct += (long)parts[2 * b + 1];
+        }
+        return (total / images.N, (double)correct / images.N);
+    }
+
     /// <summary>dst[c, y, x] = src[c, y − dy, x − dx], zero outside the image.</summary>
     internal static void Shift(ReadOnlySpan<float> src, Span<float> dst, int channels, int height, int width, int dy, int dx)
     {
@@ -220,7 +290,7 @@ public sealed class Trainer
             src.Slice((c * height + y - dy) * width + x0 - dx, x1 - x0).CopyTo(dst.Slice((c * height + y) * width + x0, x1 - x0));
     }
 
-    private static int CountCorrect(Tensor logits, ReadOnlySpan<int> labels)
+    internal static int CountCorrect(Tensor logits, ReadOnlySpan<int> labels)
     {
         int k = logits.Shape[1], c = 0;
         for (int i = 0; i < labels.Length; i++)

@@ -1,3 +1,5 @@
+using MLConv.Training.Distributed;
+
 namespace MLConv.Training.Fitting;
 
 public enum OptimizerKind { Adam, Sgd }
@@ -78,6 +80,30 @@ public sealed class TrainerOptions
     /// <summary>A batch progress report every this many batches (epoch ends are always reported).</summary>
     public int ProgressEveryBatches { get; set; } = 25;
 
+    /// <summary>
+    /// Data-parallel training: the group of processes this run is one rank of (null: this process alone). Every rank
+    /// runs the same <c>Fit</c> on the same data; <see cref="BatchSize"/> is the global batch, split into
+    /// <see cref="GradientShards"/> micro-shards, a contiguous block of them per rank. Only rank 0 writes checkpoints and reports
+    /// progress; an exception on any rank ends the whole job (<see cref="ICommunicator.Abort"/>).
+    /// <c>DistributedContext.FromEnvironment()?.Communicator</c> is the communicator of a process started by mpirun.
+    /// </summary>
+    public ICommunicator? Communicator { get; set; }
+
+    /// <summary>
+    /// The number of fixed micro-shards each batch's gradient is computed over (null: the communicator's size, 1 alone).
+    /// Shard s holds the batch's examples [s·n/S, (s+1)·n/S); each shard's gradient (its loss divided by the whole batch's
+    /// size n) is computed by its own forward and backward, and the batch's gradient is their sum in one fixed order (a
+    /// balanced tree over the shards, <see cref="DataParallelStep"/>). The
+    /// weights therefore depend on this number and not on how many ranks share the shards: K ranks (K dividing it) give
+    /// bit for bit the weights of one process with the same value. Batch-norm statistics are those of each micro-shard
+    /// (local, as in PyTorch's DDP without SyncBatchNorm); running statistics move by the mean of the shards' updates.
+    /// Dropout masks are drawn per shard from seeds of (epoch, batch, shard). 1 is the plain single-process step.
+    /// </summary>
+    public int? GradientShards { get; set; }
+
+    /// <summary>The micro-shard count in effect (see <see cref="GradientShards"/>).</summary>
+    internal int EffectiveGradientShards => GradientShards ?? Communicator?.Size ?? 1;
+
     /// <summary>A copy to change without touching these options.</summary>
     public TrainerOptions Clone() => (TrainerOptions)MemberwiseClone();
 
@@ -103,6 +129,12 @@ public sealed class TrainerOptions
         if (!(Saturation >= 0 && Saturation <= 1)) throw new ArgumentOutOfRangeException(nameof(Saturation), Saturation, "Saturation must be in [0, 1].");
         if (MinLastBatchSize < 1) throw new ArgumentOutOfRangeException(nameof(MinLastBatchSize), MinLastBatchSize, "MinLastBatchSize must be >= 1.");
         if (ProgressEveryBatches < 1) throw new ArgumentOutOfRangeException(nameof(ProgressEveryBatches), ProgressEveryBatches, "ProgressEveryBatches must be >= 1.");
+        int ranks = Communicator?.Size ?? 1, shards = EffectiveGradientShards;
+        if (shards < 1 || shards > BatchSize)
+            throw new ArgumentOutOfRangeException(nameof(GradientShards), GradientShards, $"GradientShards must be in [1, BatchSize = {BatchSize}].");
+        if (shards % ranks != 0)
+            throw new ArgumentOutOfRangeException(nameof(GradientShards), GradientShards,
+                $"GradientShards ({shards}) must be a multiple of the number of ranks ({ranks}): every rank takes the same number of micro-shards.");
     }
 
     /// <summary>Optimizer steps in one epoch over <paramref name="examples"/> examples (see <see cref="MinLastBatchSize"/>).</summary>

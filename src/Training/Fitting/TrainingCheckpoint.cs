@@ -77,7 +77,7 @@ internal static class TrainingCheckpoint
         ["momentum"] = o.Momentum, ["nesterov"] = o.Nesterov, ["weightDecay"] = o.WeightDecay, ["schedule"] = o.Schedule.ToString(),
         ["stepSize"] = o.StepSize, ["stepGamma"] = o.StepGamma, ["warmupEpochs"] = o.WarmupEpochs, ["randomShift"] = o.RandomShift, ["horizontalFlip"] = o.HorizontalFlip,
         ["randomCropScale"] = o.RandomCropScale, ["brightness"] = o.Brightness, ["contrast"] = o.Contrast, ["saturation"] = o.Saturation,
-        ["minLastBatchSize"] = o.MinLastBatchSize, ["epochs"] = o.Epochs,
+        ["minLastBatchSize"] = o.MinLastBatchSize, ["epochs"] = o.Epochs, ["gradientShards"] = o.EffectiveGradientShards,
     };
 
     /// <summary>

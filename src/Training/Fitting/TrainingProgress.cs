@@ -26,8 +26,14 @@ public sealed record TrainingProgress(
 /// <summary>Metrics of one finished epoch.</summary>
 public sealed record EpochMetrics(int Epoch, double Loss, double Accuracy, double? ValidationLoss, double? ValidationAccuracy, double LearningRate, double Seconds);
 
-/// <summary>What <see cref="Trainer.Fit"/> returns.</summary>
-public sealed record TrainingResult(IReadOnlyList<EpochMetrics> History, int BestEpoch, bool StoppedEarly, TimeSpan Elapsed);
+/// <summary>
+/// What <see cref="Trainer.Fit"/> returns. <see cref="ReductionTime"/>: in data-parallel training (more than one
+/// gradient micro-shard), the time spent waiting for the shards' gradients and adding them (zero otherwise).
+/// </summary>
+public sealed record TrainingResult(IReadOnlyList<EpochMetrics> History, int BestEpoch, bool StoppedEarly, TimeSpan Elapsed)
+{
+    public TimeSpan ReductionTime { get; init; }
+}
 
 /// <summary>Training produced a NaN or infinite loss.</summary>
 public sealed class TrainingDivergedException(string message) : InvalidOperationException(message);

@@ -90,9 +90,10 @@ public sealed class Network
 
     /// <summary>
     /// Normalises consecutive batches of raw pixels and hands each batch's first index and logits (inference mode) to
-    /// <paramref name="onBatch"/>; runs under an <see cref="InferencePlan"/> prepared for the call.
+    /// <paramref name="onBatch"/>; runs under an <see cref="InferencePlan"/> prepared for the call. With
+    /// <paramref name="include"/>, only the batches (by index) it accepts.
     /// </summary>
-    internal void ForEachBatchOfPixels(Tensor pixels, int batchSize, Action<int, Tensor> onBatch)
+    internal void ForEachBatchOfPixels(Tensor pixels, int batchSize, Action<int, Tensor> onBatch, Func<int, bool>? include = null)
     {
         if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "batchSize must be >= 1.");
         using var plan = PrepareForInference();
@@ -100,6 +101,7 @@ public sealed class Network
         Tensor? x = null;
         for (int start = 0; start < n; start += batchSize)
         {
+            if (include is not null && !include(start / batchSize)) continue;
             int count = Math.Min(batchSize, n - start);
             x = Tensor.Reuse(ref x, count, Channels, Height, Width);
             pixels.Data.AsSpan(start * sample, count * sample).CopyTo(x.Span);
