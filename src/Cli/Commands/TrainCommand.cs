@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using MLConv.Export.Onnx;
 using MLConv.Training.Data;
+using MLConv.Training.Distributed;
 using MLConv.Training.Fitting;
 using MLConv.Training.Layers;
 using MLConv.Training.Models;
@@ -43,7 +44,8 @@ internal static class TrainCommand
         var flip = CliOptions.Flag("--flip", "Random horizontal flips (photos, not digits)");
         var patience = CliOptions.OptionalInt("--early-stopping", 1, 10_000, "Stop when the test loss has not improved for this many epochs, and keep the best epoch's weights");
         var seed = CliOptions.Int("--seed", d.Seed, int.MinValue, int.MaxValue, "Seeds the split, the weights, shuffling and augmentation");
-        var threads = CliOptions.OptionalInt("--threads", 1, 1024, "Compute threads (default: all cores)");
+        var threads = CliOptions.OptionalInt("--threads", 1, 1024, "Compute threads (default: all cores; under mpirun, the cores shared out among the ranks on this machine)");
+        var shards = CliOptions.OptionalInt("--gradient-shards", 1, 65_536, "Micro-shards per batch, each with its own forward/backward, summed in a fixed tree (default: 1, or the rank count under mpirun). The same value gives the same weights bit for bit with any rank count that divides it");
         var output = new Option<string>("--out") { Description = "Model file to write (default artifacts/model.mlconv); the history, split and checkpoint go beside it", DefaultValueFactory = _ => Path.Combine("artifacts", "model.mlconv"), HelpName = "file" };
         var checkpoint = CliOptions.Optional("--checkpoint", "Checkpoint written after every epoch (default: <out>.checkpoint.mlconv, removed after a finished run)", "file");
         var resume = CliOptions.Optional("--resume", "Continue from a checkpoint of an interrupted run with the same options", "file");
@@ -51,7 +53,7 @@ internal static class TrainCommand
         var command = new Command("train", "Train on an image folder; save the model, its training history (CSV, JSON) and the split used.")
         {
             data, arch, pretrained, cutAt, fineTune, headDropout, size, color, split, testFraction, epochs, batch, lr, optimizer, schedule,
-            weightDecay, momentum, shift, flip, patience, seed, threads, output, checkpoint, resume,
+            weightDecay, momentum, shift, flip, patience, seed, threads, shards, output, checkpoint, resume,
         };
         command.SetAction(r =>
         {
@@ -60,6 +62,7 @@ internal static class TrainCommand
                 Epochs = r.GetValue(epochs), BatchSize = r.GetValue(batch), LearningRate = r.GetValue(lr), Optimizer = r.GetValue(optimizer),
                 Schedule = r.GetValue(schedule), WeightDecay = r.GetValue(weightDecay), Momentum = r.GetValue(momentum),
                 RandomShift = r.GetValue(shift), HorizontalFlip = r.GetValue(flip), EarlyStoppingPatience = r.GetValue(patience), Seed = r.GetValue(seed),
+                GradientShards = r.GetValue(shards),
             };
             var request = new Request(r.GetValue(data)!, r.GetValue(arch)!, r.GetValue(pretrained), r.GetValue(cutAt), r.GetValue(fineTune), r.GetValue(headDropout),
                 r.GetValue(size), r.GetValue(color), r.GetValue(split), r.GetValue(testFraction), options, r.GetValue(threads), r.GetValue(output)!,
@@ -77,7 +80,12 @@ internal static class TrainCommand
         if (q.Pretrained is null && (q.FineTune || q.CutAt is not null))
             throw new UsageException("--fine-tune and --cut-at apply to a --pretrained base.");
         if (q.Resume is not null && !File.Exists(q.Resume)) throw new FileNotFoundException($"Checkpoint not found: '{q.Resume}'.", q.Resume);
+        // Under mpirun (or srun), this process is one rank of a data-parallel run: every rank trains on the same data and
+        // split, the gradients are summed across ranks, and only rank 0 writes files and prints the summary.
+        using var distributed = DistributedContext.FromEnvironment();
+        bool root = distributed?.IsRoot ?? true;
         if (q.Threads is { } t) Training.Kernels.Parallelism.MaxThreads = t;
+        else if (distributed is not null) Training.Kernels.Parallelism.MaxThreads = DistributedContext.SuggestedThreads();
         var clock = Stopwatch.StartNew();
 
         var folder = ImageData.Scan(ctx, q.Data);
@@ -98,7 +106,10 @@ internal static class TrainCommand
         var options = run.Options;
         string checkpoint = q.Checkpoint ?? Path.ChangeExtension(q.Output, ".checkpoint.mlconv");
         options.CheckpointPath = checkpoint;
-        ctx.Line($"{run.Description}; {Training.Kernels.Parallelism.MaxThreads} threads");
+        options.Communicator = distributed?.Communicator;
+        if (root)
+            ctx.Line($"{run.Description}; {Training.Kernels.Parallelism.MaxThreads} threads" +
+                     (distributed is null ? "" : $" per rank, {distributed.Communicator.Size} ranks"));
 
         TrainingView? view = null;
         TrainingResult result;
@@ -120,6 +131,7 @@ internal static class TrainCommand
         }
 
         var network = run.Finish();
+        if (!root) return Cli.Ok;
         ModelFile.Save(network, q.Output);
         TrainingHistoryFiles.Write(q.Output, result.History);
         string splitPath = Path.ChangeExtension(q.Output, ".split.txt");
