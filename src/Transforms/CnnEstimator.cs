@@ -54,7 +54,7 @@ public sealed class CnnEstimator : IEstimator<CnnTransformer>
     /// </summary>
     /// <param name="input">Rows with the features and label columns.</param>
     /// <exception cref="ArgumentOutOfRangeException">A column is missing, has the wrong type, or its size fits no image shape (the message says what to set).</exception>
-    /// <exception cref="InvalidDataException">A row has a missing label or a non-finite pixel.</exception>
+    /// <exception cref="InvalidDataException">A row has a missing label or a non-finite pixel, or an image file named in <see cref="CnnTrainerOptions.ImagePathColumnName"/> is damaged.</exception>
     /// <exception cref="OperationCanceledException"><see cref="CnnTrainerOptions.CancellationToken"/> was cancelled.</exception>
     public CnnTransformer Fit(IDataView input)
     {
@@ -62,6 +62,8 @@ public sealed class CnnEstimator : IEstimator<CnnTransformer>
         var o = Options;
         var shape = SchemaChecks.Check(o, input.Schema);
         using var ch = _env.Start("TrainCnn");
+        ImageFileCheck.Verify(input, o, "Training data");
+        if (o.ValidationData is not null) ImageFileCheck.Verify(o.ValidationData, o, "Validation data");
         var (images, labels, maxLabel) = DataViewReader.Read(input, o, shape, "Training data");
         string[] classNames = DataViewReader.KeyNames(input.Schema[o.LabelColumnName])
             ?? [.. Enumerable.Range(0, maxLabel + 1).Select(i => i.ToString(CultureInfo.InvariantCulture))];

@@ -123,6 +123,17 @@ public sealed class CnnTrainerOptions
     /// <summary>Per-channel standard deviations (> 0) for <see cref="PixelNormalization.Custom"/>.</summary>
     public float[]? Std { get; set; }
 
+    /// <summary>
+    /// The text column holding the image file paths that <c>LoadImages</c> read (default "ImagePath"). When the training
+    /// (or validation) data has this column, <c>Fit</c> first decodes every file it names with MLConv's strict decoders
+    /// (PNG chunk CRCs and a complete image stream, JPEG and BMP through StbImageSharp) and refuses a damaged file naming it
+    /// and its row: ML.NET's <c>LoadImages</c> hands over a PNG cut short as a complete image with black rows, which would
+    /// otherwise be trained on. Null, or a name the data does not have, skips the check.
+    /// </summary>
+    public string? ImagePathColumnName { get; set; } = "ImagePath";
+    /// <summary>The folder relative paths in <see cref="ImagePathColumnName"/> are read from (<c>LoadImages</c>' <c>imageFolder</c>); null: the current directory.</summary>
+    public string? ImageFolder { get; set; }
+
     /// <summary>Receives per-batch and per-epoch progress (epochs are also written to MLContext's log).</summary>
     public IProgress<TrainingProgress>? Progress { get; set; }
     /// <summary>Stops training between batches; <c>Fit</c> then throws <see cref="OperationCanceledException"/> (a checkpoint, when configured, holds the last finished epoch).</summary>

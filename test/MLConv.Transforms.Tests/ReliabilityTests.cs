@@ -224,4 +224,28 @@ public sealed class ReliabilityTests
         StringAssert.Contains(e.Message, "computing column 'Features' failed");
         StringAssert.Contains(e.Message, "missing.png");
     }
+
+    [TestMethod]
+    public void APngCutShortIsRefusedBeforeTrainingNamingTheFile()
+    {
+        var ml = new MLContext(seed: 1);
+        using var dir = new TempFolder();
+        var rows = CnnPipelineTests.WriteImages(dir.Path, 3, seed: 1);
+        byte[] whole = File.ReadAllBytes(rows[4].ImagePath);
+        File.WriteAllBytes(rows[4].ImagePath, whole[..(whole.Length / 2)]);
+        // ML.NET's own decoder hands the half file over as a whole image: without the check, TrainCnn would train on it.
+        var loaded = ml.Transforms.LoadImages("Image", imageFolder: null, inputColumnName: "ImagePath")
+            .Fit(ml.Data.LoadFromEnumerable(rows)).Transform(ml.Data.LoadFromEnumerable(rows));
+        Assert.AreEqual(rows.Count, loaded.GetColumn<Microsoft.ML.Data.MLImage>("Image").Count(), "LoadImages reads the cut file");
+
+        var options = new CnnTrainerOptions { ImageHeight = 16, ImageWidth = 12, Trainer = { Epochs = 1, RandomShift = 0 } };
+        var e = Assert.ThrowsExactly<InvalidDataException>(() => CnnPipelineTests.Pipeline(ml, options).Fit(ml.Data.LoadFromEnumerable(rows)));
+        StringAssert.Contains(e.Message, "Training data row 4");
+        StringAssert.Contains(e.Message, Path.GetFileName(rows[4].ImagePath));
+        StringAssert.Contains(e.Message, "'ImagePath'");
+
+        // The check can be turned off, and then the damaged file trains as ML.NET decoded it.
+        options.ImagePathColumnName = null;
+        Assert.IsNotNull(CnnPipelineTests.Pipeline(ml, options).Fit(ml.Data.LoadFromEnumerable(rows)));
+    }
 }
