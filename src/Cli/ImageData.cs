@@ -48,16 +48,30 @@ internal static class ImageData
                 $"{(unknown.Length > 1 ? "are" : "is")} not among the model's classes ({string.Join(", ", network.ClassNames)}).");
         var loaded = images.Load(network.Channels, network.Height, network.Width, cancellationToken: cancellationToken);
         int[] labels = [.. loaded.Labels.Select(l => index[images.ClassNames[l]])];
+        ToNetworkScale(network, loaded.Images);
         return new ImageDataset(loaded.Images, labels, network.ClassNames);
     }
 
-    /// <summary>Decodes image files as <paramref name="network"/> takes them: [N, C, H, W] pixels in 0..1.</summary>
+    /// <summary>Decodes image files as <paramref name="network"/> takes them: [N, C, H, W] pixels in 0..1 (0..255 for a network made for those, see <see cref="ToNetworkScale"/>).</summary>
     public static Training.Tensors.Tensor LoadFiles(Network network, IReadOnlyList<string> paths)
     {
         int size = network.Channels * network.Height * network.Width;
         var pixels = new Training.Tensors.Tensor(paths.Count, network.Channels, network.Height, network.Width);
         for (int i = 0; i < paths.Count; i++)
             ImagePixels.ToPlanar(ImageDecoder.Read(paths[i]), network.Channels, network.Height, network.Width, pixels.Data.AsSpan(i * size, size));
+        ToNetworkScale(network, pixels);
         return pixels;
+    }
+
+    /// <summary>
+    /// mlconv reads pixels in 0..1; a network whose normalisation means exceed 1.5 was trained on 0..255 pixels (a model
+    /// from ML.NET's ExtractPixels, got back with <c>CnnModel.FromTransformer</c> and saved, or an imported ImageNet
+    /// network), so its pixels are scaled to 0..255 — the rule <c>train --pretrained</c> applies to its base.
+    /// </summary>
+    public static bool ToNetworkScale(Network network, Training.Tensors.Tensor pixels)
+    {
+        if (!network.Normalization.Mean.Any(m => m > 1.5f)) return false;
+        foreach (ref float v in pixels.Span) v *= 255f;
+        return true;
     }
 }

@@ -35,6 +35,36 @@ public sealed class ModelCommandTests
     }
 
     [TestMethod]
+    public void AModelMadeFor0To255PixelsIsFedThoseByEvaluateAndPredict()
+    {
+        // Two files of one function of the image: "unit" reads 0..1 pixels with means m + 2/255, "scaled" reads 0..255
+        // pixels with means 255·m + 2 (all above 1.5, as a model from ML.NET's ExtractPixels has them) and deviations 255·s.
+        // evaluate and predict must print the same figures for both.
+        var net = ModelFile.Load(SharedModel.Model);
+        var n = net.Normalization;
+        var scaled = new Network(net.Root, net.Channels, net.Height, net.Width, net.ClassNames,
+            new Normalization([.. n.Mean.Select(m => m * 255f + 2f)], [.. n.Std.Select(v => v * 255f)]));
+        var unit = new Network(net.Root, net.Channels, net.Height, net.Width, net.ClassNames,
+            new Normalization([.. n.Mean.Select(m => m + 2f / 255f)], [.. n.Std]));
+        using var dir = new TempFolder();
+        ModelFile.Save(scaled, dir["scaled.mlconv"]);
+        ModelFile.Save(unit, dir["unit.mlconv"]);
+        string image = Directory.EnumerateFiles(Path.Combine(SharedModel.Images.Root, "rings")).First(f => !f.EndsWith(".txt", StringComparison.Ordinal));
+
+        var a = CliRunner.Ok("evaluate", "--model", dir["unit.mlconv"], "--data", SharedModel.Images.Root, "--all");
+        var b = CliRunner.Ok("evaluate", "--model", dir["scaled.mlconv"], "--data", SharedModel.Images.Root, "--all");
+        Assert.AreEqual(Figures(a.Out), Figures(b.Out));
+        var pa = CliRunner.Ok("predict", image, "--model", dir["unit.mlconv"]);
+        var pb = CliRunner.Ok("predict", image, "--model", dir["scaled.mlconv"]);
+        Assert.AreEqual(Figures(pa.Out), Figures(pb.Out));
+        StringAssert.Contains(pb.Out, "%");
+    }
+
+    /// <summary>The lines of a command's output that hold figures (percentages or decimals), without the model path.</summary>
+    private static string Figures(string output) =>
+        string.Join("\n", output.Split('\n').Where(l => l.Contains('%') || l.Contains("log-loss", StringComparison.Ordinal)).Select(l => l.Replace("scaled", "unit", StringComparison.Ordinal)));
+
+    [TestMethod]
     public void EvaluateRefusesAFolderWithAClassTheModelDoesNotKnow()
     {
         using var images = new TinyImages(perClass: 1);
