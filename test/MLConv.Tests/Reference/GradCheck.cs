@@ -57,7 +57,14 @@ internal static class GradCheck
             return s;
         }
 
-        CompareWithNumeric("dx", ToDouble(dx), xd, v => Loss(v, pd), rng, maxChecks, step, allowZeroGradient);
+        CompareAll(dx, xd, parameters, pd, Loss, rng, maxChecks, step, allowZeroGradient);
+    }
+
+    /// <summary>dx and every parameter's gradient against central differences of <paramref name="loss"/>.</summary>
+    private static void CompareAll(Tensor dx, double[] xd, List<Parameter> parameters, double[][] pd, Func<double[], double[][], double> loss,
+        Random rng, int maxChecks, double h, bool allowZeroGradient)
+    {
+        CompareWithNumeric("dx", ToDouble(dx), xd, v => loss(v, pd), rng, maxChecks, h, allowZeroGradient);
         for (int k = 0; k < parameters.Count; k++)
         {
             int kk = k;
@@ -65,8 +72,8 @@ internal static class GradCheck
             {
                 var pv = (double[][])pd.Clone();
                 pv[kk] = v;
-                return Loss(xd, pv);
-            }, rng, maxChecks, step, allowZeroGradient);
+                return loss(xd, pv);
+            }, rng, maxChecks, h, allowZeroGradient);
         }
     }
 
@@ -108,17 +115,7 @@ internal static class GradCheck
             return s;
         }
 
-        CompareWithNumeric("dx", ToDouble(dx), xd, v => Loss(v, pd), rng, maxChecks, 1e-4, false);
-        for (int k = 0; k < parameters.Count; k++)
-        {
-            int kk = k;
-            CompareWithNumeric("d" + parameters[k].Name, ToDouble(parameters[k].Grad), pd[k], v =>
-            {
-                var pv = (double[][])pd.Clone();
-                pv[kk] = v;
-                return Loss(xd, pv);
-            }, rng, maxChecks, 1e-4, false);
-        }
+        CompareAll(dx, xd, parameters, pd, Loss, rng, maxChecks, 1e-4, false);
     }
 
     private static void CompareWithNumeric(string what, double[] analytic, double[] point, Func<double[], double> loss, Random rng, int maxChecks,
