@@ -52,9 +52,12 @@ public sealed class BatchNorm2d : Layer
     /// <summary>Batches seen in training (PyTorch's num_batches_tracked).</summary>
     public long BatchesTracked { get; private set; }
 
+    /// <inheritdoc/>
     public override IReadOnlyList<Parameter> Parameters => [_gamma, _beta];
+    /// <inheritdoc/>
     public override IReadOnlyList<(string Name, Tensor Value)> Buffers => [("running_mean", RunningMean), ("running_var", RunningVar)];
 
+    /// <inheritdoc/>
     public override void Reset(Random rng)
     {
         _gamma.Value.Fill(1f);
@@ -64,6 +67,7 @@ public sealed class BatchNorm2d : Layer
         BatchesTracked = 0;
     }
 
+    /// <inheritdoc/>
     public override int[] OutputShape(int[] inputShape)
     {
         CheckRank(inputShape, 4, "BatchNorm2d");
@@ -75,6 +79,7 @@ public sealed class BatchNorm2d : Layer
     /// <summary>Set by an <see cref="InferencePlan"/>: the convolution this batch norm is folded into.</summary>
     internal Conv2d? FoldedInto { get; set; }
 
+    /// <inheritdoc/>
     public override Tensor Forward(Tensor x, bool training)
     {
         CheckRank(x, 4, "BatchNorm2d");
@@ -149,6 +154,7 @@ public sealed class BatchNorm2d : Layer
         return y;
     }
 
+    /// <inheritdoc/>
     public override Tensor Backward(Tensor dy)
     {
         var (x, y, xhat, invStd) = _saved ?? throw BackwardBeforeForward();
@@ -205,8 +211,10 @@ public sealed class BatchNorm2d : Layer
         return dx;
     }
 
+    /// <inheritdoc/>
     public override long MultiplyAccumulates(int[] inputShape) => 2L * inputShape[0] * inputShape[1] * inputShape[2] * inputShape[3];
 
+    /// <inheritdoc/>
     public override JsonObject ToSpec() => new()
     {
         ["type"] = TypeName,
@@ -215,7 +223,9 @@ public sealed class BatchNorm2d : Layer
         ["momentum"] = Momentum,
     };
 
+    /// <summary>Rebuilds a <see cref="BatchNorm2d"/> from <paramref name="spec"/>, the JSON its <see cref="Layer.ToSpec"/> writes (<see cref="LayerFactory"/> calls this).</summary>
     public static BatchNorm2d FromSpec(JsonObject spec) => new(Spec.Int(spec, "numFeatures"), Spec.Double(spec, "eps"), Spec.Double(spec, "momentum"));
 
+    /// <inheritdoc/>
     public override string ToString() => $"BatchNorm2d({NumFeatures}, eps={Eps}, momentum={Momentum})";
 }

@@ -43,14 +43,17 @@ public sealed class ChannelAffine : Layer
     /// <summary>b, the per-channel offset.</summary>
     public Parameter Shift => _shift;
 
+    /// <inheritdoc/>
     public override IReadOnlyList<Parameter> Parameters => [_scale, _shift];
 
+    /// <inheritdoc/>
     public override void Reset(Random rng)
     {
         _scale.Value.Fill(1f);
         _shift.Value.Clear();
     }
 
+    /// <inheritdoc/>
     public override int[] OutputShape(int[] inputShape)
     {
         if (inputShape.Length != Rank || inputShape[1] != Channels)
@@ -58,6 +61,7 @@ public sealed class ChannelAffine : Layer
         return (int[])inputShape.Clone();
     }
 
+    /// <inheritdoc/>
     public override Tensor Forward(Tensor x, bool training)
     {
         ArgumentNullException.ThrowIfNull(x);
@@ -74,6 +78,7 @@ public sealed class ChannelAffine : Layer
         return y;
     }
 
+    /// <inheritdoc/>
     public override Tensor Backward(Tensor dy)
     {
         CheckSameShape(dy, _y, "ChannelAffine");
@@ -91,11 +96,15 @@ public sealed class ChannelAffine : Layer
         return dx;
     }
 
+    /// <inheritdoc/>
     public override long MultiplyAccumulates(int[] inputShape) => inputShape.Aggregate(1L, (a, d) => a * d);
 
+    /// <inheritdoc/>
     public override JsonObject ToSpec() => new() { ["type"] = TypeName, ["channels"] = Channels, ["rank"] = Rank };
 
+    /// <summary>Rebuilds a <see cref="ChannelAffine"/> from <paramref name="spec"/>, the JSON its <see cref="Layer.ToSpec"/> writes (<see cref="LayerFactory"/> calls this).</summary>
     public static ChannelAffine FromSpec(JsonObject spec) => new(Spec.Int(spec, "channels"), Spec.Int(spec, "rank"));
 
+    /// <inheritdoc/>
     public override string ToString() => $"ChannelAffine({Channels}" + (Rank != 4 ? $", rank={Rank})" : ")");
 }

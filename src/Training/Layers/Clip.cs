@@ -26,6 +26,7 @@ public sealed class Clip : ElementwiseActivation<Clip.Function>
     public double Min { get; }
     public double Max { get; }
 
+    /// <inheritdoc/>
     protected override Function Functor => new((float)Min, (float)Max);
 
     /// <summary>Infinite bounds are left out (JSON has no infinity).</summary>
@@ -37,16 +38,21 @@ public sealed class Clip : ElementwiseActivation<Clip.Function>
         return o;
     }
 
+    /// <summary>Rebuilds a <see cref="Clip"/> from <paramref name="spec"/>, the JSON its <see cref="Layer.ToSpec"/> writes (<see cref="LayerFactory"/> calls this).</summary>
     public static Clip FromSpec(JsonObject spec) =>
         new(spec["min"]?.GetValue<double>() ?? double.NegativeInfinity, spec["max"]?.GetValue<double>() ?? double.PositiveInfinity);
 
+    /// <inheritdoc/>
     public override string ToString() => $"Clip(min={Min}, max={Max})";
 
     /// <summary>clamp(x, lo, hi), vectorised as TensorPrimitives' max then min.</summary>
     public readonly struct Function(float lo, float hi) : IElementwiseFunction
     {
+        /// <inheritdoc/>
         public float Activate(float x) => MathF.Min(MathF.Max(x, lo), hi);
+        /// <inheritdoc/>
         public float Derivative(float x, float y) => x > lo && x < hi ? 1f : 0f;
+        /// <inheritdoc/>
         public bool TryActivate(ReadOnlySpan<float> x, Span<float> y)
         {
             TensorPrimitives.Max(x, lo, y);

@@ -24,6 +24,7 @@ public sealed class Concat : MultiInputLayer
 
     public int Axis { get; }
 
+    /// <inheritdoc/>
     public override int[] OutputShape(IReadOnlyList<int[]> inputShapes)
     {
         ArgumentNullException.ThrowIfNull(inputShapes);
@@ -44,6 +45,7 @@ public sealed class Concat : MultiInputLayer
         return y;
     }
 
+    /// <inheritdoc/>
     public override Tensor Forward(IReadOnlyList<Tensor> inputs, bool training)
     {
         CheckInputs(inputs);
@@ -61,6 +63,7 @@ public sealed class Concat : MultiInputLayer
         return y;
     }
 
+    /// <inheritdoc/>
     public override IReadOnlyList<Tensor> BackwardMany(Tensor dy)
     {
         CheckSameShape(dy, _y, "Concat");
@@ -87,7 +90,10 @@ public sealed class Concat : MultiInputLayer
         return outer;
     }
 
+    /// <inheritdoc/>
     public override JsonObject ToSpec() => new() { ["type"] = TypeName, ["axis"] = Axis };
+    /// <summary>Rebuilds a <see cref="Concat"/> from <paramref name="spec"/>, the JSON its <see cref="Layer.ToSpec"/> writes (<see cref="LayerFactory"/> calls this).</summary>
     public static Concat FromSpec(JsonObject spec) => new(Spec.Int(spec, "axis"));
+    /// <inheritdoc/>
     public override string ToString() => $"Concat(dim={Axis})";
 }

@@ -72,14 +72,17 @@ public sealed class Conv2d : Layer
     /// <summary>groups = inChannels &gt; 1: each output channel reads one input channel; runs the direct <see cref="DepthwiseConv"/> kernel.</summary>
     public bool IsDepthwise => Groups == InChannels && Groups > 1;
 
+    /// <inheritdoc/>
     public override IReadOnlyList<Parameter> Parameters => _bias is null ? [_weight] : [_weight, _bias];
 
+    /// <inheritdoc/>
     public override void Reset(Random rng)
     {
         Initializers.HeNormal(_weight.Value.Span, InChannels / Groups * Geometry.KernelH * Geometry.KernelW, rng);
         _bias?.Value.Clear();
     }
 
+    /// <inheritdoc/>
     public override int[] OutputShape(int[] inputShape)
     {
         CheckRank(inputShape, 4, "Conv2d");
@@ -132,6 +135,7 @@ public sealed class Conv2d : Layer
         _fusion = null;
     }
 
+    /// <inheritdoc/>
     public override Tensor Forward(Tensor x, bool training)
     {
         CheckRank(x, 4, "Conv2d");
@@ -152,6 +156,7 @@ public sealed class Conv2d : Layer
         return y;
     }
 
+    /// <inheritdoc/>
     public override Tensor Backward(Tensor dy)
     {
         var (x, y) = _saved ?? throw BackwardBeforeForward();
@@ -167,15 +172,18 @@ public sealed class Conv2d : Layer
         return dx;
     }
 
+    /// <inheritdoc/>
     public override long MultiplyAccumulates(int[] inputShape)
     {
         var o = OutputShape(inputShape);
         return (long)o[0] * o[1] * o[2] * o[3] * (InChannels / Groups) * Geometry.KernelH * Geometry.KernelW;
     }
 
+    /// <inheritdoc/>
     public override (Size2 Kernel, Size2 Stride) SpatialWindow(int[] inputShape) =>
         ((Geometry.EffectiveKernelH, Geometry.EffectiveKernelW), Stride);
 
+    /// <inheritdoc/>
     public override JsonObject ToSpec() => new()
     {
         ["type"] = TypeName,
@@ -189,9 +197,11 @@ public sealed class Conv2d : Layer
         ["bias"] = HasBias,
     };
 
+    /// <summary>Rebuilds a <see cref="Conv2d"/> from <paramref name="spec"/>, the JSON its <see cref="Layer.ToSpec"/> writes (<see cref="LayerFactory"/> calls this).</summary>
     public static Conv2d FromSpec(JsonObject spec) => new(Spec.Int(spec, "inChannels"), Spec.Int(spec, "outChannels"), Spec.Pair(spec, "kernelSize"),
         Spec.Pair(spec, "stride"), Spec.Pad(spec, "padding"), Spec.Pair(spec, "dilation"), Spec.Int(spec, "groups"), Spec.Bool(spec, "bias"));
 
+    /// <inheritdoc/>
     public override string ToString() =>
         $"Conv2d({InChannels}, {OutChannels}, kernel_size={KernelSize}, stride={Stride}, padding={PaddingSpec}" +
         (Dilation != (Size2)1 ? $", dilation={Dilation}" : "") + (Groups != 1 ? $", groups={Groups}" : "") + (HasBias ? "" : ", bias=False") + ")";

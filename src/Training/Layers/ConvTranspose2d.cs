@@ -61,14 +61,17 @@ public sealed class ConvTranspose2d : Layer
     public Parameter? Bias => _bias;
     public bool HasBias => _bias is not null;
 
+    /// <inheritdoc/>
     public override IReadOnlyList<Parameter> Parameters => _bias is null ? [_weight] : [_weight, _bias];
 
+    /// <inheritdoc/>
     public override void Reset(Random rng)
     {
         Initializers.HeNormal(_weight.Value.Span, OutChannels / Groups * Geometry.KernelH * Geometry.KernelW, rng);
         _bias?.Value.Clear();
     }
 
+    /// <inheritdoc/>
     public override int[] OutputShape(int[] inputShape)
     {
         CheckRank(inputShape, 4, "ConvTranspose2d");
@@ -82,6 +85,7 @@ public sealed class ConvTranspose2d : Layer
         return [inputShape[0], OutChannels, oh, ow];
     }
 
+    /// <inheritdoc/>
     public override Tensor Forward(Tensor x, bool training)
     {
         CheckRank(x, 4, "ConvTranspose2d");
@@ -106,6 +110,7 @@ public sealed class ConvTranspose2d : Layer
         return y;
     }
 
+    /// <inheritdoc/>
     public override Tensor Backward(Tensor dy)
     {
         CheckSameShape(dy, _y, "ConvTranspose2d");
@@ -144,6 +149,7 @@ public sealed class ConvTranspose2d : Layer
             Mg = c.OutChannels / c.Groups * c.Geometry.KernelH * c.Geometry.KernelW, Rows = c.OutChannels * c.Geometry.KernelH * c.Geometry.KernelW;
     }
 
+    /// <inheritdoc/>
     public override long MultiplyAccumulates(int[] inputShape) =>
         (long)inputShape[0] * InChannels * inputShape[2] * inputShape[3] * (OutChannels / Groups) * Geometry.KernelH * Geometry.KernelW;
 
@@ -151,6 +157,7 @@ public sealed class ConvTranspose2d : Layer
     public override (Size2 Kernel, Size2 Stride) SpatialWindow(int[] inputShape) =>
         ((Geometry.EffectiveKernelH, Geometry.EffectiveKernelW), 1);
 
+    /// <inheritdoc/>
     public override JsonObject ToSpec() => new()
     {
         ["type"] = TypeName,
@@ -165,10 +172,12 @@ public sealed class ConvTranspose2d : Layer
         ["bias"] = HasBias,
     };
 
+    /// <summary>Rebuilds a <see cref="ConvTranspose2d"/> from <paramref name="spec"/>, the JSON its <see cref="Layer.ToSpec"/> writes (<see cref="LayerFactory"/> calls this).</summary>
     public static ConvTranspose2d FromSpec(JsonObject spec) => new(Spec.Int(spec, "inChannels"), Spec.Int(spec, "outChannels"),
         Spec.Pair(spec, "kernelSize"), Spec.Pair(spec, "stride"), Spec.Pad(spec, "padding"), Spec.Pair(spec, "outputPadding"),
         Spec.Pair(spec, "dilation"), Spec.Int(spec, "groups"), Spec.Bool(spec, "bias"));
 
+    /// <inheritdoc/>
     public override string ToString() =>
         $"ConvTranspose2d({InChannels}, {OutChannels}, kernel_size={KernelSize}, stride={Stride}, padding={Padding.Explicit(Geometry.PadTop, Geometry.PadLeft, Geometry.PadBottom, Geometry.PadRight)}" +
         (OutputPadding != (Size2)0 ? $", output_padding={OutputPadding}" : "") + (Dilation != (Size2)1 ? $", dilation={Dilation}" : "") +

@@ -27,16 +27,20 @@ public sealed class Dropout : Layer
 
     public double P { get; }
 
+    /// <inheritdoc/>
     public override void Reset(Random rng) => _rng = new Random(rng.Next());
 
+    /// <inheritdoc/>
     public override void Reseed(Func<int> nextSeed)
     {
         ArgumentNullException.ThrowIfNull(nextSeed);
         _rng = new Random(nextSeed());
     }
 
+    /// <inheritdoc/>
     public override int[] OutputShape(int[] inputShape) => (int[])inputShape.Clone();
 
+    /// <inheritdoc/>
     public override Tensor Forward(Tensor x, bool training)
     {
         ArgumentNullException.ThrowIfNull(x);
@@ -62,6 +66,7 @@ public sealed class Dropout : Layer
         return y;
     }
 
+    /// <inheritdoc/>
     public override Tensor Backward(Tensor dy)
     {
         var (y, mask) = _saved ?? throw BackwardBeforeForward();
@@ -72,7 +77,10 @@ public sealed class Dropout : Layer
         return dx;
     }
 
+    /// <inheritdoc/>
     public override JsonObject ToSpec() => new() { ["type"] = TypeName, ["p"] = P };
+    /// <summary>Rebuilds a <see cref="Dropout"/> from <paramref name="spec"/>, the JSON its <see cref="Layer.ToSpec"/> writes (<see cref="LayerFactory"/> calls this).</summary>
     public static Dropout FromSpec(JsonObject spec) => new(Spec.Double(spec, "p"));
+    /// <inheritdoc/>
     public override string ToString() => $"Dropout(p={P})";
 }

@@ -62,6 +62,7 @@ public sealed class Elementwise : MultiInputLayer
         return s;
     }
 
+    /// <inheritdoc/>
     public override int[] OutputShape(IReadOnlyList<int[]> inputShapes)
     {
         ArgumentNullException.ThrowIfNull(inputShapes);
@@ -69,6 +70,7 @@ public sealed class Elementwise : MultiInputLayer
         return BroadcastShape(inputShapes[0], inputShapes[1]);
     }
 
+    /// <inheritdoc/>
     public override Tensor Forward(IReadOnlyList<Tensor> inputs, bool training)
     {
         CheckInputs(inputs);
@@ -89,6 +91,7 @@ public sealed class Elementwise : MultiInputLayer
         return y;
     }
 
+    /// <inheritdoc/>
     public override IReadOnlyList<Tensor> BackwardMany(Tensor dy)
     {
         CheckSameShape(dy, _y, TypeName);
@@ -147,13 +150,16 @@ public sealed class Elementwise : MultiInputLayer
         }
     }
 
+    /// <inheritdoc/>
     public override long MultiplyAccumulates(IReadOnlyList<int[]> inputShapes) => OutputShape(inputShapes).Aggregate(1L, (p, d) => p * d);
 
     public override JsonObject ToSpec() => new() { ["type"] = TypeName, ["op"] = Op.ToString() };
 
+    /// <summary>Rebuilds a <see cref="Elementwise"/> from <paramref name="spec"/>, the JSON its <see cref="Layer.ToSpec"/> writes (<see cref="LayerFactory"/> calls this).</summary>
     public static Elementwise FromSpec(JsonObject spec) =>
         new(Enum.TryParse<ElementwiseOp>(Spec.String(spec, "op"), ignoreCase: false, out var op) && Enum.IsDefined(op) ? op
             : throw new ArgumentException($"Elementwise: unknown op '{Spec.String(spec, "op")}' (Add, Sub, Mul, Div).", nameof(spec)));
 
+    /// <inheritdoc/>
     public override string ToString() => $"Elementwise({Op})";
 }

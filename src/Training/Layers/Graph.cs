@@ -36,6 +36,7 @@ public sealed class GraphNode
     /// <summary>The (first) value the node writes.</summary>
     public string Output => Outputs[0];
 
+    /// <inheritdoc/>
     public override string ToString() => $"{string.Join(", ", Outputs)} = {Name}: {Layer}({string.Join(", ", Inputs)})";
 }
 
@@ -195,6 +196,7 @@ public sealed class Graph : Layer
         return new Graph(Input, _nodes.Where(n => n.Outputs.Any(keep.Contains)).Select(n => new GraphNode(n.Name, n.Layer, n.Inputs, n.Outputs)), value);
     }
 
+    /// <inheritdoc/>
     public override IReadOnlyList<(string Name, Layer Layer)> Children => [.. _nodes.Select(n => (n.Name, n.Layer))];
 
     /// <summary>Shapes of every value (graph input first) for a batch of the given input shape.</summary>
@@ -224,6 +226,7 @@ public sealed class Graph : Layer
         return shapes;
     }
 
+    /// <inheritdoc/>
     public override int[] OutputShape(int[] inputShape) => ValueShapes(inputShape)[Output];
 
     /// <summary>The shape of every graph output, in <see cref="Outputs"/> order.</summary>
@@ -233,6 +236,7 @@ public sealed class Graph : Layer
         return [.. Outputs.Select(o => shapes[o])];
     }
 
+    /// <inheritdoc/>
     public override Tensor Forward(Tensor x, bool training)
     {
         ArgumentNullException.ThrowIfNull(x);
@@ -365,6 +369,7 @@ public sealed class Graph : Layer
         else System.Numerics.Tensors.TensorPrimitives.Add(sum.Span, d.Span, sum.Span);
     }
 
+    /// <inheritdoc/>
     public override long MultiplyAccumulates(int[] inputShape)
     {
         var shapes = ValueShapes(inputShape);
@@ -376,6 +381,7 @@ public sealed class Graph : Layer
         return total;
     }
 
+    /// <inheritdoc/>
     public override JsonObject ToSpec()
     {
         var spec = new JsonObject { ["type"] = TypeName, ["input"] = Input };
@@ -397,11 +403,13 @@ public sealed class Graph : Layer
     private static string[] OneOrMany(JsonObject o, string one, string many) =>
         o.ContainsKey(many) ? Spec.Strings(o, many) : [Spec.String(o, one)];
 
+    /// <summary>Rebuilds a <see cref="Graph"/> from <paramref name="spec"/>, the JSON its <see cref="Layer.ToSpec"/> writes (<see cref="LayerFactory"/> calls this).</summary>
     public static Graph FromSpec(JsonObject spec) =>
         new(Spec.String(spec, "input"), Spec.Objects(spec, "nodes").Select(ReadNode), OneOrMany(spec, "output", "outputs"));
 
     private static GraphNode ReadNode(JsonObject o) =>
         new(Spec.String(o, "name"), LayerFactory.FromSpec(Spec.Object(o, "layer")), Spec.Strings(o, "inputs"), OneOrMany(o, "output", "outputs"));
 
+    /// <inheritdoc/>
     public override string ToString() => Outputs.Count == 1 ? $"Graph({_nodes.Length} nodes)" : $"Graph({_nodes.Length} nodes, {Outputs.Count} outputs)";
 }

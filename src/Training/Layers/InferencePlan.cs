@@ -93,5 +93,6 @@ public sealed class InferencePlan : IDisposable
         _prepared.Clear();
     }
 
+    /// <inheritdoc/>
     public override string ToString() => $"{PreparedConvolutions} convolutions prepared, {FusedConvolutions} fused: {FoldedBatchNorms} batch norms folded, {FusedReLUs} ReLUs";
 }

@@ -38,14 +38,17 @@ public sealed class InstanceNorm2d : Layer
     /// <summary>β, the per-channel shift (null without affine).</summary>
     public Parameter? Beta => _beta;
 
+    /// <inheritdoc/>
     public override IReadOnlyList<Parameter> Parameters => _gamma is null ? [] : [_gamma, _beta!];
 
+    /// <inheritdoc/>
     public override void Reset(Random rng)
     {
         _gamma?.Value.Fill(1f);
         _beta?.Value.Clear();
     }
 
+    /// <inheritdoc/>
     public override int[] OutputShape(int[] inputShape)
     {
         CheckRank(inputShape, 4, "InstanceNorm2d");
@@ -54,6 +57,7 @@ public sealed class InstanceNorm2d : Layer
         return (int[])inputShape.Clone();
     }
 
+    /// <inheritdoc/>
     public override Tensor Forward(Tensor x, bool training)
     {
         CheckRank(x, 4, "InstanceNorm2d");
@@ -82,6 +86,7 @@ public sealed class InstanceNorm2d : Layer
         return y;
     }
 
+    /// <inheritdoc/>
     public override Tensor Backward(Tensor dy)
     {
         CheckSameShape(dy, _y, "InstanceNorm2d");
@@ -111,12 +116,16 @@ public sealed class InstanceNorm2d : Layer
         return dx;
     }
 
+    /// <inheritdoc/>
     public override long MultiplyAccumulates(int[] inputShape) => 2L * inputShape[0] * inputShape[1] * inputShape[2] * inputShape[3];
 
+    /// <inheritdoc/>
     public override JsonObject ToSpec() => new() { ["type"] = TypeName, ["numFeatures"] = NumFeatures, ["eps"] = Eps, ["affine"] = Affine };
 
+    /// <summary>Rebuilds a <see cref="InstanceNorm2d"/> from <paramref name="spec"/>, the JSON its <see cref="Layer.ToSpec"/> writes (<see cref="LayerFactory"/> calls this).</summary>
     public static InstanceNorm2d FromSpec(JsonObject spec) => new(Spec.Int(spec, "numFeatures"), Spec.Double(spec, "eps"), Spec.Bool(spec, "affine"));
 
+    /// <inheritdoc/>
     public override string ToString() =>
         $"InstanceNorm2d({NumFeatures}, eps={Eps.ToString(System.Globalization.CultureInfo.InvariantCulture)}{(Affine ? ", affine=True" : "")})";
 }

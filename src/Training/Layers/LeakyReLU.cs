@@ -13,17 +13,24 @@ public sealed class LeakyReLU : ElementwiseActivation<LeakyReLU.Function>
 
     public double NegativeSlope { get; }
 
+    /// <inheritdoc/>
     protected override Function Functor => new((float)NegativeSlope);
 
+    /// <inheritdoc/>
     public override JsonObject ToSpec() => new() { ["type"] = TypeName, ["negativeSlope"] = NegativeSlope };
+    /// <summary>Rebuilds a <see cref="LeakyReLU"/> from <paramref name="spec"/>, the JSON its <see cref="Layer.ToSpec"/> writes (<see cref="LayerFactory"/> calls this).</summary>
     public static LeakyReLU FromSpec(JsonObject spec) => new(Spec.Double(spec, "negativeSlope"));
+    /// <inheritdoc/>
     public override string ToString() => $"LeakyReLU(negativeSlope={NegativeSlope})";
 
     /// <summary>The leaky rectifier with slope s below 0.</summary>
     public readonly struct Function(float s) : IElementwiseFunction
     {
+        /// <inheritdoc/>
         public float Activate(float x) => x > 0f ? x : s * x;
+        /// <inheritdoc/>
         public float Derivative(float x, float y) => x > 0f ? 1f : s;
+        /// <inheritdoc/>
         public bool TryActivate(ReadOnlySpan<float> x, Span<float> y) => false;
     }
 }

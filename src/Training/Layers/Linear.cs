@@ -55,14 +55,17 @@ public sealed class Linear : Layer
     public int OutFeatures { get; }
     public Parameter Weight => _weight;
     public Parameter? Bias => _bias;
+    /// <inheritdoc/>
     public override IReadOnlyList<Parameter> Parameters => _bias is null ? [_weight] : [_weight, _bias];
 
+    /// <inheritdoc/>
     public override void Reset(Random rng)
     {
         Initializers.HeNormal(_weight.Value.Span, InFeatures, rng);
         _bias?.Value.Clear();
     }
 
+    /// <inheritdoc/>
     public override int[] OutputShape(int[] inputShape)
     {
         CheckRank(inputShape, 2, "Linear");
@@ -71,6 +74,7 @@ public sealed class Linear : Layer
         return [inputShape[0], OutFeatures];
     }
 
+    /// <inheritdoc/>
     public override Tensor Forward(Tensor x, bool training)
     {
         CheckRank(x, 2, "Linear");
@@ -84,6 +88,7 @@ public sealed class Linear : Layer
         return y;
     }
 
+    /// <inheritdoc/>
     public override Tensor Backward(Tensor dy)
     {
         var (x, y) = _saved ?? throw BackwardBeforeForward();
@@ -101,8 +106,10 @@ public sealed class Linear : Layer
         return dx;
     }
 
+    /// <inheritdoc/>
     public override long MultiplyAccumulates(int[] inputShape) => (long)inputShape[0] * InFeatures * OutFeatures;
 
+    /// <inheritdoc/>
     public override JsonObject ToSpec() => new()
     {
         ["type"] = TypeName,
@@ -111,7 +118,9 @@ public sealed class Linear : Layer
         ["bias"] = _bias is not null,
     };
 
+    /// <summary>Rebuilds a <see cref="Linear"/> from <paramref name="spec"/>, the JSON its <see cref="Layer.ToSpec"/> writes (<see cref="LayerFactory"/> calls this).</summary>
     public static Linear FromSpec(JsonObject spec) => new(Spec.Int(spec, "inFeatures"), Spec.Int(spec, "outFeatures"), Spec.Bool(spec, "bias"));
 
+    /// <inheritdoc/>
     public override string ToString() => $"Linear(in_features={InFeatures}, out_features={OutFeatures}{(_bias is null ? ", bias=False" : "")})";
 }

@@ -41,6 +41,7 @@ public sealed class LocalResponseNorm : Layer
     private int Lo => (Size - 1) / 2;
     private int Hi => Size / 2;
 
+    /// <inheritdoc/>
     public override int[] OutputShape(int[] inputShape)
     {
         if (inputShape.Length < 2)
@@ -48,6 +49,7 @@ public sealed class LocalResponseNorm : Layer
         return (int[])inputShape.Clone();
     }
 
+    /// <inheritdoc/>
     public override Tensor Forward(Tensor x, bool training)
     {
         ArgumentNullException.ThrowIfNull(x);
@@ -80,6 +82,7 @@ public sealed class LocalResponseNorm : Layer
         return y;
     }
 
+    /// <inheritdoc/>
     public override Tensor Backward(Tensor dy)
     {
         var (x, y, scale, pow) = _saved ?? throw BackwardBeforeForward();
@@ -111,6 +114,7 @@ public sealed class LocalResponseNorm : Layer
         return dx;
     }
 
+    /// <inheritdoc/>
     public override long MultiplyAccumulates(int[] inputShape)
     {
         long n = 1;
@@ -118,8 +122,11 @@ public sealed class LocalResponseNorm : Layer
         return n * (Size + 2);
     }
 
+    /// <inheritdoc/>
     public override JsonObject ToSpec() => new() { ["type"] = TypeName, ["size"] = Size, ["alpha"] = Alpha, ["beta"] = Beta, ["k"] = K };
+    /// <summary>Rebuilds a <see cref="LocalResponseNorm"/> from <paramref name="spec"/>, the JSON its <see cref="Layer.ToSpec"/> writes (<see cref="LayerFactory"/> calls this).</summary>
     public static LocalResponseNorm FromSpec(JsonObject spec) =>
         new(Spec.Int(spec, "size"), Spec.Double(spec, "alpha"), Spec.Double(spec, "beta"), Spec.Double(spec, "k"));
+    /// <inheritdoc/>
     public override string ToString() => $"LocalResponseNorm({Size}, alpha={Alpha}, beta={Beta}, k={K})";
 }

@@ -29,10 +29,13 @@ public sealed class PReLU : Layer
     public double Init { get; }
     public Parameter Weight => _weight;
 
+    /// <inheritdoc/>
     public override IReadOnlyList<Parameter> Parameters => [_weight];
 
+    /// <inheritdoc/>
     public override void Reset(Random rng) => _weight.Value.Fill((float)Init);
 
+    /// <inheritdoc/>
     public override int[] OutputShape(int[] inputShape)
     {
         ArgumentNullException.ThrowIfNull(inputShape);
@@ -48,6 +51,7 @@ public sealed class PReLU : Layer
     /// <summary>Values per slope run: the whole tensor for a shared slope, else an H·W plane per (n, c).</summary>
     private int Plane(Tensor x) => NumParameters == 1 ? x.Length : x.Shape[2] * x.Shape[3];
 
+    /// <inheritdoc/>
     public override Tensor Forward(Tensor x, bool training)
     {
         ArgumentNullException.ThrowIfNull(x);
@@ -70,6 +74,7 @@ public sealed class PReLU : Layer
         return y;
     }
 
+    /// <inheritdoc/>
     public override Tensor Backward(Tensor dy)
     {
         CheckSameShape(dy, _y, "PReLU");
@@ -99,7 +104,10 @@ public sealed class PReLU : Layer
         return dx;
     }
 
+    /// <inheritdoc/>
     public override JsonObject ToSpec() => new() { ["type"] = TypeName, ["numParameters"] = NumParameters, ["init"] = Init };
+    /// <summary>Rebuilds a <see cref="PReLU"/> from <paramref name="spec"/>, the JSON its <see cref="Layer.ToSpec"/> writes (<see cref="LayerFactory"/> calls this).</summary>
     public static PReLU FromSpec(JsonObject spec) => new(Spec.Int(spec, "numParameters"), Spec.Double(spec, "init"));
+    /// <inheritdoc/>
     public override string ToString() => $"PReLU(numParameters={NumParameters})";
 }

@@ -41,6 +41,7 @@ public sealed class Pad2d : Layer
     /// <summary>The fill of <see cref="PadMode.Constant"/>; 0 otherwise.</summary>
     public float Value { get; }
 
+    /// <inheritdoc/>
     public override int[] OutputShape(int[] inputShape)
     {
         CheckRank(inputShape, 4, "Pad2d");
@@ -69,6 +70,7 @@ public sealed class Pad2d : Layer
         return map;
     }
 
+    /// <inheritdoc/>
     public override Tensor Forward(Tensor x, bool training)
     {
         CheckRank(x, 4, "Pad2d");
@@ -93,6 +95,7 @@ public sealed class Pad2d : Layer
         return y;
     }
 
+    /// <inheritdoc/>
     public override Tensor Backward(Tensor dy)
     {
         CheckSameShape(dy, _y, "Pad2d");
@@ -115,6 +118,7 @@ public sealed class Pad2d : Layer
 
     internal static string ModeName(PadMode mode) => mode switch { PadMode.Reflect => "reflect", PadMode.Replicate => "replicate", _ => "constant" };
 
+    /// <inheritdoc/>
     public override JsonObject ToSpec() => new()
     {
         ["type"] = TypeName,
@@ -123,6 +127,7 @@ public sealed class Pad2d : Layer
         ["value"] = (double)Value,
     };
 
+    /// <summary>Rebuilds a <see cref="Pad2d"/> from <paramref name="spec"/>, the JSON its <see cref="Layer.ToSpec"/> writes (<see cref="LayerFactory"/> calls this).</summary>
     public static Pad2d FromSpec(JsonObject spec)
     {
         string mode = Spec.String(spec, "mode");
@@ -135,6 +140,7 @@ public sealed class Pad2d : Layer
         }, (float)Spec.Double(spec, "value"));
     }
 
+    /// <inheritdoc/>
     public override string ToString() => Mode == PadMode.Constant
         ? $"Pad2d({Padding}, value={Value.ToString(System.Globalization.CultureInfo.InvariantCulture)})"
         : $"Pad2d({Padding}, mode={ModeName(Mode)})";

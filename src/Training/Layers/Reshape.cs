@@ -26,6 +26,7 @@ public sealed class Reshape : Layer
     /// <summary>The target after the batch axis, as given (0 and −1 unresolved).</summary>
     public IReadOnlyList<int> Shape => _shape;
 
+    /// <inheritdoc/>
     public override int[] OutputShape(int[] inputShape)
     {
         if (inputShape.Length < 1) throw new ArgumentException("Reshape expects an input with a batch axis; got rank 0.", nameof(inputShape));
@@ -69,6 +70,7 @@ public sealed class Reshape : Layer
         return y;
     }
 
+    /// <inheritdoc/>
     public override Tensor Forward(Tensor x, bool training)
     {
         ArgumentNullException.ThrowIfNull(x);
@@ -77,6 +79,7 @@ public sealed class Reshape : Layer
         return x.Reshape(_outShape);
     }
 
+    /// <inheritdoc/>
     public override Tensor Backward(Tensor dy)
     {
         ArgumentNullException.ThrowIfNull(dy);
@@ -86,7 +89,10 @@ public sealed class Reshape : Layer
         return dy.Reshape(_inShape);
     }
 
+    /// <inheritdoc/>
     public override JsonObject ToSpec() => new() { ["type"] = TypeName, ["shape"] = new JsonArray([.. _shape.Select(d => (JsonNode)d)]) };
+    /// <summary>Rebuilds a <see cref="Reshape"/> from <paramref name="spec"/>, the JSON its <see cref="Layer.ToSpec"/> writes (<see cref="LayerFactory"/> calls this).</summary>
     public static Reshape FromSpec(JsonObject spec) => new(Spec.Ints(spec, "shape"));
+    /// <inheritdoc/>
     public override string ToString() => $"Reshape(-1, {string.Join(", ", _shape)})";
 }

@@ -21,9 +21,11 @@ public sealed class Sequential : Layer
     public int Count => _layers.Count;
     public Layer this[int i] => _layers[i];
 
+    /// <inheritdoc/>
     public override IReadOnlyList<(string Name, Layer Layer)> Children =>
         [.. _layers.Select((l, i) => (i.ToString(System.Globalization.CultureInfo.InvariantCulture), l))];
 
+    /// <inheritdoc/>
     public override int[] OutputShape(int[] inputShape)
     {
         var s = inputShape;
@@ -38,12 +40,14 @@ public sealed class Sequential : Layer
         return s;
     }
 
+    /// <inheritdoc/>
     public override Tensor Forward(Tensor x, bool training)
     {
         foreach (var l in _layers) x = l.Forward(x, training);
         return x;
     }
 
+    /// <inheritdoc/>
     public override Tensor Backward(Tensor dy)
     {
         for (int i = _layers.Count - 1; i >= 0; i--) dy = _layers[i].Backward(dy);
@@ -56,6 +60,7 @@ public sealed class Sequential : Layer
         for (int i = 0; i < _layers.Count; i++) _layers[i].ComputeInputGradient = i > 0 || ComputeInputGradient;
     }
 
+    /// <inheritdoc/>
     public override long MultiplyAccumulates(int[] inputShape)
     {
         long total = 0;
@@ -64,13 +69,16 @@ public sealed class Sequential : Layer
         return total;
     }
 
+    /// <inheritdoc/>
     public override JsonObject ToSpec() => new()
     {
         ["type"] = TypeName,
         ["layers"] = new JsonArray([.. _layers.Select(l => (JsonNode)l.ToSpec())]),
     };
 
+    /// <summary>Rebuilds a <see cref="Sequential"/> from <paramref name="spec"/>, the JSON its <see cref="Layer.ToSpec"/> writes (<see cref="LayerFactory"/> calls this).</summary>
     public static Sequential FromSpec(JsonObject spec) => new(Spec.Objects(spec, "layers").Select(LayerFactory.FromSpec));
 
+    /// <inheritdoc/>
     public override string ToString() => $"Sequential({_layers.Count} layers)";
 }

@@ -5,6 +5,7 @@ public readonly record struct Size2(int H, int W)
 {
     public static implicit operator Size2(int v) => new(v, v);
     public static implicit operator Size2((int H, int W) v) => new(v.H, v.W);
+    /// <inheritdoc/>
     public override string ToString() => H == W ? H.ToString() : $"({H}, {W})";
 }
 
@@ -29,6 +30,7 @@ public readonly record struct Padding(int Top, int Left, int Bottom, int Right, 
         return new Padding(th / 2, tw / 2, th - th / 2, tw - tw / 2);
     }
 
+    /// <inheritdoc/>
     public override string ToString() => IsSame ? "same" :
         Top == Bottom && Left == Right ? (Top == Left ? Top.ToString() : $"({Top}, {Left})") : $"({Top}, {Left}, {Bottom}, {Right})";
 }

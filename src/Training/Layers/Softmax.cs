@@ -29,8 +29,10 @@ public sealed class Softmax : Layer
     /// <summary>The axis the softmax runs over; null for rows of an [N, K] input (axis 1 of rank 2 only).</summary>
     public int? Axis { get; }
 
+    /// <inheritdoc/>
     public override string TypeName => Log ? "LogSoftmax" : "Softmax";
 
+    /// <inheritdoc/>
     public override int[] OutputShape(int[] inputShape)
     {
         Check(inputShape, nameof(inputShape));
@@ -53,6 +55,7 @@ public sealed class Softmax : Layer
         return (outer, shape[axis], inner);
     }
 
+    /// <inheritdoc/>
     public override Tensor Forward(Tensor x, bool training)
     {
         if (Axis is null) CheckRank(x, 2, TypeName);
@@ -74,6 +77,7 @@ public sealed class Softmax : Layer
         return y;
     }
 
+    /// <inheritdoc/>
     public override Tensor Backward(Tensor dy)
     {
         CheckSameShape(dy, _y, TypeName);
@@ -113,6 +117,7 @@ public sealed class Softmax : Layer
         for (int j = 0; j < line.Length; j++) to[start + j * stride] = line[j];
     }
 
+    /// <inheritdoc/>
     public override JsonObject ToSpec()
     {
         var spec = new JsonObject { ["type"] = TypeName };
@@ -124,5 +129,6 @@ public sealed class Softmax : Layer
     public static Softmax FromSpec(JsonObject spec) =>
         new(log: Spec.String(spec, "type") == "LogSoftmax", axis: spec.ContainsKey("axis") ? Spec.Int(spec, "axis") : null);
 
+    /// <inheritdoc/>
     public override string ToString() => $"{(Log ? "LogSoftmax" : "Softmax")}(dim={Axis ?? 1})";
 }

@@ -27,6 +27,7 @@ public sealed class Transpose : Layer
 
     public IReadOnlyList<int> Perm => _perm;
 
+    /// <inheritdoc/>
     public override int[] OutputShape(int[] inputShape)
     {
         if (inputShape.Length != _perm.Length)
@@ -34,6 +35,7 @@ public sealed class Transpose : Layer
         return [.. _perm.Select(p => inputShape[p])];
     }
 
+    /// <inheritdoc/>
     public override Tensor Forward(Tensor x, bool training)
     {
         ArgumentNullException.ThrowIfNull(x);
@@ -43,6 +45,7 @@ public sealed class Transpose : Layer
         return y;
     }
 
+    /// <inheritdoc/>
     public override Tensor Backward(Tensor dy)
     {
         CheckSameShape(dy, _y, "Transpose");
@@ -88,7 +91,10 @@ public sealed class Transpose : Layer
         }
     }
 
+    /// <inheritdoc/>
     public override JsonObject ToSpec() => new() { ["type"] = TypeName, ["perm"] = new JsonArray([.. _perm.Select(p => (JsonNode)p)]) };
+    /// <summary>Rebuilds a <see cref="Transpose"/> from <paramref name="spec"/>, the JSON its <see cref="Layer.ToSpec"/> writes (<see cref="LayerFactory"/> calls this).</summary>
     public static Transpose FromSpec(JsonObject spec) => new(Spec.Ints(spec, "perm"));
+    /// <inheritdoc/>
     public override string ToString() => $"Transpose({string.Join(", ", _perm)})";
 }

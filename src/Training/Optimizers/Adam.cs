@@ -27,6 +27,7 @@ public sealed class Adam : Optimizer
     public double Beta1 { get; }
     public double Beta2 { get; }
     public double Eps { get; }
+    /// <inheritdoc/>
     public override IReadOnlyList<Tensor> State => [.. _m, .. _v];
 
     /// <summary>The element-wise update, 8 lanes at a time; the tail runs the same operations in the same order.</summary>
@@ -63,6 +64,7 @@ public sealed class Adam : Optimizer
         _invSqrtBc2 = (float)(1 / Math.Sqrt(bc2));
     }
 
+    /// <inheritdoc/>
     protected override void Update(int index, Span<float> g, Span<float> w) =>
         Update(g, _m[index].Span, _v[index].Span, w, (float)Beta1, (float)Beta2, _stepSize, _invSqrtBc2, (float)Eps);
 }

@@ -23,10 +23,13 @@ public sealed class Sgd : Optimizer
 
     public double Momentum { get; }
     public bool Nesterov { get; }
+    /// <inheritdoc/>
     public override IReadOnlyList<Tensor> State => _velocity;
 
+    /// <inheritdoc/>
     protected override void BeginStep() => (_lr, _mu) = ((float)LearningRate, (float)Momentum);
 
+    /// <inheritdoc/>
     protected override void Update(int index, Span<float> g, Span<float> w)
     {
         if (_mu != 0)
