@@ -26,6 +26,11 @@ public sealed class BatchNorm2d : Layer
     /// </summary>
     private readonly record struct Saved(Tensor X, Tensor Y, Tensor? XHat, float[] InvStd);
 
+    /// <summary>A batch norm over <paramref name="numFeatures"/> channels: γ = 1, β = 0, running mean 0 and variance 1.</summary>
+    /// <param name="numFeatures">Channels C of the [N, C, H, W] input (≥ 1).</param>
+    /// <param name="eps">ε added to the variance (&gt; 0).</param>
+    /// <param name="momentum">m, the running statistics' update weight, in [0, 1] (PyTorch's convention: 0.1 = 10% new).</param>
+    /// <exception cref="ArgumentOutOfRangeException">A value is out of its range.</exception>
     public BatchNorm2d(int numFeatures, double eps = 1e-5, double momentum = 0.1)
     {
         if (numFeatures < 1) throw new ArgumentOutOfRangeException(nameof(numFeatures), numFeatures, "numFeatures must be >= 1.");
@@ -41,12 +46,19 @@ public sealed class BatchNorm2d : Layer
         Reset(new Random(0));
     }
 
+    /// <summary>Channels C.</summary>
     public int NumFeatures { get; }
+    /// <summary>ε added to the variance.</summary>
     public double Eps { get; }
+    /// <summary>Running statistics' update weight m.</summary>
     public double Momentum { get; }
+    /// <summary>Scale γ, [C] ("weight"; no weight decay).</summary>
     public Parameter Gamma => _gamma;
+    /// <summary>Shift β, [C] ("bias"; no weight decay).</summary>
     public Parameter Beta => _beta;
+    /// <summary>Running mean, [C], used in inference mode; a buffer saved with the model.</summary>
     public Tensor RunningMean { get; }
+    /// <summary>Running (unbiased) variance, [C], used in inference mode; a buffer saved with the model.</summary>
     public Tensor RunningVar { get; }
 
     /// <summary>Batches seen in training (PyTorch's num_batches_tracked).</summary>

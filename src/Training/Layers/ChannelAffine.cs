@@ -14,6 +14,10 @@ public sealed class ChannelAffine : Layer
     private readonly Parameter _scale, _shift;
     private Tensor? _x, _y, _dx;
 
+    /// <summary>y = scale[c]·x + shift[c] over axis 1 of a rank-<paramref name="rank"/> input, scale 1 and shift 0 at first.</summary>
+    /// <param name="channels">Size of axis 1 (≥ 1).</param>
+    /// <param name="rank">Input rank, batch and channel axes included (≥ 2; 4 for [N, C, H, W]).</param>
+    /// <exception cref="ArgumentOutOfRangeException">A value is out of its range.</exception>
     public ChannelAffine(int channels, int rank = 4)
     {
         if (channels < 1) throw new ArgumentOutOfRangeException(nameof(channels), channels, "channels must be >= 1.");
@@ -35,6 +39,7 @@ public sealed class ChannelAffine : Layer
         return a;
     }
 
+    /// <summary>Size of the channel axis (axis 1).</summary>
     public int Channels { get; }
     /// <summary>The input rank: [N, C] is 2, [N, C, H, W] is 4.</summary>
     public int Rank { get; }

@@ -11,6 +11,8 @@ public sealed class Clip : ElementwiseActivation<Clip.Function>
 {
     /// <param name="min">Lower bound; −∞ for none.</param>
     /// <param name="max">Upper bound; +∞ for none.</param>
+    /// <summary>y = min(max(x, <paramref name="min"/>), <paramref name="max"/>).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">A bound is NaN or the wrong infinity, or max &lt; min.</exception>
     public Clip(double min = double.NegativeInfinity, double max = double.PositiveInfinity)
     {
         if (double.IsNaN(min) || double.IsPositiveInfinity(min)) throw new ArgumentOutOfRangeException(nameof(min), min, "min must be a number or −∞.");
@@ -23,7 +25,9 @@ public sealed class Clip : ElementwiseActivation<Clip.Function>
     /// <summary>Clip(0, 6), MobileNet's bounded rectifier.</summary>
     public static Clip ReLU6() => new(0, 6);
 
+    /// <summary>Lower bound (−∞: none).</summary>
     public double Min { get; }
+    /// <summary>Upper bound (+∞: none).</summary>
     public double Max { get; }
 
     /// <inheritdoc/>

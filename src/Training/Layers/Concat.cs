@@ -16,12 +16,15 @@ public sealed class Concat : MultiInputLayer
     private Tensor? _y;
     private Tensor?[] _dx = [];
 
+    /// <summary>Concatenates its inputs along <paramref name="axis"/> (default 1: channels).</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="axis"/> is below 1 (axis 0 is the batch).</exception>
     public Concat(int axis = 1)
     {
         if (axis < 1) throw new ArgumentOutOfRangeException(nameof(axis), axis, "axis must be >= 1 (axis 0 is the batch).");
         Axis = axis;
     }
 
+    /// <summary>The axis joined (≥ 1).</summary>
     public int Axis { get; }
 
     /// <inheritdoc/>

@@ -32,6 +32,18 @@ public sealed class Conv2d : Layer
     /// <summary>What backward reads, kept by the last forward: the input (its columns are rebuilt) and the output.</summary>
     private readonly record struct Saved(Tensor X, Tensor Y);
 
+    /// <summary>A 2-D convolution; the kernel is drawn He-normal from <paramref name="rng"/> (default: seed 0) and the bias is zero.</summary>
+    /// <param name="inChannels">Input channels Cin (≥ 1).</param>
+    /// <param name="outChannels">Output channels Cout (≥ 1).</param>
+    /// <param name="kernelSize">Kernel (kh, kw); an int for a square one.</param>
+    /// <param name="stride">Stride; default 1.</param>
+    /// <param name="padding">Zero padding: symmetric, explicit or <see cref="Padding.Same"/>; default none.</param>
+    /// <param name="dilation">Dilation; default 1.</param>
+    /// <param name="groups">Groups (≥ 1, dividing Cin and Cout); Cin for depthwise.</param>
+    /// <param name="bias">Whether to add a learnable bias.</param>
+    /// <param name="rng">Initialisation randomness; null for <c>new Random(0)</c>.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A channel count or groups is below 1.</exception>
+    /// <exception cref="ArgumentException">groups does not divide both channel counts, or the window (kernel, stride, padding, dilation) is invalid.</exception>
     public Conv2d(int inChannels, int outChannels, Size2 kernelSize, Size2? stride = null, Padding padding = default,
         Size2? dilation = null, int groups = 1, bool bias = true, Random? rng = null)
     {
@@ -57,16 +69,27 @@ public sealed class Conv2d : Layer
         Reset(rng ?? new Random(0));
     }
 
+    /// <summary>Input channels Cin.</summary>
     public int InChannels { get; }
+    /// <summary>Output channels Cout.</summary>
     public int OutChannels { get; }
+    /// <summary>Groups: Cin and Cout are split into this many independent convolutions.</summary>
     public int Groups { get; }
+    /// <summary>Kernel, stride, resolved padding (top, left, bottom, right) and dilation.</summary>
     public Window2d Geometry { get; }
+    /// <summary>The padding as given to the constructor (possibly <see cref="Padding.Same"/>); <see cref="Geometry"/> holds it resolved.</summary>
     public Padding PaddingSpec { get; }
+    /// <summary>Kernel (kh, kw).</summary>
     public Size2 KernelSize => (Geometry.KernelH, Geometry.KernelW);
+    /// <summary>Stride (sh, sw).</summary>
     public Size2 Stride => (Geometry.StrideH, Geometry.StrideW);
+    /// <summary>Dilation (dh, dw).</summary>
     public Size2 Dilation => (Geometry.DilationH, Geometry.DilationW);
+    /// <summary>The kernel, [Cout, Cin/groups, kh, kw] ("weight"; He-normal initialised).</summary>
     public Parameter Weight => _weight;
+    /// <summary>The bias, [Cout] ("bias"; zero at first), or null without one.</summary>
     public Parameter? Bias => _bias;
+    /// <summary>True when the layer has a bias.</summary>
     public bool HasBias => _bias is not null;
 
     /// <summary>groups = inChannels &gt; 1: each output channel reads one input channel; runs the direct <see cref="DepthwiseConv"/> kernel.</summary>

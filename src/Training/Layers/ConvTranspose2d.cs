@@ -22,6 +22,19 @@ public sealed class ConvTranspose2d : Layer
     private readonly Parameter? _bias;
     private Tensor? _x, _y, _dx;
 
+    /// <summary>A 2-D transposed convolution; the kernel is drawn He-normal from <paramref name="rng"/> (default: seed 0) and the bias is zero.</summary>
+    /// <param name="inChannels">Input channels Cin (≥ 1).</param>
+    /// <param name="outChannels">Output channels Cout (≥ 1).</param>
+    /// <param name="kernelSize">Kernel (kh, kw).</param>
+    /// <param name="stride">Stride; default 1.</param>
+    /// <param name="padding">Explicit padding removed from the output (not <see cref="Padding.Same"/>); default none.</param>
+    /// <param name="outputPadding">Extra rows/columns at the bottom/right, ≥ 0 and smaller than the stride or the dilation; default 0.</param>
+    /// <param name="dilation">Dilation; default 1.</param>
+    /// <param name="groups">Groups (≥ 1, dividing Cin and Cout).</param>
+    /// <param name="bias">Whether to add a learnable bias.</param>
+    /// <param name="rng">Initialisation randomness; null for <c>new Random(0)</c>.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A channel count or groups is below 1.</exception>
+    /// <exception cref="ArgumentException">groups does not divide both channel counts, padding is Same, outputPadding is out of range, or the window is invalid.</exception>
     public ConvTranspose2d(int inChannels, int outChannels, Size2 kernelSize, Size2? stride = null, Padding padding = default,
         Size2? outputPadding = null, Size2? dilation = null, int groups = 1, bool bias = true, Random? rng = null)
     {
@@ -48,17 +61,27 @@ public sealed class ConvTranspose2d : Layer
         Reset(rng ?? new Random(0));
     }
 
+    /// <summary>Input channels Cin.</summary>
     public int InChannels { get; }
+    /// <summary>Output channels Cout.</summary>
     public int OutChannels { get; }
+    /// <summary>Groups: Cin and Cout are split into this many independent convolutions.</summary>
     public int Groups { get; }
     /// <summary>Geometry of the convolution this layer is the adjoint of (its input is this layer's output).</summary>
     public Window2d Geometry { get; }
+    /// <summary>Extra rows and columns added at the bottom and right of the output.</summary>
     public Size2 OutputPadding { get; }
+    /// <summary>Kernel (kh, kw).</summary>
     public Size2 KernelSize => (Geometry.KernelH, Geometry.KernelW);
+    /// <summary>Stride (sh, sw).</summary>
     public Size2 Stride => (Geometry.StrideH, Geometry.StrideW);
+    /// <summary>Dilation (dh, dw).</summary>
     public Size2 Dilation => (Geometry.DilationH, Geometry.DilationW);
+    /// <summary>The kernel, [Cin, Cout/groups, kh, kw] ("weight"; He-normal initialised).</summary>
     public Parameter Weight => _weight;
+    /// <summary>The bias, [Cout] ("bias"; zero at first), or null without one.</summary>
     public Parameter? Bias => _bias;
+    /// <summary>True when the layer has a bias.</summary>
     public bool HasBias => _bias is not null;
 
     /// <inheritdoc/>

@@ -18,6 +18,10 @@ public sealed class Dropout : Layer
     /// <summary>What backward reads, kept by the last forward: y (its shape) and the mask (already scaled by 1/(1 − p)); null when the forward was the identity.</summary>
     private readonly record struct Saved(Tensor Y, float[]? Mask);
 
+    /// <summary>Inverted dropout: in training each element is zeroed with probability <paramref name="p"/> and the others scaled by 1/(1 − p); inference is the identity.</summary>
+    /// <param name="p">Drop probability in [0, 1).</param>
+    /// <param name="seed">Seed of the mask stream (a trainer reseeds it through <see cref="Layer.Reseed"/>).</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="p"/> is outside [0, 1).</exception>
     public Dropout(double p = 0.5, int seed = 0)
     {
         if (!(p >= 0 && p < 1)) throw new ArgumentOutOfRangeException(nameof(p), p, "p must be in [0, 1).");
@@ -25,6 +29,7 @@ public sealed class Dropout : Layer
         _rng = new Random(seed);
     }
 
+    /// <summary>Drop probability.</summary>
     public double P { get; }
 
     /// <inheritdoc/>

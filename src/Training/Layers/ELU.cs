@@ -7,12 +7,15 @@ namespace MLConv.Training.Layers;
 /// </summary>
 public sealed class ELU : ElementwiseActivation<ELU.Function>
 {
+    /// <summary>An ELU with scale α for negative inputs.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="alpha"/> is not finite.</exception>
     public ELU(double alpha = 1.0)
     {
         if (!double.IsFinite(alpha)) throw new ArgumentOutOfRangeException(nameof(alpha), alpha, "alpha must be finite.");
         Alpha = alpha;
     }
 
+    /// <summary>α: the value approached as x → −∞ is −α.</summary>
     public double Alpha { get; }
 
     /// <inheritdoc/>

@@ -15,6 +15,8 @@ public sealed class Frozen : Layer
     private Tensor? _dx;
     private int[]? _inShape;
 
+    /// <summary>Wraps <paramref name="inner"/> and marks all its parameters not trainable; it no longer computes its input gradient.</summary>
+    /// <exception cref="ArgumentNullException"><paramref name="inner"/> is null.</exception>
     public Frozen(Layer inner)
     {
         Inner = inner ?? throw new ArgumentNullException(nameof(inner));
@@ -22,6 +24,7 @@ public sealed class Frozen : Layer
         ComputeInputGradient = false;
     }
 
+    /// <summary>The wrapped layer (its parameters have <see cref="Parameter.Trainable"/> false).</summary>
     public Layer Inner { get; }
 
     /// <inheritdoc/>

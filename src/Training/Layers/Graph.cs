@@ -6,8 +6,17 @@ namespace MLConv.Training.Layers;
 /// <summary>One node of a <see cref="Graph"/>: a layer, the values it reads (in order) and the values it writes (one, or one per output of a <see cref="MultiOutputLayer"/>).</summary>
 public sealed class GraphNode
 {
+    /// <summary>A node of one output value.</summary>
+    /// <inheritdoc cref="GraphNode(string, Layer, IEnumerable{string}, IReadOnlyList{string})"/>
     public GraphNode(string name, Layer layer, IEnumerable<string> inputs, string output) : this(name, layer, inputs, [output]) { }
 
+    /// <summary>A node running <paramref name="layer"/> on the values named <paramref name="inputs"/> and writing the values named <paramref name="outputs"/>.</summary>
+    /// <param name="name">The node's name in parameter paths; no '.'.</param>
+    /// <param name="layer">The layer; a <see cref="MultiInputLayer"/> for several inputs, a <see cref="MultiOutputLayer"/> for several outputs.</param>
+    /// <param name="inputs">The names of the values read, in order (one for a single-input layer).</param>
+    /// <param name="outputs">The names of the values written, distinct, one per output of the layer.</param>
+    /// <exception cref="ArgumentException">An empty name or one with '.', an input count the layer does not take, or an output count other than the layer's.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="layer"/>, <paramref name="inputs"/> or <paramref name="outputs"/> is null.</exception>
     public GraphNode(string name, Layer layer, IEnumerable<string> inputs, IReadOnlyList<string> outputs)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
@@ -29,7 +38,9 @@ public sealed class GraphNode
 
     /// <summary>The node's name in parameter paths ("block1_conv.weight").</summary>
     public string Name { get; }
+    /// <summary>The node's layer.</summary>
     public Layer Layer { get; }
+    /// <summary>The values the node reads, in the layer's input order.</summary>
     public IReadOnlyList<string> Inputs { get; }
     /// <summary>The values the node writes, in the layer's output order.</summary>
     public IReadOnlyList<string> Outputs { get; }
@@ -69,8 +80,16 @@ public sealed class Graph : Layer
     private readonly int _input;
     private Tensor? _x, _zeroDx;
 
+    /// <summary>A DAG of one output value.</summary>
+    /// <inheritdoc cref="Graph(string, IEnumerable{GraphNode}, IReadOnlyList{string})"/>
     public Graph(string input, IEnumerable<GraphNode> nodes, string output) : this(input, nodes, [output]) { }
 
+    /// <summary>A DAG of <paramref name="nodes"/> (in any order; they are sorted topologically) reading the value <paramref name="input"/>.</summary>
+    /// <param name="input">The name of the graph's input value.</param>
+    /// <param name="nodes">The nodes; each value must be written by exactly one node, and every value read must exist.</param>
+    /// <param name="outputs">The names of the graph's output values, distinct; the first is what <see cref="Forward"/> returns.</param>
+    /// <exception cref="ArgumentException">No outputs or repeated ones, a null node, two nodes of one name or one layer instance, a cycle, a value written twice (or the input written), a value read that nothing writes, an output nothing writes, or an input no node reads.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="nodes"/> or <paramref name="outputs"/> is null.</exception>
     public Graph(string input, IEnumerable<GraphNode> nodes, IReadOnlyList<string> outputs)
     {
         ArgumentException.ThrowIfNullOrEmpty(input);
@@ -167,6 +186,7 @@ public sealed class Graph : Layer
         return [.. order];
     }
 
+    /// <summary>The name of the graph's input value.</summary>
     public string Input { get; }
 
     /// <summary>The graph outputs, in order; the first is what <see cref="Forward"/> returns.</summary>

@@ -8,6 +8,8 @@ namespace MLConv.Training.Layers;
 /// </summary>
 public sealed class HardSigmoid : ElementwiseActivation<HardSigmoid.Function>
 {
+    /// <summary>A hard sigmoid y = max(0, min(1, α·x + β)).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">A value is not finite.</exception>
     public HardSigmoid(double alpha = 1.0 / 6, double beta = 0.5)
     {
         if (!double.IsFinite(alpha)) throw new ArgumentOutOfRangeException(nameof(alpha), alpha, "alpha must be finite.");
@@ -16,7 +18,9 @@ public sealed class HardSigmoid : ElementwiseActivation<HardSigmoid.Function>
         Beta = beta;
     }
 
+    /// <summary>Slope α.</summary>
     public double Alpha { get; }
+    /// <summary>Offset β.</summary>
     public double Beta { get; }
 
     /// <inheritdoc/>

@@ -16,6 +16,11 @@ public sealed class InstanceNorm2d : Layer
     private Tensor? _xhat, _y, _dx;
     private float[] _invStd = [];
 
+    /// <summary>Instance normalisation of each (sample, channel) plane of [N, C, H, W] over H·W, optionally with a learnable per-channel γ (1) and β (0).</summary>
+    /// <param name="numFeatures">Channels C (≥ 1).</param>
+    /// <param name="eps">ε added to the variance (positive, finite).</param>
+    /// <param name="affine">Whether to learn γ and β.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A value is out of its range.</exception>
     public InstanceNorm2d(int numFeatures, double eps = 1e-5, bool affine = false)
     {
         if (numFeatures < 1) throw new ArgumentOutOfRangeException(nameof(numFeatures), numFeatures, "numFeatures must be >= 1.");
@@ -30,8 +35,11 @@ public sealed class InstanceNorm2d : Layer
         Reset(new Random(0));
     }
 
+    /// <summary>Channels C.</summary>
     public int NumFeatures { get; }
+    /// <summary>ε added to the variance.</summary>
     public double Eps { get; }
+    /// <summary>True when the layer learns γ and β.</summary>
     public bool Affine => _gamma is not null;
     /// <summary>γ, the per-channel scale (null without affine).</summary>
     public Parameter? Gamma => _gamma;

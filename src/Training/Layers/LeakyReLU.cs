@@ -5,12 +5,15 @@ namespace MLConv.Training.Layers;
 /// <summary>y = x for x &gt; 0, else s·x; dy/dx = 1 for x &gt; 0, else s (s at 0, as PyTorch) (ONNX LeakyRelu, alpha = s).</summary>
 public sealed class LeakyReLU : ElementwiseActivation<LeakyReLU.Function>
 {
+    /// <summary>A leaky ReLU of slope <paramref name="negativeSlope"/> for x ≤ 0.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="negativeSlope"/> is not finite.</exception>
     public LeakyReLU(double negativeSlope = 0.01)
     {
         if (!double.IsFinite(negativeSlope)) throw new ArgumentOutOfRangeException(nameof(negativeSlope), negativeSlope, "negativeSlope must be finite.");
         NegativeSlope = negativeSlope;
     }
 
+    /// <summary>Slope s for x ≤ 0.</summary>
     public double NegativeSlope { get; }
 
     /// <inheritdoc/>

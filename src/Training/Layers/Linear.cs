@@ -19,6 +19,12 @@ public sealed class Linear : Layer
     /// <summary>What backward reads, kept by the last forward: x (for dW) and y (its shape).</summary>
     private readonly record struct Saved(Tensor X, Tensor Y);
 
+    /// <summary>A fully connected layer [N, in] → [N, out]; W is drawn He-normal from <paramref name="rng"/> (default: seed 0), b is zero.</summary>
+    /// <param name="inFeatures">Input features (≥ 1).</param>
+    /// <param name="outFeatures">Output features (≥ 1).</param>
+    /// <param name="bias">Whether to add a learnable bias.</param>
+    /// <param name="rng">Initialisation randomness; null for <c>new Random(0)</c>.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A feature count is below 1.</exception>
     public Linear(int inFeatures, int outFeatures, bool bias = true, Random? rng = null) : this(inFeatures, outFeatures, bias)
     {
         Reset(rng ?? new Random(0));
@@ -51,9 +57,13 @@ public sealed class Linear : Layer
         if (bias) _bias = new Parameter("bias", new Tensor(outFeatures)) { Decay = false };
     }
 
+    /// <summary>Input features.</summary>
     public int InFeatures { get; }
+    /// <summary>Output features.</summary>
     public int OutFeatures { get; }
+    /// <summary>W, [out, in] ("weight").</summary>
     public Parameter Weight => _weight;
+    /// <summary>b, [out] ("bias"), or null without one.</summary>
     public Parameter? Bias => _bias;
     /// <inheritdoc/>
     public override IReadOnlyList<Parameter> Parameters => _bias is null ? [_weight] : [_weight, _bias];

@@ -22,6 +22,12 @@ public sealed class LocalResponseNorm : Layer
     /// <summary>What backward reads, kept by the last forward: x, y, s and s^(−β).</summary>
     private readonly record struct Saved(Tensor X, Tensor Y, Tensor S, Tensor SPowNegBeta);
 
+    /// <summary>Local response normalisation over <paramref name="size"/> neighbouring channels.</summary>
+    /// <param name="size">Channels in the window (≥ 1).</param>
+    /// <param name="alpha">α (finite).</param>
+    /// <param name="beta">β, the exponent (finite).</param>
+    /// <param name="k">k, the additive constant (finite).</param>
+    /// <exception cref="ArgumentOutOfRangeException">A value is out of its range.</exception>
     public LocalResponseNorm(int size, double alpha = 1e-4, double beta = 0.75, double k = 1.0)
     {
         if (size < 1) throw new ArgumentOutOfRangeException(nameof(size), size, "size must be >= 1.");
@@ -34,9 +40,13 @@ public sealed class LocalResponseNorm : Layer
         K = k;
     }
 
+    /// <summary>Channels in the window.</summary>
     public int Size { get; }
+    /// <summary>α (divided by <see cref="Size"/>).</summary>
     public double Alpha { get; }
+    /// <summary>β, the exponent.</summary>
     public double Beta { get; }
+    /// <summary>k, the additive constant.</summary>
     public double K { get; }
     private int Lo => (Size - 1) / 2;
     private int Hi => Size / 2;

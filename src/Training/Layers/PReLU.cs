@@ -14,6 +14,10 @@ public sealed class PReLU : Layer
     private readonly Parameter _weight;
     private Tensor? _x, _y, _dx;
 
+    /// <summary>A PReLU with <paramref name="numParameters"/> slopes, each starting at <paramref name="init"/>.</summary>
+    /// <param name="numParameters">1 for one shared slope, or C for one per channel of [N, C, H, W].</param>
+    /// <param name="init">The initial slope (finite; PyTorch: 0.25).</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="numParameters"/> is below 1 or <paramref name="init"/> is not finite.</exception>
     public PReLU(int numParameters = 1, double init = 0.25)
     {
         if (numParameters < 1) throw new ArgumentOutOfRangeException(nameof(numParameters), numParameters, "numParameters must be >= 1.");
@@ -26,7 +30,9 @@ public sealed class PReLU : Layer
 
     /// <summary>1 (one shared slope) or the channel count.</summary>
     public int NumParameters { get; }
+    /// <summary>The initial slope (also what <see cref="Reset"/> restores).</summary>
     public double Init { get; }
+    /// <summary>The slopes a, [numParameters] ("weight"; no weight decay).</summary>
     public Parameter Weight => _weight;
 
     /// <inheritdoc/>

@@ -24,6 +24,12 @@ public sealed class Pad2d : Layer
     private Tensor? _y, _dx;
     private int[]? _inShape, _rows, _cols;
 
+    /// <summary>Pads H and W by <paramref name="padding"/> (top, left, bottom, right) in <paramref name="mode"/>.</summary>
+    /// <param name="padding">Explicit, non-negative padding (not <see cref="Padding.Same"/>).</param>
+    /// <param name="mode">How the border is filled.</param>
+    /// <param name="value">The fill value of <see cref="PadMode.Constant"/> (finite).</param>
+    /// <exception cref="ArgumentException"><paramref name="padding"/> is Same.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">Negative padding, an unknown mode or a non-finite value.</exception>
     public Pad2d(Padding padding, PadMode mode = PadMode.Constant, float value = 0f)
     {
         if (padding.IsSame) throw new ArgumentException("Pad2d takes explicit padding.", nameof(padding));
@@ -36,7 +42,9 @@ public sealed class Pad2d : Layer
         Value = mode == PadMode.Constant ? value : 0f;
     }
 
+    /// <summary>Rows and columns added: top, left, bottom, right.</summary>
     public Padding Padding { get; }
+    /// <summary>How the border is filled.</summary>
     public PadMode Mode { get; }
     /// <summary>The fill of <see cref="PadMode.Constant"/>; 0 otherwise.</summary>
     public float Value { get; }

@@ -12,12 +12,15 @@ public sealed class PixelShuffle : Layer
     private Tensor? _y, _dx;
     private int[]? _inShape;
 
+    /// <summary>A pixel shuffle by factor r = <paramref name="upscaleFactor"/>.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="upscaleFactor"/> is below 1.</exception>
     public PixelShuffle(int upscaleFactor)
     {
         if (upscaleFactor < 1) throw new ArgumentOutOfRangeException(nameof(upscaleFactor), upscaleFactor, "upscaleFactor must be >= 1.");
         UpscaleFactor = upscaleFactor;
     }
 
+    /// <summary>r: C·r² channels become C, H and W grow r times.</summary>
     public int UpscaleFactor { get; }
 
     /// <inheritdoc/>

@@ -33,12 +33,19 @@ public abstract class Pool2dLayer : Layer
         CountIncludePad = countIncludePad;
     }
 
+    /// <summary>Max, min or average.</summary>
     public PoolMode Mode { get; }
+    /// <summary>Kernel, stride (default: the kernel), resolved padding and dilation.</summary>
     public Window2d Geometry { get; }
+    /// <summary>Round the output size up rather than down (PyTorch ceil_mode; a window must still start inside the input or its left padding).</summary>
     public bool CeilMode { get; }
+    /// <summary>Average pooling: divide by the whole window including padding (true) or by the cells inside the input only (false).</summary>
     public bool CountIncludePad { get; }
+    /// <summary>Window (kh, kw).</summary>
     public Size2 KernelSize => (Geometry.KernelH, Geometry.KernelW);
+    /// <summary>Stride (sh, sw).</summary>
     public Size2 Stride => (Geometry.StrideH, Geometry.StrideW);
+    /// <summary>Dilation (dh, dw).</summary>
     public Size2 Dilation => (Geometry.DilationH, Geometry.DilationW);
 
     /// <inheritdoc/>

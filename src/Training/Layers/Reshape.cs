@@ -14,6 +14,9 @@ public sealed class Reshape : Layer
     private readonly int[] _shape;
     private int[]? _inShape, _outShape;
 
+    /// <summary>Reshapes each sample to <paramref name="shape"/> (the dims after the batch axis; 0 copies the input's, one −1 is inferred).</summary>
+    /// <exception cref="ArgumentNullException"><paramref name="shape"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="shape"/> is empty, has an entry below −1, or more than one −1.</exception>
     public Reshape(params int[] shape)
     {
         ArgumentNullException.ThrowIfNull(shape);

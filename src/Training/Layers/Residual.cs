@@ -11,6 +11,8 @@ public sealed class Residual : Layer
 {
     private Tensor? _y, _dx;
 
+    /// <summary>y = <paramref name="body"/>(x) + <paramref name="shortcut"/>(x), or + x without a shortcut; both paths must give one shape.</summary>
+    /// <exception cref="ArgumentNullException"><paramref name="body"/> is null.</exception>
     public Residual(Layer body, Layer? shortcut = null)
     {
         Body = body ?? throw new ArgumentNullException(nameof(body));
@@ -18,7 +20,9 @@ public sealed class Residual : Layer
         OnComputeInputGradientChanged();
     }
 
+    /// <summary>F, the residual path.</summary>
     public Layer Body { get; }
+    /// <summary>S, the shortcut projection; null for the identity.</summary>
     public Layer? Shortcut { get; }
 
     /// <inheritdoc/>

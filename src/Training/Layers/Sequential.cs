@@ -8,6 +8,9 @@ public sealed class Sequential : Layer
 {
     private readonly List<Layer> _layers;
 
+    /// <summary>A chain of <paramref name="layers"/> (the list is copied), named "0", "1", … in parameter paths.</summary>
+    /// <exception cref="ArgumentNullException"><paramref name="layers"/> is null.</exception>
+    /// <exception cref="ArgumentException">A layer is null.</exception>
     public Sequential(params IEnumerable<Layer> layers)
     {
         ArgumentNullException.ThrowIfNull(layers);
@@ -17,8 +20,11 @@ public sealed class Sequential : Layer
         OnComputeInputGradientChanged();
     }
 
+    /// <summary>The layers, in order.</summary>
     public IReadOnlyList<Layer> Layers => _layers;
+    /// <summary>The number of layers.</summary>
     public int Count => _layers.Count;
+    /// <summary>The layer at index <paramref name="i"/>.</summary>
     public Layer this[int i] => _layers[i];
 
     /// <inheritdoc/>

@@ -17,6 +17,8 @@ public sealed class Softmax : Layer
     private Tensor? _y, _dx;
     private float[] _line = [], _lineOut = [], _lineDy = [];
 
+    /// <summary>A softmax (or log-softmax with <paramref name="log"/>) over <paramref name="axis"/>, or over the rows of [N, K] when null.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="axis"/> is below 1 (axis 0 is the batch).</exception>
     public Softmax(bool log = false, int? axis = null)
     {
         if (axis < 1) throw new ArgumentOutOfRangeException(nameof(axis), axis, "axis must be >= 1 (axis 0 is the batch).");
@@ -24,6 +26,7 @@ public sealed class Softmax : Layer
         Axis = axis;
     }
 
+    /// <summary>True for log-softmax.</summary>
     public bool Log { get; }
 
     /// <summary>The axis the softmax runs over; null for rows of an [N, K] input (axis 1 of rank 2 only).</summary>

@@ -13,6 +13,7 @@ public sealed class SpatialMean(bool keepDims = true) : Layer
     private readonly GlobalAvgPool2d _pool = new();
     private Tensor? _flat, _dy4;
 
+    /// <summary>True: the output is [N, C, 1, 1]; false: [N, C].</summary>
     public bool KeepDims { get; } = keepDims;
 
     /// <inheritdoc/>

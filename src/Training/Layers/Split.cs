@@ -18,6 +18,10 @@ public sealed class Split : MultiOutputLayer
     private int[] _inShape = [];
     private Tensor? _dx;
 
+    /// <summary>Splits along <paramref name="axis"/> into parts of <paramref name="sizes"/> (they must add up to the input's size there).</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="axis"/> is negative.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="sizes"/> is null.</exception>
+    /// <exception cref="ArgumentException">No parts, or a part of size below 1.</exception>
     public Split(int axis, params int[] sizes)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(axis);
@@ -29,6 +33,7 @@ public sealed class Split : MultiOutputLayer
         _y = new Tensor?[sizes.Length];
     }
 
+    /// <summary>The axis split.</summary>
     public int Axis { get; }
 
     /// <summary>The size of each part along <see cref="Axis"/>.</summary>

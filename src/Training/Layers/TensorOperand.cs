@@ -19,7 +19,12 @@ public sealed class TensorOperand : Layer
     private readonly Elementwise _op;
     private readonly Tensor[] _pair = new Tensor[2];
 
+    /// <summary>y = x ∘ T (or T ∘ x), T a learnable parameter ("value"; no weight decay).</summary>
+    /// <param name="op">The operation ∘.</param>
     /// <param name="value">T (copied).</param>
+    /// <param name="valueFirst">True for y = T ∘ x.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="value"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="op"/> is not a defined operation.</exception>
     public TensorOperand(ElementwiseOp op, Tensor value, bool valueFirst = false)
     {
         ArgumentNullException.ThrowIfNull(value);
@@ -29,6 +34,7 @@ public sealed class TensorOperand : Layer
         _value = new Parameter("value", value.Clone()) { Decay = false };
     }
 
+    /// <summary>The operation ∘.</summary>
     public ElementwiseOp Op { get; }
 
     /// <summary>True: y = T ∘ x (T − x, T ÷ x); false: y = x ∘ T.</summary>

@@ -15,6 +15,9 @@ public sealed class Transpose : Layer
     private int[]? _inShape;
     private Tensor? _y, _dx;
 
+    /// <summary>Permutes the axes by <paramref name="perm"/> (a permutation of 0..rank−1 with perm[0] = 0).</summary>
+    /// <exception cref="ArgumentNullException"><paramref name="perm"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="perm"/> is not such a permutation.</exception>
     public Transpose(params int[] perm)
     {
         ArgumentNullException.ThrowIfNull(perm);
@@ -25,6 +28,7 @@ public sealed class Transpose : Layer
         for (int k = 0; k < perm.Length; k++) _inverse[perm[k]] = k;
     }
 
+    /// <summary>The permutation: output axis k is input axis perm[k].</summary>
     public IReadOnlyList<int> Perm => _perm;
 
     /// <inheritdoc/>
