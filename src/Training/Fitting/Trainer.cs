@@ -39,7 +39,7 @@ public sealed class Trainer
     /// <param name="images">Raw (un-normalised) training pixels [N, C, H, W] of the network's input shape.</param>
     /// <param name="labels">One class index in [0, classes) per image.</param>
     /// <param name="validationImages">Optional raw validation pixels [M, C, H, W], evaluated after each epoch.</param>
-    /// <param name="validationLabels">The validation class indices; given exactly when <paramref name="validationImages"/> is.</param>
+    /// <param name="validationLabels">The validation class indices; required when <paramref name="validationImages"/> is given (ignored otherwise).</param>
     /// <param name="progress">Receives batch and epoch reports (<see cref="TrainingProgress"/>); may be null.</param>
     /// <param name="cancellationToken">Stops training between batches (throws <see cref="OperationCanceledException"/>).</param>
     /// <param name="resumeFrom">A checkpoint written by an earlier run with the same options; training continues after its last epoch.</param>

@@ -14,7 +14,7 @@ public sealed record SummaryRow(string Path, int Depth, string Layer, int[] Outp
 /// </summary>
 public sealed class ModelSummary
 {
-    /// <summary>One row per layer of the tree, depth first, the root first.</summary>
+    /// <summary>One row per layer under the root, depth first in forward order (a root Sequential itself has no row; nested composites have one before their children).</summary>
     public required IReadOnlyList<SummaryRow> Rows { get; init; }
     /// <summary>The input shape the summary was computed for, [N, C, H, W].</summary>
     public required int[] InputShape { get; init; }

@@ -83,7 +83,7 @@ public sealed class Network
         return Root.Forward(x, training);
     }
 
-    /// <summary>Back-propagates the loss gradient with respect to the logits of the last training-mode <see cref="Forward"/>, accumulating the parameters' gradients.</summary>
+    /// <summary>Back-propagates the loss gradient with respect to the logits of the last <see cref="Forward"/> (normally a training-mode one), accumulating the parameters' gradients.</summary>
     /// <param name="dLogits">dLoss/dLogits, [N, classes] like the forward's output.</param>
     public void Backward(Tensor dLogits) => Root.Backward(dLogits);
 
