@@ -47,7 +47,7 @@ public sealed class GraphNode
     /// <summary>The (first) value the node writes.</summary>
     public string Output => Outputs[0];
 
-    /// <inheritdoc/>
+    /// <summary>"outputs = name: layer(inputs)", one line.</summary>
     public override string ToString() => $"{string.Join(", ", Outputs)} = {Name}: {Layer}({string.Join(", ", Inputs)})";
 }
 

@@ -95,6 +95,6 @@ public sealed class InferencePlan : IDisposable
         _prepared.Clear();
     }
 
-    /// <inheritdoc/>
+    /// <summary>The counts on one line: convolutions prepared and fused, batch norms folded, ReLUs fused.</summary>
     public override string ToString() => $"{PreparedConvolutions} convolutions prepared, {FusedConvolutions} fused: {FoldedBatchNorms} batch norms folded, {FusedReLUs} ReLUs";
 }
