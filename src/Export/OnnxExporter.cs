@@ -36,6 +36,12 @@ namespace MLConv.Export;
 /// </summary>
 public static class OnnxExporter
 {
+    /// <summary>
+    /// The names the exporter gives the graph: <c>InputName</c> = "input" (the [N, C, H, W] image batch),
+    /// <c>LogitsName</c> = "logits" (the network's output), <c>ProbabilitiesName</c> = "probabilities" (softmax of the
+    /// logits over the class axis, written for [N, features] outputs only) and <c>BatchDimension</c> = "N" (the symbolic
+    /// batch dimension of the input and outputs).
+    /// </summary>
     public const string InputName = "input", LogitsName = "logits", ProbabilitiesName = "probabilities", BatchDimension = "N";
 
     /// <summary>Writes <paramref name="network"/> to <paramref name="path"/> (atomically: a temporary file in the same folder, then a move).</summary>

@@ -14,6 +14,7 @@ namespace MLConv.Export;
 /// </summary>
 public static class OnnxVerifier
 {
+    /// <summary>ONNX Runtime execution provider names as they appear in <see cref="OnnxVerificationReport.Results"/>: <c>Cpu</c> = "CPUExecutionProvider", <c>Cuda</c> = "CUDAExecutionProvider".</summary>
     public const string Cpu = "CPUExecutionProvider", Cuda = "CUDAExecutionProvider";
 
     /// <summary>
@@ -147,13 +148,20 @@ public static class OnnxVerifier
 }
 
 /// <summary>One output of one provider against MLConv's forward.</summary>
+/// <param name="Provider">The execution provider that ran the file (<see cref="OnnxVerifier.Cpu"/> or <see cref="OnnxVerifier.Cuda"/>).</param>
+/// <param name="Output">The graph output compared ("logits" or "probabilities").</param>
+/// <param name="ExpectedShape">The shape of MLConv's output (the reference).</param>
+/// <param name="ActualShape">The shape ONNX Runtime returned.</param>
+/// <param name="MaxAbsoluteError">max |actual − reference| over the output (+∞ when some difference is NaN).</param>
 /// <param name="MaxRelativeError">MaxAbsoluteError / ReferenceScale: the error relative to the output's scale.</param>
 /// <param name="ReferenceScale">max |reference| over the output.</param>
 /// <param name="ArgmaxAgreements">Samples whose argmax (over all non-batch axes) agrees.</param>
+/// <param name="Samples">The batch size N compared.</param>
 public sealed record OutputComparison(
     string Provider, string Output, int[] ExpectedShape, int[] ActualShape,
     double MaxAbsoluteError, double MaxRelativeError, double ReferenceScale, int ArgmaxAgreements, int Samples)
 {
+    /// <summary>True when <see cref="ActualShape"/> equals <see cref="ExpectedShape"/> element by element.</summary>
     public bool ShapesMatch => ExpectedShape.AsSpan().SequenceEqual(ActualShape);
 }
 
@@ -170,12 +178,14 @@ public sealed class OnnxVerificationReport(
     /// <summary>Providers that could not run, with the reason ("CUDA unavailable: ...").</summary>
     public IReadOnlyDictionary<string, string> ProvidersUnavailable { get; } = unavailable;
 
+    /// <summary>Every comparison of every provider that ran, flattened (provider order, then output order).</summary>
     public IEnumerable<OutputComparison> Comparisons => Results.Values.SelectMany(c => c);
 
     /// <summary>True when some provider ran and every output of every provider matched in shape within <paramref name="tolerance"/> relative error.</summary>
     public bool Passed(double tolerance = 1e-4) =>
         Results.Count > 0 && Comparisons.Any() && Comparisons.All(c => c.ShapesMatch && c.MaxRelativeError <= tolerance);
 
+    /// <summary>A table, one line per comparison (provider, output, shape, max absolute and relative error, scale, argmax agreements), then one line per unavailable provider with its reason.</summary>
     public override string ToString()
     {
         var sb = new StringBuilder();

@@ -5,14 +5,20 @@ using MLConv.Training.Tensors;
 namespace MLConv.Export.Onnx;
 
 /// <summary>A model read by <see cref="OnnxImporter"/>: its layers as a Sequential (a chain, or one <see cref="Graph"/>), its one input and the output read.</summary>
+/// <param name="Root">The imported layers: a chain of layers, or one <see cref="Graph"/> for any other DAG.</param>
+/// <param name="InputName">The name of the graph's one non-constant input (not an initializer).</param>
 /// <param name="InputShape">The graph input's dims; a symbolic dimension is -1.</param>
 /// <param name="OutputName">The (first) output read.</param>
+/// <param name="Opset">The highest version the file imports for the default ("" or "ai.onnx") operator domain.</param>
+/// <param name="IrVersion">The file's ONNX IR version (<c>ir_version</c>).</param>
 public sealed record OnnxImportedModel(Sequential Root, string InputName, int[] InputShape, string OutputName, long Opset, long IrVersion)
 {
     /// <summary>Every output read, in the file's order: one, or all of them when they do not lie on one path (then Root holds one Graph with these outputs).</summary>
     public IReadOnlyList<string> OutputNames { get; init; } = [OutputName];
 
     /// <summary>The values of <see cref="OutputNames"/> for <paramref name="x"/>, in order.</summary>
+    /// <param name="x">The input batch, of <see cref="InputShape"/> (any batch size where it is -1).</param>
+    /// <param name="training">Forward in training mode (batch statistics, dropout) rather than inference.</param>
     public IReadOnlyList<Tensor> ForwardAll(Tensor x, bool training = false) =>
         Root.Count == 1 && Root[0] is Graph { Outputs.Count: > 1 } g ? g.ForwardAll(x, training) : [Root.Forward(x, training)];
 }
@@ -59,8 +65,20 @@ public sealed record OnnxImportOptions
 /// </summary>
 public static class OnnxImporter
 {
+    /// <summary>Reads the ONNX model file at <paramref name="path"/> with the default <see cref="OnnxImportOptions"/>.</summary>
+    /// <param name="path">The .onnx file.</param>
+    /// <returns>The layers, the input's name and shape, and the output(s) read.</returns>
+    /// <remarks>Throws as <see cref="Import(string, OnnxImportOptions?)"/> does.</remarks>
     public static OnnxImportedModel Import(string path) => Import(path, null);
 
+    /// <summary>Reads the ONNX model file at <paramref name="path"/> into MLConv layers.</summary>
+    /// <param name="path">The .onnx file.</param>
+    /// <param name="options">How to read sizes the file pins; null for the defaults (nothing freed).</param>
+    /// <returns>The layers, the input's name and shape, and the output(s) read.</returns>
+    /// <exception cref="ArgumentException"><paramref name="path"/> is null, empty or white space.</exception>
+    /// <exception cref="FileNotFoundException"><paramref name="path"/> is a folder or does not exist.</exception>
+    /// <exception cref="InvalidDataException">The file is not a valid ONNX model (truncated, corrupted, no graph, no opset_import).</exception>
+    /// <exception cref="NotSupportedException">An operator, attribute or graph shape MLConv cannot read; the message names the node.</exception>
     public static OnnxImportedModel Import(string path, OnnxImportOptions? options)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
@@ -79,10 +97,23 @@ public static class OnnxImporter
         return Import(model, options, $"ONNX file '{path}'");
     }
 
+    /// <summary>Reads an ONNX model already parsed in memory with the default <see cref="OnnxImportOptions"/>.</summary>
+    /// <param name="model">The parsed model.</param>
+    /// <returns>The layers, the input's name and shape, and the output(s) read.</returns>
+    /// <remarks>Throws as <see cref="Import(ModelProto, OnnxImportOptions?)"/> does.</remarks>
     public static OnnxImportedModel Import(ModelProto model) => Import(model, null);
 
+    /// <summary>Reads an ONNX model already parsed in memory into MLConv layers.</summary>
+    /// <param name="model">The parsed model.</param>
+    /// <param name="options">How to read sizes the file pins; null for the defaults (nothing freed).</param>
+    /// <returns>The layers, the input's name and shape, and the output(s) read.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="model"/> is null.</exception>
+    /// <exception cref="InvalidDataException">The model has no graph or no opset_import.</exception>
+    /// <exception cref="NotSupportedException">An operator, attribute or graph shape MLConv cannot read; the message names the node.</exception>
     public static OnnxImportedModel Import(ModelProto model, OnnxImportOptions? options) => Import(model, options, "The ONNX model");
 
+    /// <param name="model">The parsed model.</param>
+    /// <param name="options">How to read pinned sizes (never null here).</param>
     /// <param name="what">The model in messages: its file when it came from one.</param>
     private static OnnxImportedModel Import(ModelProto model, OnnxImportOptions? options, string what)
     {
@@ -198,7 +229,7 @@ public static class OnnxImporter
             }
         }
 
-        /// <summary>True when <paramref name="pool"/>'s one window is the whole [N, C, H, W] map: no padding, kernel H×W.</summary>
+        /// <summary>Adds <paramref name="layer"/> as a pending graph node reading <paramref name="inputs"/>: records its output shapes and gives it a unique name (the node's, or its first output's, with '.' → '_').</summary>
         private void AddNode(NodeProto node, Layer layer, string[] inputs)
         {
             string output = node.Output[0];

@@ -6,6 +6,8 @@ namespace MLConv.Training.Data;
 /// </summary>
 public static class AtomicFile
 {
+    /// <summary>Writes <paramref name="content"/> (copied first) to <paramref name="path"/> atomically.</summary>
+    /// <exception cref="ArgumentException"><paramref name="path"/> is null, empty or white space.</exception>
     public static void Write(string path, ReadOnlySpan<byte> content)
     {
         var bytes = content.ToArray();
@@ -40,6 +42,10 @@ public static class AtomicFile
         }
     }
 
+    /// <summary>Creates the folder if needed, lets <paramref name="writeContent"/> write a temp file beside <paramref name="path"/>, flushes it to disk and renames it over <paramref name="path"/>; on failure the temp file is deleted, the target is left as it was, and an I/O or access error is rethrown naming <paramref name="path"/>.</summary>
+    /// <exception cref="IOException"><paramref name="path"/> is a folder, its folder cannot be created, or writing or renaming failed.</exception>
+    /// <exception cref="ArgumentException"><paramref name="path"/> is null, empty or white space.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="writeContent"/> is null.</exception>
     public static void Write(string path, Action<Stream> writeContent)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(path);

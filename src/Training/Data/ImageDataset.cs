@@ -31,14 +31,22 @@ public sealed class ImageDataset
         ClassNames = [.. classNames];
     }
 
+    /// <summary>The pixels, [N, C, H, W], 0..1.</summary>
     public Tensor Images { get; }
+    /// <summary>The class index of each image, in [0, <see cref="NumClasses"/>).</summary>
     public int[] Labels { get; }
+    /// <summary>The class names, indexed by label.</summary>
     public IReadOnlyList<string> ClassNames { get; }
 
+    /// <summary>Images N.</summary>
     public int Count => Images.N;
+    /// <summary>Channels C (1 gray, 3 RGB).</summary>
     public int Channels => Images.C;
+    /// <summary>Image height H in pixels.</summary>
     public int Height => Images.H;
+    /// <summary>Image width W in pixels.</summary>
     public int Width => Images.W;
+    /// <summary>The number of classes (of class names, not only those present).</summary>
     public int NumClasses => ClassNames.Count;
 
     /// <summary>How many images each class has, indexed like <see cref="ClassNames"/>.</summary>

@@ -22,13 +22,17 @@ public sealed class ImageFolder
         (Root, ClassNames, _files, _labels, Skipped) = (root, classNames, files, labels, skipped);
     }
 
+    /// <summary>The folder scanned, as given to <see cref="Scan"/>.</summary>
     public string Root { get; }
+    /// <summary>The class folder names in ordinal order; a label is an index into this list.</summary>
     public IReadOnlyList<string> ClassNames { get; }
     /// <summary>The images, as paths relative to <see cref="Root"/> with '/' separators ("cat/001.jpg").</summary>
     public IReadOnlyList<string> Files => _files;
     /// <summary>The label of each of <see cref="Files"/>.</summary>
     public IReadOnlyList<int> Labels => _labels;
+    /// <summary>Files in the class folders that are not read as images, with the reason.</summary>
     public IReadOnlyList<SkippedFile> Skipped { get; }
+    /// <summary>The number of images.</summary>
     public int Count => _files.Length;
 
     /// <summary>How many images each class has, indexed like <see cref="ClassNames"/>.</summary>

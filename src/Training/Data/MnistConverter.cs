@@ -10,8 +10,11 @@ namespace MLConv.Training.Data;
 /// </summary>
 public static class MnistConverter
 {
+    /// <summary>Image width and height in pixels.</summary>
     public const int Side = 28;
+    /// <summary>Pixels per image (28·28).</summary>
     public const int PixelsPerImage = Side * Side;
+    /// <summary>Classes: the digits 0–9.</summary>
     public const int Digits = 10;
 
     /// <summary>What <see cref="Prepare"/> found or did.</summary>
@@ -24,6 +27,10 @@ public static class MnistConverter
     /// split file are each written atomically, the split last, so an interrupted run is redone on the next.
     /// </summary>
     /// <param name="packageDir">The extracted package folder (holding <c>src/digits</c>), or the folder that holds <c>package/</c>.</param>
+    /// <param name="outDir">The MNIST folder to write (<c>&lt;digit&gt;/&lt;index&gt;.png</c> and <c>split.txt</c>); created when missing.</param>
+    /// <param name="seed">The split's shuffling seed.</param>
+    /// <param name="testFraction">The fraction of each digit's images held out for test, in (0, 1).</param>
+    /// <param name="log">Receives progress lines; null for none.</param>
     public static Result Prepare(string packageDir, string outDir, int seed = MnistSplit.DefaultSeed,
         double testFraction = MnistSplit.DefaultTestFraction, TextWriter? log = null)
     {

@@ -11,10 +11,16 @@ namespace MLConv.Training.Data;
 /// </summary>
 public sealed class MnistSplit
 {
+    /// <summary>The split file's name inside the MNIST folder.</summary>
     public const string FileName = "split.txt";
+    /// <summary>The seed of the repository's standard split.</summary>
     public const int DefaultSeed = 20261123;
+    /// <summary>The standard test fraction (20% of each digit).</summary>
     public const double DefaultTestFraction = 0.2;
 
+    /// <summary>A split of the given relative paths (lists copied), recording the seed and fraction that made it.</summary>
+    /// <exception cref="ArgumentNullException"><paramref name="train"/> or <paramref name="test"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="testFraction"/> is outside (0, 1).</exception>
     public MnistSplit(IReadOnlyList<string> train, IReadOnlyList<string> test, int seed, double testFraction)
     {
         ArgumentNullException.ThrowIfNull(train);
@@ -28,8 +34,11 @@ public sealed class MnistSplit
 
     /// <summary>Image paths relative to the root, e.g. "3/00012.png".</summary>
     public IReadOnlyList<string> Train { get; }
+    /// <summary>Test image paths relative to the root.</summary>
     public IReadOnlyList<string> Test { get; }
+    /// <summary>The shuffling seed the split was drawn with.</summary>
     public int Seed { get; }
+    /// <summary>The fraction of images held out for test, in (0, 1).</summary>
     public double TestFraction { get; }
 
     /// <summary>The relative path of image <paramref name="index"/> of class <paramref name="label"/>.</summary>

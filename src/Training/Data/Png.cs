@@ -53,7 +53,7 @@ public static class Png
         AtomicFile.Write(path, file => Encode(file, copy, width, height, channels));
     }
 
-    /// <summary>Encodes to <paramref name="output"/>; see <see cref="Write"/>.</summary>
+    /// <summary>Encodes to <paramref name="output"/>; see <see cref="Write(string, ReadOnlySpan{byte}, int, int, int)"/>.</summary>
     public static void Write(Stream output, ReadOnlySpan<byte> pixels, int width, int height, int channels)
     {
         ArgumentNullException.ThrowIfNull(output);

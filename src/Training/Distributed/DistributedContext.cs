@@ -7,14 +7,19 @@ namespace MLConv.Training.Distributed;
 /// </summary>
 public sealed class DistributedContext : IDisposable
 {
+    /// <summary>A context over <paramref name="communicator"/>; disposing it disposes the communicator when that is disposable.</summary>
+    /// <exception cref="ArgumentNullException"><paramref name="communicator"/> is null.</exception>
     public DistributedContext(ICommunicator communicator)
     {
         ArgumentNullException.ThrowIfNull(communicator);
         Communicator = communicator;
     }
 
+    /// <summary>The group's collectives (for <c>TrainerOptions.Communicator</c>).</summary>
     public ICommunicator Communicator { get; }
+    /// <summary>This process's rank, 0-based.</summary>
     public int Rank => Communicator.Rank;
+    /// <summary>The number of processes.</summary>
     public int Size => Communicator.Size;
 
     /// <summary>Rank 0: the process that writes checkpoints, the model and reports.</summary>
@@ -42,6 +47,7 @@ public sealed class DistributedContext : IDisposable
     /// <summary>Finalises MPI when the communicator is MPI's (every rank, after its last collective).</summary>
     public void Dispose() => (Communicator as IDisposable)?.Dispose();
 
+    /// <summary>"rank r of n", with the MPI library for an MPI communicator.</summary>
     public override string ToString() => Communicator is MpiCommunicator mpi
         ? $"rank {Rank} of {Size} over {mpi.Library}" : $"rank {Rank} of {Size}";
 }

@@ -25,7 +25,9 @@ public sealed unsafe class MpiCommunicator : ICommunicator, IDisposable
         (_mpi, _abi, Rank, Size) = (mpi, mpi.Abi, rank, size);
     }
 
+    /// <inheritdoc/>
     public int Rank { get; }
+    /// <inheritdoc/>
     public int Size { get; }
 
     /// <summary>The implementation and library bound ("Open MPI (libmpi.so.40)").</summary>
@@ -68,19 +70,23 @@ public sealed unsafe class MpiCommunicator : ICommunicator, IDisposable
         }
     }
 
+    /// <inheritdoc/>
     public void Barrier() => _mpi.Check(_mpi.Barrier(_abi.CommWorld), "MPI_Barrier");
 
+    /// <inheritdoc/>
     public void Broadcast(Span<float> data, int root)
     {
         if ((uint)root >= (uint)Size) throw new ArgumentOutOfRangeException(nameof(root), root, $"root must be a rank in [0, {Size - 1}].");
         fixed (float* p = data) _mpi.Check(_mpi.Bcast(p, data.Length, _abi.Float, root, _abi.CommWorld), "MPI_Bcast");
     }
 
+    /// <inheritdoc/>
     public void AllReduceSum(Span<float> data)
     {
         fixed (float* p = data) _mpi.Check(_mpi.Allreduce((void*)_abi.InPlace, p, data.Length, _abi.Float, _abi.Sum, _abi.CommWorld), "MPI_Allreduce");
     }
 
+    /// <inheritdoc/>
     public IPendingOperation StartAllReduceSum(Memory<float> data)
     {
         var pin = data.Pin();
@@ -90,6 +96,7 @@ public sealed unsafe class MpiCommunicator : ICommunicator, IDisposable
         return new Pending(this, request, pin, default, "MPI_Iallreduce");
     }
 
+    /// <inheritdoc/>
     public void AllGather(ReadOnlySpan<float> mine, Span<float> all)
     {
         CheckGather(mine.Length, all.Length);
@@ -98,6 +105,7 @@ public sealed unsafe class MpiCommunicator : ICommunicator, IDisposable
             _mpi.Check(_mpi.Allgather(s, mine.Length, _abi.Float, r, mine.Length, _abi.Float, _abi.CommWorld), "MPI_Allgather");
     }
 
+    /// <inheritdoc/>
     public IPendingOperation StartAllGather(ReadOnlyMemory<float> mine, Memory<float> all)
     {
         CheckGather(mine.Length, all.Length);
@@ -109,6 +117,7 @@ public sealed unsafe class MpiCommunicator : ICommunicator, IDisposable
         return new Pending(this, request, send, receive, "MPI_Iallgather");
     }
 
+    /// <inheritdoc/>
     public void SendReceive(ReadOnlySpan<float> send, int destination, Span<float> receive, int source)
     {
         if ((uint)destination >= (uint)Size) throw new ArgumentOutOfRangeException(nameof(destination), destination, $"destination must be a rank in [0, {Size - 1}].");
@@ -120,6 +129,7 @@ public sealed unsafe class MpiCommunicator : ICommunicator, IDisposable
                 (void*)_abi.StatusIgnore), "MPI_Sendrecv");
     }
 
+    /// <inheritdoc/>
     public void Abort(string message, int errorCode = 1)
     {
         try

@@ -23,15 +23,32 @@ namespace MLConv.Training.Fitting;
 /// </summary>
 public sealed class Trainer
 {
+    /// <summary>A trainer with <paramref name="options"/> (null: the defaults), validated now.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">An option is out of its range (see <see cref="TrainerOptions.Validate"/>).</exception>
     public Trainer(TrainerOptions? options = null)
     {
         Options = options ?? new TrainerOptions();
         Options.Validate();
     }
 
+    /// <summary>The options this trainer runs with (the instance passed in, not a copy).</summary>
     public TrainerOptions Options { get; }
 
+    /// <summary>Trains <paramref name="network"/> in place for <see cref="TrainerOptions.Epochs"/> epochs and returns the per-epoch metrics.</summary>
+    /// <param name="network">The network to train; its weights are updated in place.</param>
+    /// <param name="images">Raw (un-normalised) training pixels [N, C, H, W] of the network's input shape.</param>
+    /// <param name="labels">One class index in [0, classes) per image.</param>
+    /// <param name="validationImages">Optional raw validation pixels [M, C, H, W], evaluated after each epoch.</param>
+    /// <param name="validationLabels">The validation class indices; required when <paramref name="validationImages"/> is given (ignored otherwise).</param>
+    /// <param name="progress">Receives batch and epoch reports (<see cref="TrainingProgress"/>); may be null.</param>
+    /// <param name="cancellationToken">Stops training between batches (throws <see cref="OperationCanceledException"/>).</param>
     /// <param name="resumeFrom">A checkpoint written by an earlier run with the same options; training continues after its last epoch.</param>
+    /// <returns>The per-epoch metrics, the best epoch and whether early stopping ended the run.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="network"/>, <paramref name="images"/> or <paramref name="labels"/> is null (or validation labels missing).</exception>
+    /// <exception cref="ArgumentException">The images are not [N, C, H, W] of the network's input, are empty, or the label count differs.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A label is outside [0, classes), or <see cref="TrainerOptions.RandomShift"/> is not below the image size.</exception>
+    /// <exception cref="FileNotFoundException"><paramref name="resumeFrom"/> does not exist or is a folder.</exception>
+    /// <exception cref="TrainingDivergedException">The loss became NaN or infinite.</exception>
     public TrainingResult Fit(Network network, Tensor images, int[] labels, Tensor? validationImages = null, int[]? validationLabels = null,
         IProgress<TrainingProgress>? progress = null, CancellationToken cancellationToken = default, string? resumeFrom = null)
     {

@@ -2,7 +2,14 @@ using MLConv.Training.Distributed;
 
 namespace MLConv.Training.Fitting;
 
-public enum OptimizerKind { Adam, Sgd }
+/// <summary>The optimizer <see cref="Trainer"/> builds.</summary>
+public enum OptimizerKind
+{
+    /// <summary>Adam (PyTorch's formulation, β1 = 0.9, β2 = 0.999, ε = 1e-8); <see cref="TrainerOptions.WeightDecay"/> is L2 added to the gradient.</summary>
+    Adam,
+    /// <summary>Stochastic gradient descent with <see cref="TrainerOptions.Momentum"/> (Nesterov's with <see cref="TrainerOptions.Nesterov"/>).</summary>
+    Sgd,
+}
 
 /// <summary>Learning-rate schedules. All may be preceded by a linear warm-up of <see cref="TrainerOptions.WarmupEpochs"/>.</summary>
 public enum LearningRateSchedule
@@ -29,19 +36,27 @@ public sealed class TrainerOptions
     /// <summary>The default of <see cref="Epochs"/>, for signatures that need a constant.</summary>
     public const int DefaultEpochs = 15;
 
+    /// <summary>Passes over the training data (≥ 1; default <see cref="DefaultEpochs"/>).</summary>
     public int Epochs { get; set; } = DefaultEpochs;
+    /// <summary>Examples per mini-batch (≥ 1; default 64).</summary>
     public int BatchSize { get; set; } = 64;
+    /// <summary>The optimizer (default Adam).</summary>
     public OptimizerKind Optimizer { get; set; } = OptimizerKind.Adam;
     /// <summary>Base learning rate: the peak of the one-cycle schedule, the start of the others.</summary>
     public double LearningRate { get; set; } = 4e-3;
     /// <summary>SGD momentum.</summary>
     public double Momentum { get; set; } = 0.9;
+    /// <summary>SGD only: use Nesterov momentum (default false).</summary>
     public bool Nesterov { get; set; }
     /// <summary>L2 weight decay on weights (not on biases or BatchNorm parameters).</summary>
     public double WeightDecay { get; set; }
+    /// <summary>How the learning rate changes over the run (default one-cycle).</summary>
     public LearningRateSchedule Schedule { get; set; } = LearningRateSchedule.OneCycle;
+    /// <summary>Step schedule: epochs between rate drops (≥ 1; default 5).</summary>
     public int StepSize { get; set; } = 5;
+    /// <summary>Step schedule: the factor applied at each drop, in (0, 1] (default 0.1).</summary>
     public double StepGamma { get; set; } = 0.1;
+    /// <summary>Epochs of linear warm-up before the schedule, in [0, Epochs) (default 0).</summary>
     public int WarmupEpochs { get; set; }
     /// <summary>Seeds shuffling, augmentation and dropout masks (weights are seeded by the architecture builder).</summary>
     public int Seed { get; set; }
@@ -107,6 +122,8 @@ public sealed class TrainerOptions
     /// <summary>A copy to change without touching these options.</summary>
     public TrainerOptions Clone() => (TrainerOptions)MemberwiseClone();
 
+    /// <summary>Checks every option's range.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">An option is out of range; the exception names it and its allowed range.</exception>
     public void Validate()
     {
         if (!Enum.IsDefined(Optimizer))

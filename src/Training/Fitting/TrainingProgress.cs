@@ -1,6 +1,13 @@
 namespace MLConv.Training.Fitting;
 
-public enum ProgressKind { Batch, Epoch }
+/// <summary>What a <see cref="TrainingProgress"/> report marks.</summary>
+public enum ProgressKind
+{
+    /// <summary>A mini-batch finished; the metrics are the running ones of the epoch so far.</summary>
+    Batch,
+    /// <summary>An epoch finished; the metrics are the epoch's, with validation when there is validation data.</summary>
+    Epoch,
+}
 
 /// <summary>
 /// A progress report. Batch reports carry the running training loss/accuracy of the epoch so far;
@@ -16,6 +23,7 @@ public sealed record TrainingProgress(
     double ExamplesPerSecond,
     TimeSpan Elapsed, TimeSpan Eta)
 {
+    /// <summary>One log line: epoch, loss, accuracy, validation metrics, learning rate, throughput and times for an epoch report; epoch, batch, loss, accuracy, throughput and ETA for a batch report.</summary>
     public override string ToString() => Kind == ProgressKind.Epoch
         ? $"epoch {Epoch}/{Epochs}: loss {Loss:F4} acc {Accuracy:P2}" +
           (ValidationLoss is { } vl ? $" | val loss {vl:F4} val acc {ValidationAccuracy:P2}" : "") +
@@ -32,6 +40,7 @@ public sealed record EpochMetrics(int Epoch, double Loss, double Accuracy, doubl
 /// </summary>
 public sealed record TrainingResult(IReadOnlyList<EpochMetrics> History, int BestEpoch, bool StoppedEarly, TimeSpan Elapsed)
 {
+    /// <summary>Data-parallel training only: time spent waiting for and adding the shards' gradients (zero otherwise).</summary>
     public TimeSpan ReductionTime { get; init; }
 }
 

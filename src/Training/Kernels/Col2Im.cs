@@ -5,10 +5,12 @@ namespace MLConv.Training.Kernels;
 /// <summary>
 /// Adjoint of <see cref="Im2Col"/>: adds every column entry back onto the pixel it was read from
 /// (image += fold(cols)). Overlapping windows sum, which is exactly the input gradient of a
-/// convolution given dCols = Wᵀ · dY. The caller clears <paramref name="image"/> when needed.
+/// convolution given dCols = Wᵀ · dY. The caller clears the image when needed.
 /// </summary>
 public static class Col2Im
 {
+    /// <summary>Adds the columns <paramref name="cols"/> (row stride <paramref name="ldCols"/>, outH·outW columns used) back onto the channels×height×width <paramref name="image"/> through window <paramref name="g"/>.</summary>
+    /// <exception cref="ArgumentException">A buffer is too short for the sizes given.</exception>
     public static unsafe void Run(ReadOnlySpan<float> cols, int ldCols, int channels, int height, int width, in Window2d g,
         int outH, int outW, Span<float> image)
     {

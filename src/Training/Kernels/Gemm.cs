@@ -26,6 +26,9 @@ public static class Gemm
     private const int NB = 256;     // columns of a tile (multiple of NR)
     private const int KSplit = 1024; // K chunk when K is split
 
+    /// <summary>C = <paramref name="alpha"/>·op(A)·op(B) + <paramref name="beta"/>·C over row-major matrices with leading dimensions lda, ldb, ldc; multi-threaded, deterministic for any thread count.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">m, n or k is negative.</exception>
+    /// <exception cref="ArgumentException">An operand's span or leading dimension is too small for its shape.</exception>
     public static void Multiply(bool transA, bool transB, int m, int n, int k, float alpha,
         ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, float beta, Span<float> c, int ldc) =>
         Multiply(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, parallel: true);

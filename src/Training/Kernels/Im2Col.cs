@@ -7,10 +7,12 @@ namespace MLConv.Training.Kernels;
 /// Unfolds one C×H×W image into columns: row (c, i, j) of the result, column (oh, ow) holds
 /// x[c, oh·sh − pt + i·dh, ow·sw − pl + j·dw] (0 outside the image). A convolution is then
 /// W (Cout × C·kh·kw) · cols. <see cref="Col2Im"/> is its adjoint.
-/// The columns of several images can share one matrix: <paramref name="ldCols"/> is the row stride.
+/// The columns of several images can share one matrix: <c>ldCols</c> is the row stride.
 /// </summary>
 public static class Im2Col
 {
+    /// <summary>Unfolds the channels×height×width <paramref name="image"/> through window <paramref name="g"/> into <paramref name="cols"/>: channels·kh·kw rows of outH·outW columns, rows <paramref name="ldCols"/> apart.</summary>
+    /// <exception cref="ArgumentException">A buffer is too short for the sizes given.</exception>
     public static unsafe void Run(ReadOnlySpan<float> image, int channels, int height, int width, in Window2d g,
         int outH, int outW, Span<float> cols, int ldCols)
     {

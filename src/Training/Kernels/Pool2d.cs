@@ -1,7 +1,15 @@
 namespace MLConv.Training.Kernels;
 
 /// <summary>How a pooling window is reduced.</summary>
-public enum PoolMode { Max, Min, Average }
+public enum PoolMode
+{
+    /// <summary>The largest value of the window.</summary>
+    Max,
+    /// <summary>The smallest value of the window.</summary>
+    Min,
+    /// <summary>The window's mean.</summary>
+    Average,
+}
 
 /// <summary>
 /// One pooling kernel for max, min and average pooling over N·C independent planes.
@@ -42,6 +50,17 @@ public static class Pool2d
         public static bool Takes(float v, float cur) => false;   // not used: averages sum
     }
 
+    /// <summary>Pools <paramref name="planes"/> independent height×width planes of <paramref name="x"/> into outH×outW planes of <paramref name="y"/>.</summary>
+    /// <param name="mode">Max, min or average.</param>
+    /// <param name="x">Input, planes·height·width values (plane-major, row-major).</param>
+    /// <param name="planes">Independent planes (N·C).</param>
+    /// <param name="height">Input plane height.</param>
+    /// <param name="width">Input plane width.</param>
+    /// <param name="g">Kernel, stride, padding and dilation.</param>
+    /// <param name="countIncludePad">Average: divide by the window clipped to the padded input (true) or to the real input (false).</param>
+    /// <param name="y">Output, planes·outH·outW values.</param>
+    /// <param name="outH">Output plane height (from <see cref="Window2d.OutputSize"/>).</param>
+    /// <param name="outW">Output plane width.</param>
     /// <param name="argIndex">For max/min: receives the in-plane index of the selected element (may be empty for average).</param>
     public static void Forward(PoolMode mode, float[] x, int planes, int height, int width, Window2d g,
         bool countIncludePad, float[] y, int outH, int outW, int[] argIndex)

@@ -11,7 +11,9 @@ public readonly record struct Window2d(
     int PadTop = 0, int PadLeft = 0, int PadBottom = 0, int PadRight = 0,
     int DilationH = 1, int DilationW = 1)
 {
+    /// <summary>Rows the dilated kernel spans: dh·(kh − 1) + 1.</summary>
     public int EffectiveKernelH => DilationH * (KernelH - 1) + 1;
+    /// <summary>Columns the dilated kernel spans: dw·(kw − 1) + 1.</summary>
     public int EffectiveKernelW => DilationW * (KernelW - 1) + 1;
 
     /// <summary>Throws when a field is out of range.</summary>
@@ -49,6 +51,7 @@ public readonly record struct Window2d(
         return (begin, Math.Max(begin, end));
     }
 
+    /// <summary>Output (height, width) for a height×width input (see <see cref="OutputExtent"/>).</summary>
     public (int H, int W) OutputSize(int height, int width, bool ceilMode = false) =>
         (OutputExtent(height, KernelH, StrideH, PadTop, PadBottom, DilationH, ceilMode),
          OutputExtent(width, KernelW, StrideW, PadLeft, PadRight, DilationW, ceilMode));

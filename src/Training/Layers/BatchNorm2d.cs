@@ -26,6 +26,11 @@ public sealed class BatchNorm2d : Layer
     /// </summary>
     private readonly record struct Saved(Tensor X, Tensor Y, Tensor? XHat, float[] InvStd);
 
+    /// <summary>A batch norm over <paramref name="numFeatures"/> channels: γ = 1, β = 0, running mean 0 and variance 1.</summary>
+    /// <param name="numFeatures">Channels C of the [N, C, H, W] input (≥ 1).</param>
+    /// <param name="eps">ε added to the variance (&gt; 0).</param>
+    /// <param name="momentum">m, the running statistics' update weight, in [0, 1] (PyTorch's convention: 0.1 = 10% new).</param>
+    /// <exception cref="ArgumentOutOfRangeException">A value is out of its range.</exception>
     public BatchNorm2d(int numFeatures, double eps = 1e-5, double momentum = 0.1)
     {
         if (numFeatures < 1) throw new ArgumentOutOfRangeException(nameof(numFeatures), numFeatures, "numFeatures must be >= 1.");
@@ -41,20 +46,30 @@ public sealed class BatchNorm2d : Layer
         Reset(new Random(0));
     }
 
+    /// <summary>Channels C.</summary>
     public int NumFeatures { get; }
+    /// <summary>ε added to the variance.</summary>
     public double Eps { get; }
+    /// <summary>Running statistics' update weight m.</summary>
     public double Momentum { get; }
+    /// <summary>Scale γ, [C] ("weight"; no weight decay).</summary>
     public Parameter Gamma => _gamma;
+    /// <summary>Shift β, [C] ("bias"; no weight decay).</summary>
     public Parameter Beta => _beta;
+    /// <summary>Running mean, [C], used in inference mode; a buffer saved with the model.</summary>
     public Tensor RunningMean { get; }
+    /// <summary>Running (unbiased) variance, [C], used in inference mode; a buffer saved with the model.</summary>
     public Tensor RunningVar { get; }
 
     /// <summary>Batches seen in training (PyTorch's num_batches_tracked).</summary>
     public long BatchesTracked { get; private set; }
 
+    /// <inheritdoc/>
     public override IReadOnlyList<Parameter> Parameters => [_gamma, _beta];
+    /// <inheritdoc/>
     public override IReadOnlyList<(string Name, Tensor Value)> Buffers => [("running_mean", RunningMean), ("running_var", RunningVar)];
 
+    /// <inheritdoc/>
     public override void Reset(Random rng)
     {
         _gamma.Value.Fill(1f);
@@ -64,6 +79,7 @@ public sealed class BatchNorm2d : Layer
         BatchesTracked = 0;
     }
 
+    /// <inheritdoc/>
     public override int[] OutputShape(int[] inputShape)
     {
         CheckRank(inputShape, 4, "BatchNorm2d");
@@ -75,6 +91,7 @@ public sealed class BatchNorm2d : Layer
     /// <summary>Set by an <see cref="InferencePlan"/>: the convolution this batch norm is folded into.</summary>
     internal Conv2d? FoldedInto { get; set; }
 
+    /// <inheritdoc/>
     public override Tensor Forward(Tensor x, bool training)
     {
         CheckRank(x, 4, "BatchNorm2d");
@@ -149,6 +166,7 @@ public sealed class BatchNorm2d : Layer
         return y;
     }
 
+    /// <inheritdoc/>
     public override Tensor Backward(Tensor dy)
     {
         var (x, y, xhat, invStd) = _saved ?? throw BackwardBeforeForward();
@@ -205,8 +223,10 @@ public sealed class BatchNorm2d : Layer
         return dx;
     }
 
+    /// <inheritdoc/>
     public override long MultiplyAccumulates(int[] inputShape) => 2L * inputShape[0] * inputShape[1] * inputShape[2] * inputShape[3];
 
+    /// <inheritdoc/>
     public override JsonObject ToSpec() => new()
     {
         ["type"] = TypeName,
@@ -215,7 +235,9 @@ public sealed class BatchNorm2d : Layer
         ["momentum"] = Momentum,
     };
 
+    /// <summary>Rebuilds a <see cref="BatchNorm2d"/> from <paramref name="spec"/>, the JSON its <see cref="Layer.ToSpec"/> writes (<see cref="LayerFactory"/> calls this).</summary>
     public static BatchNorm2d FromSpec(JsonObject spec) => new(Spec.Int(spec, "numFeatures"), Spec.Double(spec, "eps"), Spec.Double(spec, "momentum"));
 
+    /// <inheritdoc/>
     public override string ToString() => $"BatchNorm2d({NumFeatures}, eps={Eps}, momentum={Momentum})";
 }

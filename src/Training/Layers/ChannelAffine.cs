@@ -14,6 +14,10 @@ public sealed class ChannelAffine : Layer
     private readonly Parameter _scale, _shift;
     private Tensor? _x, _y, _dx;
 
+    /// <summary>y = scale[c]·x + shift[c] over axis 1 of a rank-<paramref name="rank"/> input, scale 1 and shift 0 at first.</summary>
+    /// <param name="channels">Size of axis 1 (≥ 1).</param>
+    /// <param name="rank">Input rank, batch and channel axes included (≥ 2; 4 for [N, C, H, W]).</param>
+    /// <exception cref="ArgumentOutOfRangeException">A value is out of its range.</exception>
     public ChannelAffine(int channels, int rank = 4)
     {
         if (channels < 1) throw new ArgumentOutOfRangeException(nameof(channels), channels, "channels must be >= 1.");
@@ -35,6 +39,7 @@ public sealed class ChannelAffine : Layer
         return a;
     }
 
+    /// <summary>Size of the channel axis (axis 1).</summary>
     public int Channels { get; }
     /// <summary>The input rank: [N, C] is 2, [N, C, H, W] is 4.</summary>
     public int Rank { get; }
@@ -43,14 +48,17 @@ public sealed class ChannelAffine : Layer
     /// <summary>b, the per-channel offset.</summary>
     public Parameter Shift => _shift;
 
+    /// <inheritdoc/>
     public override IReadOnlyList<Parameter> Parameters => [_scale, _shift];
 
+    /// <inheritdoc/>
     public override void Reset(Random rng)
     {
         _scale.Value.Fill(1f);
         _shift.Value.Clear();
     }
 
+    /// <inheritdoc/>
     public override int[] OutputShape(int[] inputShape)
     {
         if (inputShape.Length != Rank || inputShape[1] != Channels)
@@ -58,6 +66,7 @@ public sealed class ChannelAffine : Layer
         return (int[])inputShape.Clone();
     }
 
+    /// <inheritdoc/>
     public override Tensor Forward(Tensor x, bool training)
     {
         ArgumentNullException.ThrowIfNull(x);
@@ -74,6 +83,7 @@ public sealed class ChannelAffine : Layer
         return y;
     }
 
+    /// <inheritdoc/>
     public override Tensor Backward(Tensor dy)
     {
         CheckSameShape(dy, _y, "ChannelAffine");
@@ -91,11 +101,15 @@ public sealed class ChannelAffine : Layer
         return dx;
     }
 
+    /// <inheritdoc/>
     public override long MultiplyAccumulates(int[] inputShape) => inputShape.Aggregate(1L, (a, d) => a * d);
 
+    /// <inheritdoc/>
     public override JsonObject ToSpec() => new() { ["type"] = TypeName, ["channels"] = Channels, ["rank"] = Rank };
 
+    /// <summary>Rebuilds a <see cref="ChannelAffine"/> from <paramref name="spec"/>, the JSON its <see cref="Layer.ToSpec"/> writes (<see cref="LayerFactory"/> calls this).</summary>
     public static ChannelAffine FromSpec(JsonObject spec) => new(Spec.Int(spec, "channels"), Spec.Int(spec, "rank"));
 
+    /// <inheritdoc/>
     public override string ToString() => $"ChannelAffine({Channels}" + (Rank != 4 ? $", rank={Rank})" : ")");
 }

@@ -11,6 +11,8 @@ public sealed class Clip : ElementwiseActivation<Clip.Function>
 {
     /// <param name="min">Lower bound; −∞ for none.</param>
     /// <param name="max">Upper bound; +∞ for none.</param>
+    /// <summary>y = min(max(x, <paramref name="min"/>), <paramref name="max"/>).</summary>
+    /// <exception cref="ArgumentOutOfRangeException">A bound is NaN or the wrong infinity, or max &lt; min.</exception>
     public Clip(double min = double.NegativeInfinity, double max = double.PositiveInfinity)
     {
         if (double.IsNaN(min) || double.IsPositiveInfinity(min)) throw new ArgumentOutOfRangeException(nameof(min), min, "min must be a number or −∞.");
@@ -23,9 +25,12 @@ public sealed class Clip : ElementwiseActivation<Clip.Function>
     /// <summary>Clip(0, 6), MobileNet's bounded rectifier.</summary>
     public static Clip ReLU6() => new(0, 6);
 
+    /// <summary>Lower bound (−∞: none).</summary>
     public double Min { get; }
+    /// <summary>Upper bound (+∞: none).</summary>
     public double Max { get; }
 
+    /// <inheritdoc/>
     protected override Function Functor => new((float)Min, (float)Max);
 
     /// <summary>Infinite bounds are left out (JSON has no infinity).</summary>
@@ -37,16 +42,21 @@ public sealed class Clip : ElementwiseActivation<Clip.Function>
         return o;
     }
 
+    /// <summary>Rebuilds a <see cref="Clip"/> from <paramref name="spec"/>, the JSON its <see cref="Layer.ToSpec"/> writes (<see cref="LayerFactory"/> calls this).</summary>
     public static Clip FromSpec(JsonObject spec) =>
         new(spec["min"]?.GetValue<double>() ?? double.NegativeInfinity, spec["max"]?.GetValue<double>() ?? double.PositiveInfinity);
 
+    /// <inheritdoc/>
     public override string ToString() => $"Clip(min={Min}, max={Max})";
 
     /// <summary>clamp(x, lo, hi), vectorised as TensorPrimitives' max then min.</summary>
     public readonly struct Function(float lo, float hi) : IElementwiseFunction
     {
+        /// <inheritdoc/>
         public float Activate(float x) => MathF.Min(MathF.Max(x, lo), hi);
+        /// <inheritdoc/>
         public float Derivative(float x, float y) => x > lo && x < hi ? 1f : 0f;
+        /// <inheritdoc/>
         public bool TryActivate(ReadOnlySpan<float> x, Span<float> y)
         {
             TensorPrimitives.Max(x, lo, y);

@@ -16,14 +16,18 @@ public sealed class Concat : MultiInputLayer
     private Tensor? _y;
     private Tensor?[] _dx = [];
 
+    /// <summary>Concatenates its inputs along <paramref name="axis"/> (default 1: channels).</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="axis"/> is below 1 (axis 0 is the batch).</exception>
     public Concat(int axis = 1)
     {
         if (axis < 1) throw new ArgumentOutOfRangeException(nameof(axis), axis, "axis must be >= 1 (axis 0 is the batch).");
         Axis = axis;
     }
 
+    /// <summary>The axis joined (≥ 1).</summary>
     public int Axis { get; }
 
+    /// <inheritdoc/>
     public override int[] OutputShape(IReadOnlyList<int[]> inputShapes)
     {
         ArgumentNullException.ThrowIfNull(inputShapes);
@@ -44,6 +48,7 @@ public sealed class Concat : MultiInputLayer
         return y;
     }
 
+    /// <inheritdoc/>
     public override Tensor Forward(IReadOnlyList<Tensor> inputs, bool training)
     {
         CheckInputs(inputs);
@@ -61,6 +66,7 @@ public sealed class Concat : MultiInputLayer
         return y;
     }
 
+    /// <inheritdoc/>
     public override IReadOnlyList<Tensor> BackwardMany(Tensor dy)
     {
         CheckSameShape(dy, _y, "Concat");
@@ -87,7 +93,10 @@ public sealed class Concat : MultiInputLayer
         return outer;
     }
 
+    /// <inheritdoc/>
     public override JsonObject ToSpec() => new() { ["type"] = TypeName, ["axis"] = Axis };
+    /// <summary>Rebuilds a <see cref="Concat"/> from <paramref name="spec"/>, the JSON its <see cref="Layer.ToSpec"/> writes (<see cref="LayerFactory"/> calls this).</summary>
     public static Concat FromSpec(JsonObject spec) => new(Spec.Int(spec, "axis"));
+    /// <inheritdoc/>
     public override string ToString() => $"Concat(dim={Axis})";
 }

@@ -32,6 +32,18 @@ public sealed class Conv2d : Layer
     /// <summary>What backward reads, kept by the last forward: the input (its columns are rebuilt) and the output.</summary>
     private readonly record struct Saved(Tensor X, Tensor Y);
 
+    /// <summary>A 2-D convolution; the kernel is drawn He-normal from <paramref name="rng"/> (default: seed 0) and the bias is zero.</summary>
+    /// <param name="inChannels">Input channels Cin (≥ 1).</param>
+    /// <param name="outChannels">Output channels Cout (≥ 1).</param>
+    /// <param name="kernelSize">Kernel (kh, kw); an int for a square one.</param>
+    /// <param name="stride">Stride; default 1.</param>
+    /// <param name="padding">Zero padding: symmetric, explicit or <see cref="Padding.Same"/>; default none.</param>
+    /// <param name="dilation">Dilation; default 1.</param>
+    /// <param name="groups">Groups (≥ 1, dividing Cin and Cout); Cin for depthwise.</param>
+    /// <param name="bias">Whether to add a learnable bias.</param>
+    /// <param name="rng">Initialisation randomness; null for <c>new Random(0)</c>.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A channel count or groups is below 1.</exception>
+    /// <exception cref="ArgumentException">groups does not divide both channel counts, or the window (kernel, stride, padding, dilation) is invalid.</exception>
     public Conv2d(int inChannels, int outChannels, Size2 kernelSize, Size2? stride = null, Padding padding = default,
         Size2? dilation = null, int groups = 1, bool bias = true, Random? rng = null)
     {
@@ -57,29 +69,43 @@ public sealed class Conv2d : Layer
         Reset(rng ?? new Random(0));
     }
 
+    /// <summary>Input channels Cin.</summary>
     public int InChannels { get; }
+    /// <summary>Output channels Cout.</summary>
     public int OutChannels { get; }
+    /// <summary>Groups: Cin and Cout are split into this many independent convolutions.</summary>
     public int Groups { get; }
+    /// <summary>Kernel, stride, resolved padding (top, left, bottom, right) and dilation.</summary>
     public Window2d Geometry { get; }
+    /// <summary>The padding as given to the constructor (possibly <see cref="Padding.Same"/>); <see cref="Geometry"/> holds it resolved.</summary>
     public Padding PaddingSpec { get; }
+    /// <summary>Kernel (kh, kw).</summary>
     public Size2 KernelSize => (Geometry.KernelH, Geometry.KernelW);
+    /// <summary>Stride (sh, sw).</summary>
     public Size2 Stride => (Geometry.StrideH, Geometry.StrideW);
+    /// <summary>Dilation (dh, dw).</summary>
     public Size2 Dilation => (Geometry.DilationH, Geometry.DilationW);
+    /// <summary>The kernel, [Cout, Cin/groups, kh, kw] ("weight"; He-normal initialised).</summary>
     public Parameter Weight => _weight;
+    /// <summary>The bias, [Cout] ("bias"; zero at first), or null without one.</summary>
     public Parameter? Bias => _bias;
+    /// <summary>True when the layer has a bias.</summary>
     public bool HasBias => _bias is not null;
 
     /// <summary>groups = inChannels &gt; 1: each output channel reads one input channel; runs the direct <see cref="DepthwiseConv"/> kernel.</summary>
     public bool IsDepthwise => Groups == InChannels && Groups > 1;
 
+    /// <inheritdoc/>
     public override IReadOnlyList<Parameter> Parameters => _bias is null ? [_weight] : [_weight, _bias];
 
+    /// <inheritdoc/>
     public override void Reset(Random rng)
     {
         Initializers.HeNormal(_weight.Value.Span, InChannels / Groups * Geometry.KernelH * Geometry.KernelW, rng);
         _bias?.Value.Clear();
     }
 
+    /// <inheritdoc/>
     public override int[] OutputShape(int[] inputShape)
     {
         CheckRank(inputShape, 4, "Conv2d");
@@ -132,6 +158,7 @@ public sealed class Conv2d : Layer
         _fusion = null;
     }
 
+    /// <inheritdoc/>
     public override Tensor Forward(Tensor x, bool training)
     {
         CheckRank(x, 4, "Conv2d");
@@ -152,6 +179,7 @@ public sealed class Conv2d : Layer
         return y;
     }
 
+    /// <inheritdoc/>
     public override Tensor Backward(Tensor dy)
     {
         var (x, y) = _saved ?? throw BackwardBeforeForward();
@@ -167,15 +195,18 @@ public sealed class Conv2d : Layer
         return dx;
     }
 
+    /// <inheritdoc/>
     public override long MultiplyAccumulates(int[] inputShape)
     {
         var o = OutputShape(inputShape);
         return (long)o[0] * o[1] * o[2] * o[3] * (InChannels / Groups) * Geometry.KernelH * Geometry.KernelW;
     }
 
+    /// <inheritdoc/>
     public override (Size2 Kernel, Size2 Stride) SpatialWindow(int[] inputShape) =>
         ((Geometry.EffectiveKernelH, Geometry.EffectiveKernelW), Stride);
 
+    /// <inheritdoc/>
     public override JsonObject ToSpec() => new()
     {
         ["type"] = TypeName,
@@ -189,9 +220,11 @@ public sealed class Conv2d : Layer
         ["bias"] = HasBias,
     };
 
+    /// <summary>Rebuilds a <see cref="Conv2d"/> from <paramref name="spec"/>, the JSON its <see cref="Layer.ToSpec"/> writes (<see cref="LayerFactory"/> calls this).</summary>
     public static Conv2d FromSpec(JsonObject spec) => new(Spec.Int(spec, "inChannels"), Spec.Int(spec, "outChannels"), Spec.Pair(spec, "kernelSize"),
         Spec.Pair(spec, "stride"), Spec.Pad(spec, "padding"), Spec.Pair(spec, "dilation"), Spec.Int(spec, "groups"), Spec.Bool(spec, "bias"));
 
+    /// <inheritdoc/>
     public override string ToString() =>
         $"Conv2d({InChannels}, {OutChannels}, kernel_size={KernelSize}, stride={Stride}, padding={PaddingSpec}" +
         (Dilation != (Size2)1 ? $", dilation={Dilation}" : "") + (Groups != 1 ? $", groups={Groups}" : "") + (HasBias ? "" : ", bias=False") + ")";

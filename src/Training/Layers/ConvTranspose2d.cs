@@ -22,6 +22,19 @@ public sealed class ConvTranspose2d : Layer
     private readonly Parameter? _bias;
     private Tensor? _x, _y, _dx;
 
+    /// <summary>A 2-D transposed convolution; the kernel is drawn He-normal from <paramref name="rng"/> (default: seed 0) and the bias is zero.</summary>
+    /// <param name="inChannels">Input channels Cin (≥ 1).</param>
+    /// <param name="outChannels">Output channels Cout (≥ 1).</param>
+    /// <param name="kernelSize">Kernel (kh, kw).</param>
+    /// <param name="stride">Stride; default 1.</param>
+    /// <param name="padding">Explicit padding removed from the output (not <see cref="Padding.Same"/>); default none.</param>
+    /// <param name="outputPadding">Extra rows/columns at the bottom/right, ≥ 0 and smaller than the stride or the dilation; default 0.</param>
+    /// <param name="dilation">Dilation; default 1.</param>
+    /// <param name="groups">Groups (≥ 1, dividing Cin and Cout).</param>
+    /// <param name="bias">Whether to add a learnable bias.</param>
+    /// <param name="rng">Initialisation randomness; null for <c>new Random(0)</c>.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A channel count or groups is below 1.</exception>
+    /// <exception cref="ArgumentException">groups does not divide both channel counts, padding is Same, outputPadding is out of range, or the window is invalid.</exception>
     public ConvTranspose2d(int inChannels, int outChannels, Size2 kernelSize, Size2? stride = null, Padding padding = default,
         Size2? outputPadding = null, Size2? dilation = null, int groups = 1, bool bias = true, Random? rng = null)
     {
@@ -48,27 +61,40 @@ public sealed class ConvTranspose2d : Layer
         Reset(rng ?? new Random(0));
     }
 
+    /// <summary>Input channels Cin.</summary>
     public int InChannels { get; }
+    /// <summary>Output channels Cout.</summary>
     public int OutChannels { get; }
+    /// <summary>Groups: Cin and Cout are split into this many independent convolutions.</summary>
     public int Groups { get; }
     /// <summary>Geometry of the convolution this layer is the adjoint of (its input is this layer's output).</summary>
     public Window2d Geometry { get; }
+    /// <summary>Extra rows and columns added at the bottom and right of the output.</summary>
     public Size2 OutputPadding { get; }
+    /// <summary>Kernel (kh, kw).</summary>
     public Size2 KernelSize => (Geometry.KernelH, Geometry.KernelW);
+    /// <summary>Stride (sh, sw).</summary>
     public Size2 Stride => (Geometry.StrideH, Geometry.StrideW);
+    /// <summary>Dilation (dh, dw).</summary>
     public Size2 Dilation => (Geometry.DilationH, Geometry.DilationW);
+    /// <summary>The kernel, [Cin, Cout/groups, kh, kw] ("weight"; He-normal initialised).</summary>
     public Parameter Weight => _weight;
+    /// <summary>The bias, [Cout] ("bias"; zero at first), or null without one.</summary>
     public Parameter? Bias => _bias;
+    /// <summary>True when the layer has a bias.</summary>
     public bool HasBias => _bias is not null;
 
+    /// <inheritdoc/>
     public override IReadOnlyList<Parameter> Parameters => _bias is null ? [_weight] : [_weight, _bias];
 
+    /// <inheritdoc/>
     public override void Reset(Random rng)
     {
         Initializers.HeNormal(_weight.Value.Span, OutChannels / Groups * Geometry.KernelH * Geometry.KernelW, rng);
         _bias?.Value.Clear();
     }
 
+    /// <inheritdoc/>
     public override int[] OutputShape(int[] inputShape)
     {
         CheckRank(inputShape, 4, "ConvTranspose2d");
@@ -82,6 +108,7 @@ public sealed class ConvTranspose2d : Layer
         return [inputShape[0], OutChannels, oh, ow];
     }
 
+    /// <inheritdoc/>
     public override Tensor Forward(Tensor x, bool training)
     {
         CheckRank(x, 4, "ConvTranspose2d");
@@ -106,6 +133,7 @@ public sealed class ConvTranspose2d : Layer
         return y;
     }
 
+    /// <inheritdoc/>
     public override Tensor Backward(Tensor dy)
     {
         CheckSameShape(dy, _y, "ConvTranspose2d");
@@ -144,6 +172,7 @@ public sealed class ConvTranspose2d : Layer
             Mg = c.OutChannels / c.Groups * c.Geometry.KernelH * c.Geometry.KernelW, Rows = c.OutChannels * c.Geometry.KernelH * c.Geometry.KernelW;
     }
 
+    /// <inheritdoc/>
     public override long MultiplyAccumulates(int[] inputShape) =>
         (long)inputShape[0] * InChannels * inputShape[2] * inputShape[3] * (OutChannels / Groups) * Geometry.KernelH * Geometry.KernelW;
 
@@ -151,6 +180,7 @@ public sealed class ConvTranspose2d : Layer
     public override (Size2 Kernel, Size2 Stride) SpatialWindow(int[] inputShape) =>
         ((Geometry.EffectiveKernelH, Geometry.EffectiveKernelW), 1);
 
+    /// <inheritdoc/>
     public override JsonObject ToSpec() => new()
     {
         ["type"] = TypeName,
@@ -165,10 +195,12 @@ public sealed class ConvTranspose2d : Layer
         ["bias"] = HasBias,
     };
 
+    /// <summary>Rebuilds a <see cref="ConvTranspose2d"/> from <paramref name="spec"/>, the JSON its <see cref="Layer.ToSpec"/> writes (<see cref="LayerFactory"/> calls this).</summary>
     public static ConvTranspose2d FromSpec(JsonObject spec) => new(Spec.Int(spec, "inChannels"), Spec.Int(spec, "outChannels"),
         Spec.Pair(spec, "kernelSize"), Spec.Pair(spec, "stride"), Spec.Pad(spec, "padding"), Spec.Pair(spec, "outputPadding"),
         Spec.Pair(spec, "dilation"), Spec.Int(spec, "groups"), Spec.Bool(spec, "bias"));
 
+    /// <inheritdoc/>
     public override string ToString() =>
         $"ConvTranspose2d({InChannels}, {OutChannels}, kernel_size={KernelSize}, stride={Stride}, padding={Padding.Explicit(Geometry.PadTop, Geometry.PadLeft, Geometry.PadBottom, Geometry.PadRight)}" +
         (OutputPadding != (Size2)0 ? $", output_padding={OutputPadding}" : "") + (Dilation != (Size2)1 ? $", dilation={Dilation}" : "") +

@@ -18,6 +18,10 @@ public sealed class Dropout : Layer
     /// <summary>What backward reads, kept by the last forward: y (its shape) and the mask (already scaled by 1/(1 − p)); null when the forward was the identity.</summary>
     private readonly record struct Saved(Tensor Y, float[]? Mask);
 
+    /// <summary>Inverted dropout: in training each element is zeroed with probability <paramref name="p"/> and the others scaled by 1/(1 − p); inference is the identity.</summary>
+    /// <param name="p">Drop probability in [0, 1).</param>
+    /// <param name="seed">Seed of the mask stream (a trainer reseeds it through <see cref="Layer.Reseed"/>).</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="p"/> is outside [0, 1).</exception>
     public Dropout(double p = 0.5, int seed = 0)
     {
         if (!(p >= 0 && p < 1)) throw new ArgumentOutOfRangeException(nameof(p), p, "p must be in [0, 1).");
@@ -25,18 +29,23 @@ public sealed class Dropout : Layer
         _rng = new Random(seed);
     }
 
+    /// <summary>Drop probability.</summary>
     public double P { get; }
 
+    /// <inheritdoc/>
     public override void Reset(Random rng) => _rng = new Random(rng.Next());
 
+    /// <inheritdoc/>
     public override void Reseed(Func<int> nextSeed)
     {
         ArgumentNullException.ThrowIfNull(nextSeed);
         _rng = new Random(nextSeed());
     }
 
+    /// <inheritdoc/>
     public override int[] OutputShape(int[] inputShape) => (int[])inputShape.Clone();
 
+    /// <inheritdoc/>
     public override Tensor Forward(Tensor x, bool training)
     {
         ArgumentNullException.ThrowIfNull(x);
@@ -62,6 +71,7 @@ public sealed class Dropout : Layer
         return y;
     }
 
+    /// <inheritdoc/>
     public override Tensor Backward(Tensor dy)
     {
         var (y, mask) = _saved ?? throw BackwardBeforeForward();
@@ -72,7 +82,10 @@ public sealed class Dropout : Layer
         return dx;
     }
 
+    /// <inheritdoc/>
     public override JsonObject ToSpec() => new() { ["type"] = TypeName, ["p"] = P };
+    /// <summary>Rebuilds a <see cref="Dropout"/> from <paramref name="spec"/>, the JSON its <see cref="Layer.ToSpec"/> writes (<see cref="LayerFactory"/> calls this).</summary>
     public static Dropout FromSpec(JsonObject spec) => new(Spec.Double(spec, "p"));
+    /// <inheritdoc/>
     public override string ToString() => $"Dropout(p={P})";
 }

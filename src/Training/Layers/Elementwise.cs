@@ -6,9 +6,13 @@ namespace MLConv.Training.Layers;
 /// <summary>The operation of an <see cref="Elementwise"/> layer.</summary>
 public enum ElementwiseOp
 {
+    /// <summary>a + b.</summary>
     Add,
+    /// <summary>a − b.</summary>
     Sub,
+    /// <summary>a · b.</summary>
     Mul,
+    /// <summary>a ÷ b.</summary>
     Div,
 }
 
@@ -26,12 +30,15 @@ public sealed class Elementwise : MultiInputLayer
 {
     private Tensor? _a, _b, _y, _da, _db;
 
+    /// <summary>A layer computing <paramref name="op"/> of its two inputs.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="op"/> is not a defined <see cref="ElementwiseOp"/>.</exception>
     public Elementwise(ElementwiseOp op)
     {
         if (!Enum.IsDefined(op)) throw new ArgumentOutOfRangeException(nameof(op), op, "Unknown element-wise operation.");
         Op = op;
     }
 
+    /// <summary>The operation ∘ in z = a ∘ b.</summary>
     public ElementwiseOp Op { get; }
 
     /// <summary>The two-way broadcast of two shapes (aligned at the last axis; 1 repeats); throws ArgumentException when they clash.</summary>
@@ -62,6 +69,7 @@ public sealed class Elementwise : MultiInputLayer
         return s;
     }
 
+    /// <inheritdoc/>
     public override int[] OutputShape(IReadOnlyList<int[]> inputShapes)
     {
         ArgumentNullException.ThrowIfNull(inputShapes);
@@ -69,6 +77,7 @@ public sealed class Elementwise : MultiInputLayer
         return BroadcastShape(inputShapes[0], inputShapes[1]);
     }
 
+    /// <inheritdoc/>
     public override Tensor Forward(IReadOnlyList<Tensor> inputs, bool training)
     {
         CheckInputs(inputs);
@@ -89,6 +98,7 @@ public sealed class Elementwise : MultiInputLayer
         return y;
     }
 
+    /// <inheritdoc/>
     public override IReadOnlyList<Tensor> BackwardMany(Tensor dy)
     {
         CheckSameShape(dy, _y, TypeName);
@@ -147,13 +157,17 @@ public sealed class Elementwise : MultiInputLayer
         }
     }
 
+    /// <inheritdoc/>
     public override long MultiplyAccumulates(IReadOnlyList<int[]> inputShapes) => OutputShape(inputShapes).Aggregate(1L, (p, d) => p * d);
 
+    /// <inheritdoc/>
     public override JsonObject ToSpec() => new() { ["type"] = TypeName, ["op"] = Op.ToString() };
 
+    /// <summary>Rebuilds a <see cref="Elementwise"/> from <paramref name="spec"/>, the JSON its <see cref="Layer.ToSpec"/> writes (<see cref="LayerFactory"/> calls this).</summary>
     public static Elementwise FromSpec(JsonObject spec) =>
         new(Enum.TryParse<ElementwiseOp>(Spec.String(spec, "op"), ignoreCase: false, out var op) && Enum.IsDefined(op) ? op
             : throw new ArgumentException($"Elementwise: unknown op '{Spec.String(spec, "op")}' (Add, Sub, Mul, Div).", nameof(spec)));
 
+    /// <inheritdoc/>
     public override string ToString() => $"Elementwise({Op})";
 }

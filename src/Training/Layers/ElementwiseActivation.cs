@@ -30,12 +30,14 @@ public abstract class ElementwiseActivation<TFunction> : Layer where TFunction :
     /// <summary>f with this layer's hyper-parameters.</summary>
     protected abstract TFunction Functor { get; }
 
+    /// <inheritdoc/>
     public sealed override int[] OutputShape(int[] inputShape)
     {
         ArgumentNullException.ThrowIfNull(inputShape);
         return (int[])inputShape.Clone();
     }
 
+    /// <inheritdoc/>
     public sealed override Tensor Forward(Tensor x, bool training)
     {
         ArgumentNullException.ThrowIfNull(x);
@@ -45,6 +47,7 @@ public abstract class ElementwiseActivation<TFunction> : Layer where TFunction :
         return y;
     }
 
+    /// <inheritdoc/>
     public sealed override Tensor Backward(Tensor dy)
     {
         CheckSameShape(dy, _y, TypeName);
@@ -64,6 +67,8 @@ public abstract class ElementwiseActivation<TFunction> : Layer where TFunction :
         for (int i = 0; i < dx.Length; i++) dx[i] = dy[i] * f.Derivative(x[i], y[i]);
     }
 
+    /// <inheritdoc/>
     public override JsonObject ToSpec() => new() { ["type"] = TypeName };
+    /// <inheritdoc/>
     public override string ToString() => TypeName + "()";
 }

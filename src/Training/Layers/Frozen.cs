@@ -15,6 +15,8 @@ public sealed class Frozen : Layer
     private Tensor? _dx;
     private int[]? _inShape;
 
+    /// <summary>Wraps <paramref name="inner"/> and marks all its parameters not trainable; it no longer computes its input gradient.</summary>
+    /// <exception cref="ArgumentNullException"><paramref name="inner"/> is null.</exception>
     public Frozen(Layer inner)
     {
         Inner = inner ?? throw new ArgumentNullException(nameof(inner));
@@ -22,12 +24,16 @@ public sealed class Frozen : Layer
         ComputeInputGradient = false;
     }
 
+    /// <summary>The wrapped layer (its parameters have <see cref="Parameter.Trainable"/> false).</summary>
     public Layer Inner { get; }
 
+    /// <inheritdoc/>
     public override IReadOnlyList<(string Name, Layer Layer)> Children => [("inner", Inner)];
 
+    /// <inheritdoc/>
     public override int[] OutputShape(int[] inputShape) => Inner.OutputShape(inputShape);
 
+    /// <inheritdoc/>
     public override Tensor Forward(Tensor x, bool training)
     {
         ArgumentNullException.ThrowIfNull(x);
@@ -50,11 +56,16 @@ public sealed class Frozen : Layer
     /// <summary>The pretrained weights stay: nothing is re-drawn.</summary>
     public override void Reset(Random rng) { }
 
+    /// <inheritdoc/>
     public override long MultiplyAccumulates(int[] inputShape) => Inner.MultiplyAccumulates(inputShape);
 
+    /// <inheritdoc/>
     public override (Size2 Kernel, Size2 Stride) SpatialWindow(int[] inputShape) => Inner.SpatialWindow(inputShape);
 
+    /// <inheritdoc/>
     public override JsonObject ToSpec() => new() { ["type"] = TypeName, ["inner"] = Inner.ToSpec() };
+    /// <summary>Rebuilds a <see cref="Frozen"/> from <paramref name="spec"/>, the JSON its <see cref="Layer.ToSpec"/> writes (<see cref="LayerFactory"/> calls this).</summary>
     public static Frozen FromSpec(JsonObject spec) => new(LayerFactory.FromSpec(Spec.Object(spec, "inner")));
+    /// <inheritdoc/>
     public override string ToString() => $"Frozen({Inner})";
 }

@@ -9,12 +9,14 @@ public sealed class GlobalAvgPool2d : Layer
     private Tensor? _y, _dx;
     private int[]? _inShape;
 
+    /// <inheritdoc/>
     public override int[] OutputShape(int[] inputShape)
     {
         CheckRank(inputShape, 4, "GlobalAvgPool2d");
         return [inputShape[0], inputShape[1], 1, 1];
     }
 
+    /// <inheritdoc/>
     public override Tensor Forward(Tensor x, bool training)
     {
         CheckRank(x, 4, "GlobalAvgPool2d");
@@ -26,6 +28,7 @@ public sealed class GlobalAvgPool2d : Layer
         return y;
     }
 
+    /// <inheritdoc/>
     public override Tensor Backward(Tensor dy)
     {
         CheckSameShape(dy, _y, "GlobalAvgPool2d");
@@ -35,12 +38,16 @@ public sealed class GlobalAvgPool2d : Layer
         return dx;
     }
 
+    /// <inheritdoc/>
     public override long MultiplyAccumulates(int[] inputShape) => (long)inputShape[0] * inputShape[1] * inputShape[2] * inputShape[3];
 
     /// <summary>The window is the whole plane.</summary>
     public override (Size2 Kernel, Size2 Stride) SpatialWindow(int[] inputShape) => ((inputShape[2], inputShape[3]), 1);
 
+    /// <inheritdoc/>
     public override JsonObject ToSpec() => new() { ["type"] = TypeName };
+    /// <summary>Rebuilds a <see cref="GlobalAvgPool2d"/> from <paramref name="spec"/>, the JSON its <see cref="Layer.ToSpec"/> writes (<see cref="LayerFactory"/> calls this).</summary>
     public static GlobalAvgPool2d FromSpec(JsonObject spec) => new();
+    /// <inheritdoc/>
     public override string ToString() => "GlobalAvgPool2d()";
 }

@@ -10,6 +10,7 @@ public sealed class GlobalMaxPool2d : Layer
     private int[]? _inShape;
     private int[] _argMax = [];
 
+    /// <inheritdoc/>
     public override int[] OutputShape(int[] inputShape)
     {
         CheckRank(inputShape, 4, "GlobalMaxPool2d");
@@ -17,6 +18,7 @@ public sealed class GlobalMaxPool2d : Layer
         return [inputShape[0], inputShape[1], 1, 1];
     }
 
+    /// <inheritdoc/>
     public override Tensor Forward(Tensor x, bool training)
     {
         CheckRank(x, 4, "GlobalMaxPool2d");
@@ -34,6 +36,7 @@ public sealed class GlobalMaxPool2d : Layer
         return y;
     }
 
+    /// <inheritdoc/>
     public override Tensor Backward(Tensor dy)
     {
         CheckSameShape(dy, _y, "GlobalMaxPool2d");
@@ -47,7 +50,10 @@ public sealed class GlobalMaxPool2d : Layer
     /// <summary>The window is the whole plane.</summary>
     public override (Size2 Kernel, Size2 Stride) SpatialWindow(int[] inputShape) => ((inputShape[2], inputShape[3]), 1);
 
+    /// <inheritdoc/>
     public override JsonObject ToSpec() => new() { ["type"] = TypeName };
+    /// <summary>Rebuilds a <see cref="GlobalMaxPool2d"/> from <paramref name="spec"/>, the JSON its <see cref="Layer.ToSpec"/> writes (<see cref="LayerFactory"/> calls this).</summary>
     public static GlobalMaxPool2d FromSpec(JsonObject spec) => new();
+    /// <inheritdoc/>
     public override string ToString() => "GlobalMaxPool2d()";
 }

@@ -6,8 +6,17 @@ namespace MLConv.Training.Layers;
 /// <summary>One node of a <see cref="Graph"/>: a layer, the values it reads (in order) and the values it writes (one, or one per output of a <see cref="MultiOutputLayer"/>).</summary>
 public sealed class GraphNode
 {
+    /// <summary>A node of one output value.</summary>
+    /// <inheritdoc cref="GraphNode(string, Layer, IEnumerable{string}, IReadOnlyList{string})"/>
     public GraphNode(string name, Layer layer, IEnumerable<string> inputs, string output) : this(name, layer, inputs, [output]) { }
 
+    /// <summary>A node running <paramref name="layer"/> on the values named <paramref name="inputs"/> and writing the values named <paramref name="outputs"/>.</summary>
+    /// <param name="name">The node's name in parameter paths; no '.'.</param>
+    /// <param name="layer">The layer; a <see cref="MultiInputLayer"/> for several inputs, a <see cref="MultiOutputLayer"/> for several outputs.</param>
+    /// <param name="inputs">The names of the values read, in order (one for a single-input layer).</param>
+    /// <param name="outputs">The names of the values written, distinct, one per output of the layer.</param>
+    /// <exception cref="ArgumentException">An empty name or one with '.', an input count the layer does not take, or an output count other than the layer's.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="layer"/>, <paramref name="inputs"/> or <paramref name="outputs"/> is null.</exception>
     public GraphNode(string name, Layer layer, IEnumerable<string> inputs, IReadOnlyList<string> outputs)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
@@ -29,13 +38,16 @@ public sealed class GraphNode
 
     /// <summary>The node's name in parameter paths ("block1_conv.weight").</summary>
     public string Name { get; }
+    /// <summary>The node's layer.</summary>
     public Layer Layer { get; }
+    /// <summary>The values the node reads, in the layer's input order.</summary>
     public IReadOnlyList<string> Inputs { get; }
     /// <summary>The values the node writes, in the layer's output order.</summary>
     public IReadOnlyList<string> Outputs { get; }
     /// <summary>The (first) value the node writes.</summary>
     public string Output => Outputs[0];
 
+    /// <summary>"outputs = name: layer(inputs)", one line.</summary>
     public override string ToString() => $"{string.Join(", ", Outputs)} = {Name}: {Layer}({string.Join(", ", Inputs)})";
 }
 
@@ -68,8 +80,16 @@ public sealed class Graph : Layer
     private readonly int _input;
     private Tensor? _x, _zeroDx;
 
+    /// <summary>A DAG of one output value.</summary>
+    /// <inheritdoc cref="Graph(string, IEnumerable{GraphNode}, IReadOnlyList{string})"/>
     public Graph(string input, IEnumerable<GraphNode> nodes, string output) : this(input, nodes, [output]) { }
 
+    /// <summary>A DAG of <paramref name="nodes"/> (in any order; they are sorted topologically) reading the value <paramref name="input"/>.</summary>
+    /// <param name="input">The name of the graph's input value.</param>
+    /// <param name="nodes">The nodes; each value must be written by exactly one node, and every value read must exist.</param>
+    /// <param name="outputs">The names of the graph's output values, distinct; the first is what <see cref="Forward"/> returns.</param>
+    /// <exception cref="ArgumentException">No outputs or repeated ones, a null node, two nodes of one name or one layer instance, a cycle, a value written twice (or the input written), a value read that nothing writes, an output nothing writes, or an input no node reads.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="nodes"/> or <paramref name="outputs"/> is null.</exception>
     public Graph(string input, IEnumerable<GraphNode> nodes, IReadOnlyList<string> outputs)
     {
         ArgumentException.ThrowIfNullOrEmpty(input);
@@ -166,6 +186,7 @@ public sealed class Graph : Layer
         return [.. order];
     }
 
+    /// <summary>The name of the graph's input value.</summary>
     public string Input { get; }
 
     /// <summary>The graph outputs, in order; the first is what <see cref="Forward"/> returns.</summary>
@@ -195,6 +216,7 @@ public sealed class Graph : Layer
         return new Graph(Input, _nodes.Where(n => n.Outputs.Any(keep.Contains)).Select(n => new GraphNode(n.Name, n.Layer, n.Inputs, n.Outputs)), value);
     }
 
+    /// <inheritdoc/>
     public override IReadOnlyList<(string Name, Layer Layer)> Children => [.. _nodes.Select(n => (n.Name, n.Layer))];
 
     /// <summary>Shapes of every value (graph input first) for a batch of the given input shape.</summary>
@@ -224,6 +246,7 @@ public sealed class Graph : Layer
         return shapes;
     }
 
+    /// <inheritdoc/>
     public override int[] OutputShape(int[] inputShape) => ValueShapes(inputShape)[Output];
 
     /// <summary>The shape of every graph output, in <see cref="Outputs"/> order.</summary>
@@ -233,6 +256,7 @@ public sealed class Graph : Layer
         return [.. Outputs.Select(o => shapes[o])];
     }
 
+    /// <inheritdoc/>
     public override Tensor Forward(Tensor x, bool training)
     {
         ArgumentNullException.ThrowIfNull(x);
@@ -365,6 +389,7 @@ public sealed class Graph : Layer
         else System.Numerics.Tensors.TensorPrimitives.Add(sum.Span, d.Span, sum.Span);
     }
 
+    /// <inheritdoc/>
     public override long MultiplyAccumulates(int[] inputShape)
     {
         var shapes = ValueShapes(inputShape);
@@ -376,6 +401,7 @@ public sealed class Graph : Layer
         return total;
     }
 
+    /// <inheritdoc/>
     public override JsonObject ToSpec()
     {
         var spec = new JsonObject { ["type"] = TypeName, ["input"] = Input };
@@ -397,11 +423,13 @@ public sealed class Graph : Layer
     private static string[] OneOrMany(JsonObject o, string one, string many) =>
         o.ContainsKey(many) ? Spec.Strings(o, many) : [Spec.String(o, one)];
 
+    /// <summary>Rebuilds a <see cref="Graph"/> from <paramref name="spec"/>, the JSON its <see cref="Layer.ToSpec"/> writes (<see cref="LayerFactory"/> calls this).</summary>
     public static Graph FromSpec(JsonObject spec) =>
         new(Spec.String(spec, "input"), Spec.Objects(spec, "nodes").Select(ReadNode), OneOrMany(spec, "output", "outputs"));
 
     private static GraphNode ReadNode(JsonObject o) =>
         new(Spec.String(o, "name"), LayerFactory.FromSpec(Spec.Object(o, "layer")), Spec.Strings(o, "inputs"), OneOrMany(o, "output", "outputs"));
 
+    /// <inheritdoc/>
     public override string ToString() => Outputs.Count == 1 ? $"Graph({_nodes.Length} nodes)" : $"Graph({_nodes.Length} nodes, {Outputs.Count} outputs)";
 }

@@ -12,15 +12,20 @@ public sealed class HardSwish : ElementwiseActivation<HardSwish.Function>
     /// <summary>h's slope and offset.</summary>
     public const float Alpha = 1f / 6, Beta = 0.5f;
 
+    /// <inheritdoc/>
     protected override Function Functor => default;
 
+    /// <summary>Rebuilds a <see cref="HardSwish"/> from <paramref name="spec"/>, the JSON its <see cref="Layer.ToSpec"/> writes (<see cref="LayerFactory"/> calls this).</summary>
     public static HardSwish FromSpec(JsonObject spec) => new();
 
     /// <summary>x·clamp(x/6 + 1/2, 0, 1).</summary>
     public readonly struct Function : IElementwiseFunction
     {
+        /// <inheritdoc/>
         public float Activate(float x) => x * Math.Clamp(Alpha * x + Beta, 0f, 1f);
+        /// <inheritdoc/>
         public float Derivative(float x, float y) => x < -3f ? 0f : x > 3f ? 1f : x / 3f + 0.5f;
+        /// <inheritdoc/>
         public bool TryActivate(ReadOnlySpan<float> x, Span<float> y) => false;
     }
 }

@@ -23,7 +23,9 @@ public sealed class InferencePlan : IDisposable
     public int PreparedConvolutions => _prepared.Count;
     /// <summary>Convolutions that absorbed a batch norm and/or a ReLU.</summary>
     public int FusedConvolutions { get; private set; }
+    /// <summary>Batch norms folded into the convolution before them.</summary>
     public int FoldedBatchNorms { get; private set; }
+    /// <summary>ReLUs applied inside the convolution before them.</summary>
     public int FusedReLUs { get; private set; }
 
     /// <summary>Finds and fuses every Conv2d → BatchNorm2d → ReLU (either of the last two optional) group under <paramref name="root"/>.</summary>
@@ -93,5 +95,6 @@ public sealed class InferencePlan : IDisposable
         _prepared.Clear();
     }
 
+    /// <summary>The counts on one line: convolutions prepared and fused, batch norms folded, ReLUs fused.</summary>
     public override string ToString() => $"{PreparedConvolutions} convolutions prepared, {FusedConvolutions} fused: {FoldedBatchNorms} batch norms folded, {FusedReLUs} ReLUs";
 }

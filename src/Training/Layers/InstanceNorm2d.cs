@@ -16,6 +16,11 @@ public sealed class InstanceNorm2d : Layer
     private Tensor? _xhat, _y, _dx;
     private float[] _invStd = [];
 
+    /// <summary>Instance normalisation of each (sample, channel) plane of [N, C, H, W] over H·W, optionally with a learnable per-channel γ (1) and β (0).</summary>
+    /// <param name="numFeatures">Channels C (≥ 1).</param>
+    /// <param name="eps">ε added to the variance (positive, finite).</param>
+    /// <param name="affine">Whether to learn γ and β.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A value is out of its range.</exception>
     public InstanceNorm2d(int numFeatures, double eps = 1e-5, bool affine = false)
     {
         if (numFeatures < 1) throw new ArgumentOutOfRangeException(nameof(numFeatures), numFeatures, "numFeatures must be >= 1.");
@@ -30,22 +35,28 @@ public sealed class InstanceNorm2d : Layer
         Reset(new Random(0));
     }
 
+    /// <summary>Channels C.</summary>
     public int NumFeatures { get; }
+    /// <summary>ε added to the variance.</summary>
     public double Eps { get; }
+    /// <summary>True when the layer learns γ and β.</summary>
     public bool Affine => _gamma is not null;
     /// <summary>γ, the per-channel scale (null without affine).</summary>
     public Parameter? Gamma => _gamma;
     /// <summary>β, the per-channel shift (null without affine).</summary>
     public Parameter? Beta => _beta;
 
+    /// <inheritdoc/>
     public override IReadOnlyList<Parameter> Parameters => _gamma is null ? [] : [_gamma, _beta!];
 
+    /// <inheritdoc/>
     public override void Reset(Random rng)
     {
         _gamma?.Value.Fill(1f);
         _beta?.Value.Clear();
     }
 
+    /// <inheritdoc/>
     public override int[] OutputShape(int[] inputShape)
     {
         CheckRank(inputShape, 4, "InstanceNorm2d");
@@ -54,6 +65,7 @@ public sealed class InstanceNorm2d : Layer
         return (int[])inputShape.Clone();
     }
 
+    /// <inheritdoc/>
     public override Tensor Forward(Tensor x, bool training)
     {
         CheckRank(x, 4, "InstanceNorm2d");
@@ -82,6 +94,7 @@ public sealed class InstanceNorm2d : Layer
         return y;
     }
 
+    /// <inheritdoc/>
     public override Tensor Backward(Tensor dy)
     {
         CheckSameShape(dy, _y, "InstanceNorm2d");
@@ -111,12 +124,16 @@ public sealed class InstanceNorm2d : Layer
         return dx;
     }
 
+    /// <inheritdoc/>
     public override long MultiplyAccumulates(int[] inputShape) => 2L * inputShape[0] * inputShape[1] * inputShape[2] * inputShape[3];
 
+    /// <inheritdoc/>
     public override JsonObject ToSpec() => new() { ["type"] = TypeName, ["numFeatures"] = NumFeatures, ["eps"] = Eps, ["affine"] = Affine };
 
+    /// <summary>Rebuilds a <see cref="InstanceNorm2d"/> from <paramref name="spec"/>, the JSON its <see cref="Layer.ToSpec"/> writes (<see cref="LayerFactory"/> calls this).</summary>
     public static InstanceNorm2d FromSpec(JsonObject spec) => new(Spec.Int(spec, "numFeatures"), Spec.Double(spec, "eps"), Spec.Bool(spec, "affine"));
 
+    /// <inheritdoc/>
     public override string ToString() =>
         $"InstanceNorm2d({NumFeatures}, eps={Eps.ToString(System.Globalization.CultureInfo.InvariantCulture)}{(Affine ? ", affine=True" : "")})";
 }

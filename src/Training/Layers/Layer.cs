@@ -15,8 +15,15 @@ public abstract class Layer
     /// <summary>Type name as written in model files and summaries ("Conv2d").</summary>
     public virtual string TypeName => GetType().Name;
 
+    /// <summary>Computes the output for <paramref name="x"/> and keeps what <see cref="Backward"/> needs.</summary>
+    /// <param name="x">The input batch (batch axis first); not written to.</param>
+    /// <param name="training">Training mode (batch statistics, dropout) rather than inference.</param>
+    /// <returns>The output, a buffer the layer owns: valid until its next call.</returns>
     public abstract Tensor Forward(Tensor x, bool training);
 
+    /// <summary>Back-propagates through the last <see cref="Forward"/>: accumulates (+=) the parameter gradients and returns dL/dX.</summary>
+    /// <param name="dy">dL/dY, of the last output's shape; not written to.</param>
+    /// <returns>dL/dX of the last input's shape (a buffer the layer owns, valid until its next call).</returns>
     public abstract Tensor Backward(Tensor dy);
 
     /// <summary>Output shape for an input shape (with batch dimension); throws ArgumentException when the input does not fit.</summary>
@@ -42,6 +49,7 @@ public abstract class Layer
     /// <summary>A composite sets its children's <see cref="ComputeInputGradient"/>: those that read its input get its own, the others true.</summary>
     protected virtual void OnComputeInputGradientChanged() { }
 
+    /// <summary>This layer's own trainable parameters (not its children's), each with its value and gradient.</summary>
     public virtual IReadOnlyList<Parameter> Parameters => [];
 
     /// <summary>Non-trainable state saved with the model (BatchNorm running statistics).</summary>
@@ -106,6 +114,9 @@ public abstract class Layer
     /// <summary>A one-line PyTorch-like description.</summary>
     public override string ToString() => TypeName;
 
+    /// <summary>Throws unless <paramref name="x"/> has rank <paramref name="rank"/> and a non-empty batch; messages name <paramref name="layer"/>.</summary>
+    /// <exception cref="ArgumentNullException"><paramref name="x"/> is null.</exception>
+    /// <exception cref="ArgumentException">Another rank, or an empty batch.</exception>
     protected static void CheckRank(Tensor x, int rank, string layer)
     {
         ArgumentNullException.ThrowIfNull(x);
@@ -114,6 +125,7 @@ public abstract class Layer
         if (x.Shape[0] == 0) throw new ArgumentException($"{layer} got an empty batch [{x.ShapeString}]; a batch needs at least one sample.", "x");
     }
 
+    /// <summary>Throws an <see cref="ArgumentException"/> naming <paramref name="layer"/> unless <paramref name="shape"/> has <paramref name="rank"/> dimensions.</summary>
     protected static void CheckRank(int[] shape, int rank, string layer)
     {
         if (shape.Length != rank)
@@ -123,6 +135,10 @@ public abstract class Layer
     /// <summary>The error of a backward with nothing saved for it.</summary>
     protected InvalidOperationException BackwardBeforeForward() => new($"{TypeName}.Backward called before Forward.");
 
+    /// <summary>Checks a backward's <paramref name="dy"/> against the last output <paramref name="y"/>.</summary>
+    /// <exception cref="ArgumentNullException"><paramref name="dy"/> is null.</exception>
+    /// <exception cref="InvalidOperationException"><paramref name="y"/> is null: no forward ran.</exception>
+    /// <exception cref="ArgumentException"><paramref name="dy"/> has another shape than <paramref name="y"/>.</exception>
     protected static void CheckSameShape(Tensor dy, Tensor? y, string layer)
     {
         ArgumentNullException.ThrowIfNull(dy);

@@ -16,6 +16,9 @@ public static class LayerFactory
     /// <summary>The layer type read under each spec name.</summary>
     public static IReadOnlyDictionary<string, Type> SpecTypes { get; } = Readers.ToDictionary(r => r.Key, r => r.Value.Type, StringComparer.Ordinal);
 
+    /// <summary>Builds the layer (with its sub-layers) that <paramref name="spec"/> describes, by its "type" name.</summary>
+    /// <exception cref="ArgumentNullException"><paramref name="spec"/> is null.</exception>
+    /// <exception cref="InvalidDataException">The spec has no "type", or a type no layer is read under.</exception>
     public static Layer FromSpec(JsonObject spec)
     {
         ArgumentNullException.ThrowIfNull(spec);
@@ -47,5 +50,6 @@ public static class LayerFactory
 [AttributeUsage(AttributeTargets.Class, AllowMultiple = true)]
 public sealed class SpecAliasAttribute(string name) : Attribute
 {
+    /// <summary>The extra spec name.</summary>
     public string Name { get; } = name;
 }

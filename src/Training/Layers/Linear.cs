@@ -19,6 +19,12 @@ public sealed class Linear : Layer
     /// <summary>What backward reads, kept by the last forward: x (for dW) and y (its shape).</summary>
     private readonly record struct Saved(Tensor X, Tensor Y);
 
+    /// <summary>A fully connected layer [N, in] → [N, out]; W is drawn He-normal from <paramref name="rng"/> (default: seed 0), b is zero.</summary>
+    /// <param name="inFeatures">Input features (≥ 1).</param>
+    /// <param name="outFeatures">Output features (≥ 1).</param>
+    /// <param name="bias">Whether to add a learnable bias.</param>
+    /// <param name="rng">Initialisation randomness; null for <c>new Random(0)</c>.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A feature count is below 1.</exception>
     public Linear(int inFeatures, int outFeatures, bool bias = true, Random? rng = null) : this(inFeatures, outFeatures, bias)
     {
         Reset(rng ?? new Random(0));
@@ -51,18 +57,25 @@ public sealed class Linear : Layer
         if (bias) _bias = new Parameter("bias", new Tensor(outFeatures)) { Decay = false };
     }
 
+    /// <summary>Input features.</summary>
     public int InFeatures { get; }
+    /// <summary>Output features.</summary>
     public int OutFeatures { get; }
+    /// <summary>W, [out, in] ("weight").</summary>
     public Parameter Weight => _weight;
+    /// <summary>b, [out] ("bias"), or null without one.</summary>
     public Parameter? Bias => _bias;
+    /// <inheritdoc/>
     public override IReadOnlyList<Parameter> Parameters => _bias is null ? [_weight] : [_weight, _bias];
 
+    /// <inheritdoc/>
     public override void Reset(Random rng)
     {
         Initializers.HeNormal(_weight.Value.Span, InFeatures, rng);
         _bias?.Value.Clear();
     }
 
+    /// <inheritdoc/>
     public override int[] OutputShape(int[] inputShape)
     {
         CheckRank(inputShape, 2, "Linear");
@@ -71,6 +84,7 @@ public sealed class Linear : Layer
         return [inputShape[0], OutFeatures];
     }
 
+    /// <inheritdoc/>
     public override Tensor Forward(Tensor x, bool training)
     {
         CheckRank(x, 2, "Linear");
@@ -84,6 +98,7 @@ public sealed class Linear : Layer
         return y;
     }
 
+    /// <inheritdoc/>
     public override Tensor Backward(Tensor dy)
     {
         var (x, y) = _saved ?? throw BackwardBeforeForward();
@@ -101,8 +116,10 @@ public sealed class Linear : Layer
         return dx;
     }
 
+    /// <inheritdoc/>
     public override long MultiplyAccumulates(int[] inputShape) => (long)inputShape[0] * InFeatures * OutFeatures;
 
+    /// <inheritdoc/>
     public override JsonObject ToSpec() => new()
     {
         ["type"] = TypeName,
@@ -111,7 +128,9 @@ public sealed class Linear : Layer
         ["bias"] = _bias is not null,
     };
 
+    /// <summary>Rebuilds a <see cref="Linear"/> from <paramref name="spec"/>, the JSON its <see cref="Layer.ToSpec"/> writes (<see cref="LayerFactory"/> calls this).</summary>
     public static Linear FromSpec(JsonObject spec) => new(Spec.Int(spec, "inFeatures"), Spec.Int(spec, "outFeatures"), Spec.Bool(spec, "bias"));
 
+    /// <inheritdoc/>
     public override string ToString() => $"Linear(in_features={InFeatures}, out_features={OutFeatures}{(_bias is null ? ", bias=False" : "")})";
 }

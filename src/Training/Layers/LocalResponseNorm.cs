@@ -22,6 +22,12 @@ public sealed class LocalResponseNorm : Layer
     /// <summary>What backward reads, kept by the last forward: x, y, s and s^(−β).</summary>
     private readonly record struct Saved(Tensor X, Tensor Y, Tensor S, Tensor SPowNegBeta);
 
+    /// <summary>Local response normalisation over <paramref name="size"/> neighbouring channels.</summary>
+    /// <param name="size">Channels in the window (≥ 1).</param>
+    /// <param name="alpha">α (finite).</param>
+    /// <param name="beta">β, the exponent (finite).</param>
+    /// <param name="k">k, the additive constant (finite).</param>
+    /// <exception cref="ArgumentOutOfRangeException">A value is out of its range.</exception>
     public LocalResponseNorm(int size, double alpha = 1e-4, double beta = 0.75, double k = 1.0)
     {
         if (size < 1) throw new ArgumentOutOfRangeException(nameof(size), size, "size must be >= 1.");
@@ -34,13 +40,18 @@ public sealed class LocalResponseNorm : Layer
         K = k;
     }
 
+    /// <summary>Channels in the window.</summary>
     public int Size { get; }
+    /// <summary>α (divided by <see cref="Size"/>).</summary>
     public double Alpha { get; }
+    /// <summary>β, the exponent.</summary>
     public double Beta { get; }
+    /// <summary>k, the additive constant.</summary>
     public double K { get; }
     private int Lo => (Size - 1) / 2;
     private int Hi => Size / 2;
 
+    /// <inheritdoc/>
     public override int[] OutputShape(int[] inputShape)
     {
         if (inputShape.Length < 2)
@@ -48,6 +59,7 @@ public sealed class LocalResponseNorm : Layer
         return (int[])inputShape.Clone();
     }
 
+    /// <inheritdoc/>
     public override Tensor Forward(Tensor x, bool training)
     {
         ArgumentNullException.ThrowIfNull(x);
@@ -80,6 +92,7 @@ public sealed class LocalResponseNorm : Layer
         return y;
     }
 
+    /// <inheritdoc/>
     public override Tensor Backward(Tensor dy)
     {
         var (x, y, scale, pow) = _saved ?? throw BackwardBeforeForward();
@@ -111,6 +124,7 @@ public sealed class LocalResponseNorm : Layer
         return dx;
     }
 
+    /// <inheritdoc/>
     public override long MultiplyAccumulates(int[] inputShape)
     {
         long n = 1;
@@ -118,8 +132,11 @@ public sealed class LocalResponseNorm : Layer
         return n * (Size + 2);
     }
 
+    /// <inheritdoc/>
     public override JsonObject ToSpec() => new() { ["type"] = TypeName, ["size"] = Size, ["alpha"] = Alpha, ["beta"] = Beta, ["k"] = K };
+    /// <summary>Rebuilds a <see cref="LocalResponseNorm"/> from <paramref name="spec"/>, the JSON its <see cref="Layer.ToSpec"/> writes (<see cref="LayerFactory"/> calls this).</summary>
     public static LocalResponseNorm FromSpec(JsonObject spec) =>
         new(Spec.Int(spec, "size"), Spec.Double(spec, "alpha"), Spec.Double(spec, "beta"), Spec.Double(spec, "k"));
+    /// <inheritdoc/>
     public override string ToString() => $"LocalResponseNorm({Size}, alpha={Alpha}, beta={Beta}, k={K})";
 }

@@ -22,12 +22,15 @@ public abstract class MultiOutputLayer : Layer
     /// <summary>Shape of every output for an input shape; throws ArgumentException when the input does not fit.</summary>
     public abstract IReadOnlyList<int[]> OutputShapes(int[] inputShape);
 
+    /// <summary>Always throws <see cref="InvalidOperationException"/>: call <see cref="ForwardMany"/>.</summary>
     public sealed override Tensor Forward(Tensor x, bool training) =>
         throw new InvalidOperationException($"{TypeName} writes {OutputCount} values: call ForwardMany(x, training), or place it in a Graph node with {OutputCount} outputs.");
 
+    /// <summary>Always throws <see cref="InvalidOperationException"/>: call <see cref="BackwardMany"/>.</summary>
     public sealed override Tensor Backward(Tensor dy) =>
         throw new InvalidOperationException($"{TypeName} writes {OutputCount} values: call BackwardMany(dys), or place it in a Graph node with {OutputCount} outputs.");
 
+    /// <summary>Always throws <see cref="ArgumentException"/>: call <see cref="OutputShapes"/>.</summary>
     public sealed override int[] OutputShape(int[] inputShape) =>
         throw new ArgumentException($"{TypeName} writes {OutputCount} values and cannot be followed by a single layer; place it in a Graph node with {OutputCount} outputs.", nameof(inputShape));
 }

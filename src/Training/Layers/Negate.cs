@@ -8,8 +8,10 @@ public sealed class Negate : Layer
 {
     private Tensor? _y, _dx;
 
+    /// <inheritdoc/>
     public override int[] OutputShape(int[] inputShape) => (int[])inputShape.Clone();
 
+    /// <inheritdoc/>
     public override Tensor Forward(Tensor x, bool training)
     {
         ArgumentNullException.ThrowIfNull(x);
@@ -18,6 +20,7 @@ public sealed class Negate : Layer
         return y;
     }
 
+    /// <inheritdoc/>
     public override Tensor Backward(Tensor dy)
     {
         CheckSameShape(dy, _y, "Negate");
@@ -26,7 +29,10 @@ public sealed class Negate : Layer
         return dx;
     }
 
+    /// <inheritdoc/>
     public override JsonObject ToSpec() => new() { ["type"] = TypeName };
+    /// <summary>Rebuilds a <see cref="Negate"/> from <paramref name="spec"/>, the JSON its <see cref="Layer.ToSpec"/> writes (<see cref="LayerFactory"/> calls this).</summary>
     public static Negate FromSpec(JsonObject spec) => new();
+    /// <inheritdoc/>
     public override string ToString() => "Negate()";
 }

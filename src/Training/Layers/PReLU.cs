@@ -14,6 +14,10 @@ public sealed class PReLU : Layer
     private readonly Parameter _weight;
     private Tensor? _x, _y, _dx;
 
+    /// <summary>A PReLU with <paramref name="numParameters"/> slopes, each starting at <paramref name="init"/>.</summary>
+    /// <param name="numParameters">1 for one shared slope, or C for one per channel of [N, C, H, W].</param>
+    /// <param name="init">The initial slope (finite; PyTorch: 0.25).</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="numParameters"/> is below 1 or <paramref name="init"/> is not finite.</exception>
     public PReLU(int numParameters = 1, double init = 0.25)
     {
         if (numParameters < 1) throw new ArgumentOutOfRangeException(nameof(numParameters), numParameters, "numParameters must be >= 1.");
@@ -26,13 +30,18 @@ public sealed class PReLU : Layer
 
     /// <summary>1 (one shared slope) or the channel count.</summary>
     public int NumParameters { get; }
+    /// <summary>The initial slope (also what <see cref="Reset"/> restores).</summary>
     public double Init { get; }
+    /// <summary>The slopes a, [numParameters] ("weight"; no weight decay).</summary>
     public Parameter Weight => _weight;
 
+    /// <inheritdoc/>
     public override IReadOnlyList<Parameter> Parameters => [_weight];
 
+    /// <inheritdoc/>
     public override void Reset(Random rng) => _weight.Value.Fill((float)Init);
 
+    /// <inheritdoc/>
     public override int[] OutputShape(int[] inputShape)
     {
         ArgumentNullException.ThrowIfNull(inputShape);
@@ -48,6 +57,7 @@ public sealed class PReLU : Layer
     /// <summary>Values per slope run: the whole tensor for a shared slope, else an H·W plane per (n, c).</summary>
     private int Plane(Tensor x) => NumParameters == 1 ? x.Length : x.Shape[2] * x.Shape[3];
 
+    /// <inheritdoc/>
     public override Tensor Forward(Tensor x, bool training)
     {
         ArgumentNullException.ThrowIfNull(x);
@@ -70,6 +80,7 @@ public sealed class PReLU : Layer
         return y;
     }
 
+    /// <inheritdoc/>
     public override Tensor Backward(Tensor dy)
     {
         CheckSameShape(dy, _y, "PReLU");
@@ -99,7 +110,10 @@ public sealed class PReLU : Layer
         return dx;
     }
 
+    /// <inheritdoc/>
     public override JsonObject ToSpec() => new() { ["type"] = TypeName, ["numParameters"] = NumParameters, ["init"] = Init };
+    /// <summary>Rebuilds a <see cref="PReLU"/> from <paramref name="spec"/>, the JSON its <see cref="Layer.ToSpec"/> writes (<see cref="LayerFactory"/> calls this).</summary>
     public static PReLU FromSpec(JsonObject spec) => new(Spec.Int(spec, "numParameters"), Spec.Double(spec, "init"));
+    /// <inheritdoc/>
     public override string ToString() => $"PReLU(numParameters={NumParameters})";
 }

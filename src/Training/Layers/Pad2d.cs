@@ -24,6 +24,12 @@ public sealed class Pad2d : Layer
     private Tensor? _y, _dx;
     private int[]? _inShape, _rows, _cols;
 
+    /// <summary>Pads H and W by <paramref name="padding"/> (top, left, bottom, right) in <paramref name="mode"/>.</summary>
+    /// <param name="padding">Explicit, non-negative padding (not <see cref="Padding.Same"/>).</param>
+    /// <param name="mode">How the border is filled.</param>
+    /// <param name="value">The fill value of <see cref="PadMode.Constant"/> (finite).</param>
+    /// <exception cref="ArgumentException"><paramref name="padding"/> is Same.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">Negative padding, an unknown mode or a non-finite value.</exception>
     public Pad2d(Padding padding, PadMode mode = PadMode.Constant, float value = 0f)
     {
         if (padding.IsSame) throw new ArgumentException("Pad2d takes explicit padding.", nameof(padding));
@@ -36,11 +42,14 @@ public sealed class Pad2d : Layer
         Value = mode == PadMode.Constant ? value : 0f;
     }
 
+    /// <summary>Rows and columns added: top, left, bottom, right.</summary>
     public Padding Padding { get; }
+    /// <summary>How the border is filled.</summary>
     public PadMode Mode { get; }
     /// <summary>The fill of <see cref="PadMode.Constant"/>; 0 otherwise.</summary>
     public float Value { get; }
 
+    /// <inheritdoc/>
     public override int[] OutputShape(int[] inputShape)
     {
         CheckRank(inputShape, 4, "Pad2d");
@@ -69,6 +78,7 @@ public sealed class Pad2d : Layer
         return map;
     }
 
+    /// <inheritdoc/>
     public override Tensor Forward(Tensor x, bool training)
     {
         CheckRank(x, 4, "Pad2d");
@@ -93,6 +103,7 @@ public sealed class Pad2d : Layer
         return y;
     }
 
+    /// <inheritdoc/>
     public override Tensor Backward(Tensor dy)
     {
         CheckSameShape(dy, _y, "Pad2d");
@@ -115,6 +126,7 @@ public sealed class Pad2d : Layer
 
     internal static string ModeName(PadMode mode) => mode switch { PadMode.Reflect => "reflect", PadMode.Replicate => "replicate", _ => "constant" };
 
+    /// <inheritdoc/>
     public override JsonObject ToSpec() => new()
     {
         ["type"] = TypeName,
@@ -123,6 +135,7 @@ public sealed class Pad2d : Layer
         ["value"] = (double)Value,
     };
 
+    /// <summary>Rebuilds a <see cref="Pad2d"/> from <paramref name="spec"/>, the JSON its <see cref="Layer.ToSpec"/> writes (<see cref="LayerFactory"/> calls this).</summary>
     public static Pad2d FromSpec(JsonObject spec)
     {
         string mode = Spec.String(spec, "mode");
@@ -135,6 +148,7 @@ public sealed class Pad2d : Layer
         }, (float)Spec.Double(spec, "value"));
     }
 
+    /// <inheritdoc/>
     public override string ToString() => Mode == PadMode.Constant
         ? $"Pad2d({Padding}, value={Value.ToString(System.Globalization.CultureInfo.InvariantCulture)})"
         : $"Pad2d({Padding}, mode={ModeName(Mode)})";

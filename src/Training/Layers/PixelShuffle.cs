@@ -12,14 +12,18 @@ public sealed class PixelShuffle : Layer
     private Tensor? _y, _dx;
     private int[]? _inShape;
 
+    /// <summary>A pixel shuffle by factor r = <paramref name="upscaleFactor"/>.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="upscaleFactor"/> is below 1.</exception>
     public PixelShuffle(int upscaleFactor)
     {
         if (upscaleFactor < 1) throw new ArgumentOutOfRangeException(nameof(upscaleFactor), upscaleFactor, "upscaleFactor must be >= 1.");
         UpscaleFactor = upscaleFactor;
     }
 
+    /// <summary>r: C·r² channels become C, H and W grow r times.</summary>
     public int UpscaleFactor { get; }
 
+    /// <inheritdoc/>
     public override int[] OutputShape(int[] inputShape)
     {
         CheckRank(inputShape, 4, "PixelShuffle");
@@ -29,6 +33,7 @@ public sealed class PixelShuffle : Layer
         return [inputShape[0], inputShape[1] / (r * r), inputShape[2] * r, inputShape[3] * r];
     }
 
+    /// <inheritdoc/>
     public override Tensor Forward(Tensor x, bool training)
     {
         CheckRank(x, 4, "PixelShuffle");
@@ -38,6 +43,7 @@ public sealed class PixelShuffle : Layer
         return y;
     }
 
+    /// <inheritdoc/>
     public override Tensor Backward(Tensor dy)
     {
         CheckSameShape(dy, _y, "PixelShuffle");
@@ -65,7 +71,10 @@ public sealed class PixelShuffle : Layer
         }
     }
 
+    /// <inheritdoc/>
     public override JsonObject ToSpec() => new() { ["type"] = TypeName, ["upscaleFactor"] = UpscaleFactor };
+    /// <summary>Rebuilds a <see cref="PixelShuffle"/> from <paramref name="spec"/>, the JSON its <see cref="Layer.ToSpec"/> writes (<see cref="LayerFactory"/> calls this).</summary>
     public static PixelShuffle FromSpec(JsonObject spec) => new(Spec.Int(spec, "upscaleFactor"));
+    /// <inheritdoc/>
     public override string ToString() => $"PixelShuffle(upscale_factor={UpscaleFactor})";
 }

@@ -33,14 +33,22 @@ public abstract class Pool2dLayer : Layer
         CountIncludePad = countIncludePad;
     }
 
+    /// <summary>Max, min or average.</summary>
     public PoolMode Mode { get; }
+    /// <summary>Kernel, stride (default: the kernel), resolved padding and dilation.</summary>
     public Window2d Geometry { get; }
+    /// <summary>Round the output size up rather than down (PyTorch ceil_mode; a window must still start inside the input or its left padding).</summary>
     public bool CeilMode { get; }
+    /// <summary>Average pooling: divide by the whole window including padding (true) or by the cells inside the input only (false).</summary>
     public bool CountIncludePad { get; }
+    /// <summary>Window (kh, kw).</summary>
     public Size2 KernelSize => (Geometry.KernelH, Geometry.KernelW);
+    /// <summary>Stride (sh, sw).</summary>
     public Size2 Stride => (Geometry.StrideH, Geometry.StrideW);
+    /// <summary>Dilation (dh, dw).</summary>
     public Size2 Dilation => (Geometry.DilationH, Geometry.DilationW);
 
+    /// <inheritdoc/>
     public override int[] OutputShape(int[] inputShape)
     {
         CheckRank(inputShape, 4, TypeName);
@@ -48,6 +56,7 @@ public abstract class Pool2dLayer : Layer
         return [inputShape[0], inputShape[1], oh, ow];
     }
 
+    /// <inheritdoc/>
     public override Tensor Forward(Tensor x, bool training)
     {
         CheckRank(x, 4, TypeName);
@@ -59,6 +68,7 @@ public abstract class Pool2dLayer : Layer
         return y;
     }
 
+    /// <inheritdoc/>
     public override Tensor Backward(Tensor dy)
     {
         var (x, y, arg) = _saved ?? throw BackwardBeforeForward();
@@ -69,15 +79,18 @@ public abstract class Pool2dLayer : Layer
         return dx;
     }
 
+    /// <inheritdoc/>
     public override long MultiplyAccumulates(int[] inputShape)
     {
         var o = OutputShape(inputShape);
         return Mode == PoolMode.Average ? (long)o[0] * o[1] * o[2] * o[3] * Geometry.KernelH * Geometry.KernelW : 0;
     }
 
+    /// <inheritdoc/>
     public override (Size2 Kernel, Size2 Stride) SpatialWindow(int[] inputShape) =>
         ((Geometry.EffectiveKernelH, Geometry.EffectiveKernelW), Stride);
 
+    /// <inheritdoc/>
     public override JsonObject ToSpec()
     {
         var o = new JsonObject
@@ -93,6 +106,7 @@ public abstract class Pool2dLayer : Layer
         return o;
     }
 
+    /// <inheritdoc/>
     public override string ToString() =>
         $"{TypeName}(kernel_size={KernelSize}, stride={Stride}, padding=({Geometry.PadTop}, {Geometry.PadLeft}, {Geometry.PadBottom}, {Geometry.PadRight})" +
         (Dilation != (Size2)1 ? $", dilation={Dilation}" : "") + (CeilMode ? ", ceil_mode=True" : "") +
@@ -103,6 +117,7 @@ public abstract class Pool2dLayer : Layer
 public sealed class MaxPool2d(Size2 kernelSize, Size2? stride = null, Padding padding = default, Size2? dilation = null, bool ceilMode = false)
     : Pool2dLayer(PoolMode.Max, kernelSize, stride, padding, dilation, ceilMode, false)
 {
+    /// <summary>Rebuilds a <see cref="MaxPool2d"/> from <paramref name="spec"/>, the JSON its <see cref="Layer.ToSpec"/> writes (<see cref="LayerFactory"/> calls this).</summary>
     public static MaxPool2d FromSpec(JsonObject spec) =>
         new(Spec.Pair(spec, "kernelSize"), Spec.Pair(spec, "stride"), Spec.Pad(spec, "padding"), Spec.Pair(spec, "dilation"), Spec.Bool(spec, "ceilMode"));
 }
@@ -111,6 +126,7 @@ public sealed class MaxPool2d(Size2 kernelSize, Size2? stride = null, Padding pa
 public sealed class MinPool2d(Size2 kernelSize, Size2? stride = null, Padding padding = default, Size2? dilation = null, bool ceilMode = false)
     : Pool2dLayer(PoolMode.Min, kernelSize, stride, padding, dilation, ceilMode, false)
 {
+    /// <summary>Rebuilds a <see cref="MinPool2d"/> from <paramref name="spec"/>, the JSON its <see cref="Layer.ToSpec"/> writes (<see cref="LayerFactory"/> calls this).</summary>
     public static MinPool2d FromSpec(JsonObject spec) =>
         new(Spec.Pair(spec, "kernelSize"), Spec.Pair(spec, "stride"), Spec.Pad(spec, "padding"), Spec.Pair(spec, "dilation"), Spec.Bool(spec, "ceilMode"));
 }
@@ -119,6 +135,7 @@ public sealed class MinPool2d(Size2 kernelSize, Size2? stride = null, Padding pa
 public sealed class AvgPool2d(Size2 kernelSize, Size2? stride = null, Padding padding = default, bool ceilMode = false, bool countIncludePad = true)
     : Pool2dLayer(PoolMode.Average, kernelSize, stride, padding, null, ceilMode, countIncludePad)
 {
+    /// <summary>Rebuilds a <see cref="AvgPool2d"/> from <paramref name="spec"/>, the JSON its <see cref="Layer.ToSpec"/> writes (<see cref="LayerFactory"/> calls this).</summary>
     public static AvgPool2d FromSpec(JsonObject spec) =>
         new(Spec.Pair(spec, "kernelSize"), Spec.Pair(spec, "stride"), Spec.Pad(spec, "padding"), Spec.Bool(spec, "ceilMode"), Spec.Bool(spec, "countIncludePad"));
 }

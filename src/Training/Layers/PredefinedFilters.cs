@@ -7,6 +7,7 @@ namespace MLConv.Training.Layers;
 /// </summary>
 public static class PredefinedFilters
 {
+    /// <summary>The filters by name, each 9 weights of a 3x3 kernel in row-major order.</summary>
     public static readonly IReadOnlyDictionary<string, float[]> All = new Dictionary<string, float[]>
     {
         ["vertical"] = [1, 0, -1, 1, 0, -1, 1, 0, -1],

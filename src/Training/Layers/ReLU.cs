@@ -13,11 +13,13 @@ public sealed class ReLU : Layer
     /// <summary>What backward reads, kept by the last forward: y (dx passes where y > 0).</summary>
     private readonly record struct Saved(Tensor Y);
 
+    /// <inheritdoc/>
     public override int[] OutputShape(int[] inputShape) => (int[])inputShape.Clone();
 
     /// <summary>Set by an <see cref="InferencePlan"/>: the convolution that applies this ReLU to its output.</summary>
     internal Conv2d? FusedInto { get; set; }
 
+    /// <inheritdoc/>
     public override Tensor Forward(Tensor x, bool training)
     {
         ArgumentNullException.ThrowIfNull(x);
@@ -33,6 +35,7 @@ public sealed class ReLU : Layer
         return y;
     }
 
+    /// <inheritdoc/>
     public override Tensor Backward(Tensor dy)
     {
         var output = (_saved ?? throw BackwardBeforeForward()).Y;
@@ -52,7 +55,10 @@ public sealed class ReLU : Layer
         return dx;
     }
 
+    /// <inheritdoc/>
     public override JsonObject ToSpec() => new() { ["type"] = TypeName };
+    /// <summary>Rebuilds a <see cref="ReLU"/> from <paramref name="spec"/>, the JSON its <see cref="Layer.ToSpec"/> writes (<see cref="LayerFactory"/> calls this).</summary>
     public static ReLU FromSpec(JsonObject spec) => new();
+    /// <inheritdoc/>
     public override string ToString() => "ReLU()";
 }

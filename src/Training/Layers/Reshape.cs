@@ -14,6 +14,9 @@ public sealed class Reshape : Layer
     private readonly int[] _shape;
     private int[]? _inShape, _outShape;
 
+    /// <summary>Reshapes each sample to <paramref name="shape"/> (the dims after the batch axis; 0 copies the input's, one −1 is inferred).</summary>
+    /// <exception cref="ArgumentNullException"><paramref name="shape"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="shape"/> is empty, has an entry below −1, or more than one −1.</exception>
     public Reshape(params int[] shape)
     {
         ArgumentNullException.ThrowIfNull(shape);
@@ -26,6 +29,7 @@ public sealed class Reshape : Layer
     /// <summary>The target after the batch axis, as given (0 and −1 unresolved).</summary>
     public IReadOnlyList<int> Shape => _shape;
 
+    /// <inheritdoc/>
     public override int[] OutputShape(int[] inputShape)
     {
         if (inputShape.Length < 1) throw new ArgumentException("Reshape expects an input with a batch axis; got rank 0.", nameof(inputShape));
@@ -69,6 +73,7 @@ public sealed class Reshape : Layer
         return y;
     }
 
+    /// <inheritdoc/>
     public override Tensor Forward(Tensor x, bool training)
     {
         ArgumentNullException.ThrowIfNull(x);
@@ -77,6 +82,7 @@ public sealed class Reshape : Layer
         return x.Reshape(_outShape);
     }
 
+    /// <inheritdoc/>
     public override Tensor Backward(Tensor dy)
     {
         ArgumentNullException.ThrowIfNull(dy);
@@ -86,7 +92,10 @@ public sealed class Reshape : Layer
         return dy.Reshape(_inShape);
     }
 
+    /// <inheritdoc/>
     public override JsonObject ToSpec() => new() { ["type"] = TypeName, ["shape"] = new JsonArray([.. _shape.Select(d => (JsonNode)d)]) };
+    /// <summary>Rebuilds a <see cref="Reshape"/> from <paramref name="spec"/>, the JSON its <see cref="Layer.ToSpec"/> writes (<see cref="LayerFactory"/> calls this).</summary>
     public static Reshape FromSpec(JsonObject spec) => new(Spec.Ints(spec, "shape"));
+    /// <inheritdoc/>
     public override string ToString() => $"Reshape(-1, {string.Join(", ", _shape)})";
 }

@@ -11,6 +11,8 @@ public sealed class Residual : Layer
 {
     private Tensor? _y, _dx;
 
+    /// <summary>y = <paramref name="body"/>(x) + <paramref name="shortcut"/>(x), or + x without a shortcut; both paths must give one shape.</summary>
+    /// <exception cref="ArgumentNullException"><paramref name="body"/> is null.</exception>
     public Residual(Layer body, Layer? shortcut = null)
     {
         Body = body ?? throw new ArgumentNullException(nameof(body));
@@ -18,12 +20,16 @@ public sealed class Residual : Layer
         OnComputeInputGradientChanged();
     }
 
+    /// <summary>F, the residual path.</summary>
     public Layer Body { get; }
+    /// <summary>S, the shortcut projection; null for the identity.</summary>
     public Layer? Shortcut { get; }
 
+    /// <inheritdoc/>
     public override IReadOnlyList<(string Name, Layer Layer)> Children =>
         Shortcut is null ? [("body", Body)] : [("body", Body), ("shortcut", Shortcut)];
 
+    /// <inheritdoc/>
     public override int[] OutputShape(int[] inputShape)
     {
         var a = Body.OutputShape(inputShape);
@@ -33,6 +39,7 @@ public sealed class Residual : Layer
         return a;
     }
 
+    /// <inheritdoc/>
     public override Tensor Forward(Tensor x, bool training)
     {
         ArgumentNullException.ThrowIfNull(x);
@@ -45,6 +52,7 @@ public sealed class Residual : Layer
         return y;
     }
 
+    /// <inheritdoc/>
     public override Tensor Backward(Tensor dy)
     {
         CheckSameShape(dy, _y, "Residual");
@@ -67,11 +75,13 @@ public sealed class Residual : Layer
         if (Shortcut is not null) Shortcut.ComputeInputGradient = true;
     }
 
+    /// <inheritdoc/>
     public override long MultiplyAccumulates(int[] inputShape) =>
         Body.MultiplyAccumulates(inputShape) + (Shortcut?.MultiplyAccumulates(inputShape) ?? 0) + Product(OutputShape(inputShape));
 
     private static long Product(int[] s) { long p = 1; foreach (int d in s) p *= d; return p; }
 
+    /// <inheritdoc/>
     public override JsonObject ToSpec()
     {
         var o = new JsonObject { ["type"] = TypeName, ["body"] = Body.ToSpec() };
@@ -79,8 +89,10 @@ public sealed class Residual : Layer
         return o;
     }
 
+    /// <summary>Rebuilds a <see cref="Residual"/> from <paramref name="spec"/>, the JSON its <see cref="Layer.ToSpec"/> writes (<see cref="LayerFactory"/> calls this).</summary>
     public static Residual FromSpec(JsonObject spec) =>
         new(LayerFactory.FromSpec(Spec.Object(spec, "body")), spec["shortcut"] is JsonObject s ? LayerFactory.FromSpec(s) : null);
 
+    /// <inheritdoc/>
     public override string ToString() => Shortcut is null ? "Residual(identity)" : "Residual(projection)";
 }

@@ -11,7 +11,9 @@ public sealed class SELU : ElementwiseActivation<ELU.Function>
     /// <summary>α and λ as float32, the values ONNX Selu and PyTorch use.</summary>
     public const float Alpha = 1.67326319217681884765625f, Lambda = 1.05070102214813232421875f;
 
+    /// <inheritdoc/>
     protected override ELU.Function Functor => new(Alpha, Lambda);
 
+    /// <summary>Rebuilds a <see cref="SELU"/> from <paramref name="spec"/>, the JSON its <see cref="Layer.ToSpec"/> writes (<see cref="LayerFactory"/> calls this).</summary>
     public static SELU FromSpec(JsonObject spec) => new();
 }

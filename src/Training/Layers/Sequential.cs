@@ -8,6 +8,9 @@ public sealed class Sequential : Layer
 {
     private readonly List<Layer> _layers;
 
+    /// <summary>A chain of <paramref name="layers"/> (the list is copied), named "0", "1", … in parameter paths.</summary>
+    /// <exception cref="ArgumentNullException"><paramref name="layers"/> is null.</exception>
+    /// <exception cref="ArgumentException">A layer is null.</exception>
     public Sequential(params IEnumerable<Layer> layers)
     {
         ArgumentNullException.ThrowIfNull(layers);
@@ -17,13 +20,18 @@ public sealed class Sequential : Layer
         OnComputeInputGradientChanged();
     }
 
+    /// <summary>The layers, in order.</summary>
     public IReadOnlyList<Layer> Layers => _layers;
+    /// <summary>The number of layers.</summary>
     public int Count => _layers.Count;
+    /// <summary>The layer at index <paramref name="i"/>.</summary>
     public Layer this[int i] => _layers[i];
 
+    /// <inheritdoc/>
     public override IReadOnlyList<(string Name, Layer Layer)> Children =>
         [.. _layers.Select((l, i) => (i.ToString(System.Globalization.CultureInfo.InvariantCulture), l))];
 
+    /// <inheritdoc/>
     public override int[] OutputShape(int[] inputShape)
     {
         var s = inputShape;
@@ -38,12 +46,14 @@ public sealed class Sequential : Layer
         return s;
     }
 
+    /// <inheritdoc/>
     public override Tensor Forward(Tensor x, bool training)
     {
         foreach (var l in _layers) x = l.Forward(x, training);
         return x;
     }
 
+    /// <inheritdoc/>
     public override Tensor Backward(Tensor dy)
     {
         for (int i = _layers.Count - 1; i >= 0; i--) dy = _layers[i].Backward(dy);
@@ -56,6 +66,7 @@ public sealed class Sequential : Layer
         for (int i = 0; i < _layers.Count; i++) _layers[i].ComputeInputGradient = i > 0 || ComputeInputGradient;
     }
 
+    /// <inheritdoc/>
     public override long MultiplyAccumulates(int[] inputShape)
     {
         long total = 0;
@@ -64,13 +75,16 @@ public sealed class Sequential : Layer
         return total;
     }
 
+    /// <inheritdoc/>
     public override JsonObject ToSpec() => new()
     {
         ["type"] = TypeName,
         ["layers"] = new JsonArray([.. _layers.Select(l => (JsonNode)l.ToSpec())]),
     };
 
+    /// <summary>Rebuilds a <see cref="Sequential"/> from <paramref name="spec"/>, the JSON its <see cref="Layer.ToSpec"/> writes (<see cref="LayerFactory"/> calls this).</summary>
     public static Sequential FromSpec(JsonObject spec) => new(Spec.Objects(spec, "layers").Select(LayerFactory.FromSpec));
 
+    /// <inheritdoc/>
     public override string ToString() => $"Sequential({_layers.Count} layers)";
 }

@@ -9,19 +9,24 @@ namespace MLConv.Training.Layers;
 /// </summary>
 public sealed class SiLU : ElementwiseActivation<SiLU.Function>
 {
+    /// <inheritdoc/>
     protected override Function Functor => default;
 
+    /// <summary>Rebuilds a <see cref="SiLU"/> from <paramref name="spec"/>, the JSON its <see cref="Layer.ToSpec"/> writes (<see cref="LayerFactory"/> calls this).</summary>
     public static SiLU FromSpec(JsonObject spec) => new();
 
     /// <summary>x·σ(x), vectorised as TensorPrimitives' sigmoid times x.</summary>
     public readonly struct Function : IElementwiseFunction
     {
+        /// <inheritdoc/>
         public float Activate(float x) => x / (1f + MathF.Exp(-x));
+        /// <inheritdoc/>
         public float Derivative(float x, float y)
         {
             float s = 1f / (1f + MathF.Exp(-x));
             return s * (1f + x * (1f - s));
         }
+        /// <inheritdoc/>
         public bool TryActivate(ReadOnlySpan<float> x, Span<float> y)
         {
             TensorPrimitives.Sigmoid(x, y);

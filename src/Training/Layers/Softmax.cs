@@ -17,6 +17,8 @@ public sealed class Softmax : Layer
     private Tensor? _y, _dx;
     private float[] _line = [], _lineOut = [], _lineDy = [];
 
+    /// <summary>A softmax (or log-softmax with <paramref name="log"/>) over <paramref name="axis"/>, or over the rows of [N, K] when null.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="axis"/> is below 1 (axis 0 is the batch).</exception>
     public Softmax(bool log = false, int? axis = null)
     {
         if (axis < 1) throw new ArgumentOutOfRangeException(nameof(axis), axis, "axis must be >= 1 (axis 0 is the batch).");
@@ -24,13 +26,16 @@ public sealed class Softmax : Layer
         Axis = axis;
     }
 
+    /// <summary>True for log-softmax.</summary>
     public bool Log { get; }
 
     /// <summary>The axis the softmax runs over; null for rows of an [N, K] input (axis 1 of rank 2 only).</summary>
     public int? Axis { get; }
 
+    /// <inheritdoc/>
     public override string TypeName => Log ? "LogSoftmax" : "Softmax";
 
+    /// <inheritdoc/>
     public override int[] OutputShape(int[] inputShape)
     {
         Check(inputShape, nameof(inputShape));
@@ -53,6 +58,7 @@ public sealed class Softmax : Layer
         return (outer, shape[axis], inner);
     }
 
+    /// <inheritdoc/>
     public override Tensor Forward(Tensor x, bool training)
     {
         if (Axis is null) CheckRank(x, 2, TypeName);
@@ -74,6 +80,7 @@ public sealed class Softmax : Layer
         return y;
     }
 
+    /// <inheritdoc/>
     public override Tensor Backward(Tensor dy)
     {
         CheckSameShape(dy, _y, TypeName);
@@ -113,6 +120,7 @@ public sealed class Softmax : Layer
         for (int j = 0; j < line.Length; j++) to[start + j * stride] = line[j];
     }
 
+    /// <inheritdoc/>
     public override JsonObject ToSpec()
     {
         var spec = new JsonObject { ["type"] = TypeName };
@@ -124,5 +132,6 @@ public sealed class Softmax : Layer
     public static Softmax FromSpec(JsonObject spec) =>
         new(log: Spec.String(spec, "type") == "LogSoftmax", axis: spec.ContainsKey("axis") ? Spec.Int(spec, "axis") : null);
 
+    /// <inheritdoc/>
     public override string ToString() => $"{(Log ? "LogSoftmax" : "Softmax")}(dim={Axis ?? 1})";
 }

@@ -13,14 +13,17 @@ public sealed class SpatialMean(bool keepDims = true) : Layer
     private readonly GlobalAvgPool2d _pool = new();
     private Tensor? _flat, _dy4;
 
+    /// <summary>True: the output is [N, C, 1, 1]; false: [N, C].</summary>
     public bool KeepDims { get; } = keepDims;
 
+    /// <inheritdoc/>
     public override int[] OutputShape(int[] inputShape)
     {
         CheckRank(inputShape, 4, "SpatialMean");
         return KeepDims ? [inputShape[0], inputShape[1], 1, 1] : [inputShape[0], inputShape[1]];
     }
 
+    /// <inheritdoc/>
     public override Tensor Forward(Tensor x, bool training)
     {
         CheckRank(x, 4, "SpatialMean");
@@ -31,6 +34,7 @@ public sealed class SpatialMean(bool keepDims = true) : Layer
         return flat;
     }
 
+    /// <inheritdoc/>
     public override Tensor Backward(Tensor dy)
     {
         if (KeepDims) return _pool.Backward(dy);
@@ -40,12 +44,16 @@ public sealed class SpatialMean(bool keepDims = true) : Layer
         return _pool.Backward(dy4);
     }
 
+    /// <inheritdoc/>
     public override long MultiplyAccumulates(int[] inputShape) => (long)inputShape[0] * inputShape[1] * inputShape[2] * inputShape[3];
 
     /// <summary>The window is the whole plane.</summary>
     public override (Size2 Kernel, Size2 Stride) SpatialWindow(int[] inputShape) => ((inputShape[2], inputShape[3]), 1);
 
+    /// <inheritdoc/>
     public override JsonObject ToSpec() => new() { ["type"] = TypeName, ["keepDims"] = KeepDims };
+    /// <summary>Rebuilds a <see cref="SpatialMean"/> from <paramref name="spec"/>, the JSON its <see cref="Layer.ToSpec"/> writes (<see cref="LayerFactory"/> calls this).</summary>
     public static SpatialMean FromSpec(JsonObject spec) => new(Spec.Bool(spec, "keepDims"));
+    /// <inheritdoc/>
     public override string ToString() => $"SpatialMean(keepdim={(KeepDims ? "True" : "False")})";
 }

@@ -18,6 +18,10 @@ public sealed class Split : MultiOutputLayer
     private int[] _inShape = [];
     private Tensor? _dx;
 
+    /// <summary>Splits along <paramref name="axis"/> into parts of <paramref name="sizes"/> (they must add up to the input's size there).</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="axis"/> is negative.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="sizes"/> is null.</exception>
+    /// <exception cref="ArgumentException">No parts, or a part of size below 1.</exception>
     public Split(int axis, params int[] sizes)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(axis);
@@ -29,13 +33,16 @@ public sealed class Split : MultiOutputLayer
         _y = new Tensor?[sizes.Length];
     }
 
+    /// <summary>The axis split.</summary>
     public int Axis { get; }
 
     /// <summary>The size of each part along <see cref="Axis"/>.</summary>
     public IReadOnlyList<int> Sizes => _sizes;
 
+    /// <inheritdoc/>
     public override int OutputCount => _sizes.Length;
 
+    /// <inheritdoc/>
     public override IReadOnlyList<int[]> OutputShapes(int[] inputShape)
     {
         ArgumentNullException.ThrowIfNull(inputShape);
@@ -46,6 +53,7 @@ public sealed class Split : MultiOutputLayer
         return [.. _sizes.Select(s => { var y = (int[])inputShape.Clone(); y[Axis] = s; return y; })];
     }
 
+    /// <inheritdoc/>
     public override IReadOnlyList<Tensor> ForwardMany(Tensor x, bool training)
     {
         ArgumentNullException.ThrowIfNull(x);
@@ -66,6 +74,7 @@ public sealed class Split : MultiOutputLayer
         return ys;
     }
 
+    /// <inheritdoc/>
     public override Tensor BackwardMany(IReadOnlyList<Tensor?> dys)
     {
         ArgumentNullException.ThrowIfNull(dys);
@@ -98,7 +107,10 @@ public sealed class Split : MultiOutputLayer
         return outer;
     }
 
+    /// <inheritdoc/>
     public override JsonObject ToSpec() => new() { ["type"] = TypeName, ["axis"] = Axis, ["sizes"] = new JsonArray([.. _sizes.Select(s => (JsonNode)s)]) };
+    /// <summary>Rebuilds a <see cref="Split"/> from <paramref name="spec"/>, the JSON its <see cref="Layer.ToSpec"/> writes (<see cref="LayerFactory"/> calls this).</summary>
     public static Split FromSpec(JsonObject spec) => new(Spec.Int(spec, "axis"), Spec.Ints(spec, "sizes"));
+    /// <inheritdoc/>
     public override string ToString() => $"Split(dim={Axis}, sizes=[{string.Join(", ", _sizes)}])";
 }

@@ -13,6 +13,7 @@ public sealed class Sum : MultiInputLayer
     private Tensor? _y;
     private int _count;
 
+    /// <inheritdoc/>
     public override int[] OutputShape(IReadOnlyList<int[]> inputShapes)
     {
         ArgumentNullException.ThrowIfNull(inputShapes);
@@ -23,6 +24,7 @@ public sealed class Sum : MultiInputLayer
         return (int[])inputShapes[0].Clone();
     }
 
+    /// <inheritdoc/>
     public override Tensor Forward(IReadOnlyList<Tensor> inputs, bool training)
     {
         CheckInputs(inputs);
@@ -33,12 +35,14 @@ public sealed class Sum : MultiInputLayer
         return y;
     }
 
+    /// <inheritdoc/>
     public override IReadOnlyList<Tensor> BackwardMany(Tensor dy)
     {
         CheckSameShape(dy, _y, "Sum");
         return [.. Enumerable.Repeat(dy, _count)];
     }
 
+    /// <inheritdoc/>
     public override long MultiplyAccumulates(IReadOnlyList<int[]> inputShapes)
     {
         long n = 1;
@@ -46,7 +50,10 @@ public sealed class Sum : MultiInputLayer
         return n * (inputShapes.Count - 1);
     }
 
+    /// <inheritdoc/>
     public override JsonObject ToSpec() => new() { ["type"] = TypeName };
+    /// <summary>Rebuilds a <see cref="Sum"/> from <paramref name="spec"/>, the JSON its <see cref="Layer.ToSpec"/> writes (<see cref="LayerFactory"/> calls this).</summary>
     public static Sum FromSpec(JsonObject spec) => new();
+    /// <inheritdoc/>
     public override string ToString() => "Sum()";
 }

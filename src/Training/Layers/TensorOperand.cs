@@ -19,7 +19,12 @@ public sealed class TensorOperand : Layer
     private readonly Elementwise _op;
     private readonly Tensor[] _pair = new Tensor[2];
 
+    /// <summary>y = x ∘ T (or T ∘ x), T a learnable parameter ("value"; no weight decay).</summary>
+    /// <param name="op">The operation ∘.</param>
     /// <param name="value">T (copied).</param>
+    /// <param name="valueFirst">True for y = T ∘ x.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="value"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="op"/> is not a defined operation.</exception>
     public TensorOperand(ElementwiseOp op, Tensor value, bool valueFirst = false)
     {
         ArgumentNullException.ThrowIfNull(value);
@@ -29,6 +34,7 @@ public sealed class TensorOperand : Layer
         _value = new Parameter("value", value.Clone()) { Decay = false };
     }
 
+    /// <summary>The operation ∘.</summary>
     public ElementwiseOp Op { get; }
 
     /// <summary>True: y = T ∘ x (T − x, T ÷ x); false: y = x ∘ T.</summary>
@@ -37,11 +43,13 @@ public sealed class TensorOperand : Layer
     /// <summary>T.</summary>
     public Parameter Value => _value;
 
+    /// <inheritdoc/>
     public override IReadOnlyList<Parameter> Parameters => [_value];
 
     /// <summary>T becomes the operation's identity (0 for + and −, 1 for · and ÷): the layer starts as a pass-through (T − x and T ÷ x excepted).</summary>
     public override void Reset(Random rng) => _value.Value.Fill(Op is ElementwiseOp.Add or ElementwiseOp.Sub ? 0f : 1f);
 
+    /// <inheritdoc/>
     public override int[] OutputShape(int[] inputShape)
     {
         ArgumentNullException.ThrowIfNull(inputShape);
@@ -52,6 +60,7 @@ public sealed class TensorOperand : Layer
         catch (ArgumentException e) { throw new ArgumentException($"{this}: {e.Message}", nameof(inputShape), e); }
     }
 
+    /// <inheritdoc/>
     public override Tensor Forward(Tensor x, bool training)
     {
         ArgumentNullException.ThrowIfNull(x);
@@ -60,6 +69,7 @@ public sealed class TensorOperand : Layer
         return _op.Forward(_pair, training);
     }
 
+    /// <inheritdoc/>
     public override Tensor Backward(Tensor dy)
     {
         var d = _op.BackwardMany(dy);
@@ -68,8 +78,10 @@ public sealed class TensorOperand : Layer
         return dx;
     }
 
+    /// <inheritdoc/>
     public override long MultiplyAccumulates(int[] inputShape) => OutputShape(inputShape).Aggregate(1L, (p, d) => p * d);
 
+    /// <inheritdoc/>
     public override JsonObject ToSpec() => new()
     {
         ["type"] = TypeName,
@@ -78,11 +90,13 @@ public sealed class TensorOperand : Layer
         ["valueFirst"] = ValueFirst,
     };
 
+    /// <summary>Rebuilds a <see cref="TensorOperand"/> from <paramref name="spec"/>, the JSON its <see cref="Layer.ToSpec"/> writes (<see cref="LayerFactory"/> calls this).</summary>
     public static TensorOperand FromSpec(JsonObject spec) =>
         new(Enum.TryParse<ElementwiseOp>(Spec.String(spec, "op"), ignoreCase: false, out var op) && Enum.IsDefined(op) ? op
                 : throw new ArgumentException($"TensorOperand: unknown op '{Spec.String(spec, "op")}' (Add, Sub, Mul, Div).", nameof(spec)),
             new Tensor(Spec.Ints(spec, "shape")), Spec.Bool(spec, "valueFirst"));
 
+    /// <inheritdoc/>
     public override string ToString() =>
         ValueFirst ? $"TensorOperand(T[{_value.Value.ShapeString}] {Op} x)" : $"TensorOperand(x {Op} T[{_value.Value.ShapeString}])";
 }

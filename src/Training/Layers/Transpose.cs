@@ -15,6 +15,9 @@ public sealed class Transpose : Layer
     private int[]? _inShape;
     private Tensor? _y, _dx;
 
+    /// <summary>Permutes the axes by <paramref name="perm"/> (a permutation of 0..rank−1 with perm[0] = 0).</summary>
+    /// <exception cref="ArgumentNullException"><paramref name="perm"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="perm"/> is not such a permutation.</exception>
     public Transpose(params int[] perm)
     {
         ArgumentNullException.ThrowIfNull(perm);
@@ -25,8 +28,10 @@ public sealed class Transpose : Layer
         for (int k = 0; k < perm.Length; k++) _inverse[perm[k]] = k;
     }
 
+    /// <summary>The permutation: output axis k is input axis perm[k].</summary>
     public IReadOnlyList<int> Perm => _perm;
 
+    /// <inheritdoc/>
     public override int[] OutputShape(int[] inputShape)
     {
         if (inputShape.Length != _perm.Length)
@@ -34,6 +39,7 @@ public sealed class Transpose : Layer
         return [.. _perm.Select(p => inputShape[p])];
     }
 
+    /// <inheritdoc/>
     public override Tensor Forward(Tensor x, bool training)
     {
         ArgumentNullException.ThrowIfNull(x);
@@ -43,6 +49,7 @@ public sealed class Transpose : Layer
         return y;
     }
 
+    /// <inheritdoc/>
     public override Tensor Backward(Tensor dy)
     {
         CheckSameShape(dy, _y, "Transpose");
@@ -88,7 +95,10 @@ public sealed class Transpose : Layer
         }
     }
 
+    /// <inheritdoc/>
     public override JsonObject ToSpec() => new() { ["type"] = TypeName, ["perm"] = new JsonArray([.. _perm.Select(p => (JsonNode)p)]) };
+    /// <summary>Rebuilds a <see cref="Transpose"/> from <paramref name="spec"/>, the JSON its <see cref="Layer.ToSpec"/> writes (<see cref="LayerFactory"/> calls this).</summary>
     public static Transpose FromSpec(JsonObject spec) => new(Spec.Ints(spec, "perm"));
+    /// <inheritdoc/>
     public override string ToString() => $"Transpose({string.Join(", ", _perm)})";
 }

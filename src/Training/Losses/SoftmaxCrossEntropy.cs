@@ -13,7 +13,7 @@ public sealed class SoftmaxCrossEntropy
 {
     private Tensor? _grad, _probs;
 
-    /// <summary>Softmax probabilities of the last <see cref="Forward"/>.</summary>
+    /// <summary>Softmax probabilities of the last <see cref="Forward(Tensor, ReadOnlySpan{int})"/>.</summary>
     public Tensor Probabilities => _probs ?? throw new InvalidOperationException("Forward has not run.");
 
     /// <summary>Mean loss; also fills <see cref="Probabilities"/> and the gradient returned by <see cref="Backward"/>.</summary>
@@ -48,6 +48,6 @@ public sealed class SoftmaxCrossEntropy
         return (float)(loss / divisor);
     }
 
-    /// <summary>dL/dlogits of the last <see cref="Forward"/>.</summary>
+    /// <summary>dL/dlogits of the last <see cref="Forward(Tensor, ReadOnlySpan{int})"/>.</summary>
     public Tensor Backward() => _grad ?? throw new InvalidOperationException("Forward has not run.");
 }

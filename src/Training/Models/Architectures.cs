@@ -8,6 +8,7 @@ namespace MLConv.Training.Models;
 /// </summary>
 public static class Architectures
 {
+    /// <summary>The names <see cref="Create"/> accepts (it also takes aliases: "LeNet", "VGG", "ResNet8", "ResNet20", "MobileNet").</summary>
     public static readonly IReadOnlyList<string> Names = ["LeNet5", "SimpleCNN", "ResNet", "MobileNetV2"];
 
     /// <summary>Builds one of <see cref="Names"/> (case-insensitive) for [channels, height, width] inputs.</summary>

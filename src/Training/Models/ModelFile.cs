@@ -23,9 +23,13 @@ namespace MLConv.Training.Models;
 /// </summary>
 public static class ModelFile
 {
+    /// <summary>The format version this build writes and the only one it reads.</summary>
     public const int FormatVersion = 1;
     private static readonly byte[] Magic = "MLCONV\r\n"u8.ToArray();
 
+    /// <summary>Writes <paramref name="network"/> (layer tree, weights, running statistics, input shape, class names, normalisation) to <paramref name="path"/> atomically.</summary>
+    /// <exception cref="ArgumentNullException"><paramref name="network"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="path"/> is null, empty or white space.</exception>
     public static void Save(Network network, string path) => Save(network, path, null);
 
     internal static void Save(Network network, string path, ModelFileExtra? extra)
@@ -79,6 +83,10 @@ public static class ModelFile
         ["shape"] = new JsonArray([.. t.Value.ShapeArray.Select(d => (JsonNode)d)]),
     })]);
 
+    /// <summary>Reads a network written by <see cref="Save(Network, string)"/> (a checkpoint's model too; its extra part is ignored).</summary>
+    /// <exception cref="ArgumentException"><paramref name="path"/> is null, empty or white space.</exception>
+    /// <exception cref="FileNotFoundException"><paramref name="path"/> is a folder or does not exist.</exception>
+    /// <exception cref="InvalidDataException">The file is truncated, corrupted (checksum), of another format version, or not a model file.</exception>
     public static Network Load(string path) => Load(path, out _);
 
     internal static Network Load(string path, out ModelFileExtra? extra)

@@ -14,12 +14,19 @@ public sealed record SummaryRow(string Path, int Depth, string Layer, int[] Outp
 /// </summary>
 public sealed class ModelSummary
 {
+    /// <summary>One row per layer under the root, depth first in forward order (a root Sequential itself has no row; nested composites have one before their children).</summary>
     public required IReadOnlyList<SummaryRow> Rows { get; init; }
+    /// <summary>The input shape the summary was computed for, [N, C, H, W].</summary>
     public required int[] InputShape { get; init; }
+    /// <summary>The root's output shape for <see cref="InputShape"/>.</summary>
     public required int[] OutputShape { get; init; }
+    /// <summary>Trainable scalars of the whole tree.</summary>
     public long TotalParameters { get; init; }
+    /// <summary>Multiply-accumulates of one forward pass of the whole tree at <see cref="InputShape"/> (all N samples).</summary>
     public long TotalMultiplyAccumulates { get; init; }
 
+    /// <summary>Walks <paramref name="root"/> for an input of <paramref name="inputShape"/> and collects the rows and totals.</summary>
+    /// <exception cref="ArgumentNullException"><paramref name="root"/> is null.</exception>
     public static ModelSummary Create(Layer root, int[] inputShape)
     {
         ArgumentNullException.ThrowIfNull(root);
@@ -114,6 +121,7 @@ public sealed class ModelSummary
     private static string Join(string a, string b) => a.Length == 0 ? b : a + "." + b;
     private static long Product(int[] s) { long p = 1; foreach (int d in s) p *= d; return p; }
 
+    /// <summary>A fixed-width table: one line per row (indented by depth) with output shape, parameters, MACs and receptive field, then the totals.</summary>
     public override string ToString()
     {
         var sb = new StringBuilder();

@@ -11,6 +11,16 @@ namespace MLConv.Training.Models;
 /// </summary>
 public sealed class Network
 {
+    /// <summary>Wraps <paramref name="root"/> as a classifier of [N, <paramref name="channels"/>, <paramref name="height"/>, <paramref name="width"/>] inputs; turns off the input gradient of the root (nothing needs it).</summary>
+    /// <param name="root">The layers; for a [1, C, H, W] input they must give [1, classes].</param>
+    /// <param name="channels">Input channels C (≥ 1).</param>
+    /// <param name="height">Input height H in pixels (≥ 1).</param>
+    /// <param name="width">Input width W in pixels (≥ 1).</param>
+    /// <param name="classNames">One name per output class; null names them "0", "1", ….</param>
+    /// <param name="normalization">Per-channel mean and std of the inputs; null for the identity (mean 0, std 1).</param>
+    /// <exception cref="ArgumentNullException"><paramref name="root"/> is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A size is below 1.</exception>
+    /// <exception cref="ArgumentException">The root does not end in [N, classes], the class names do not match the class count, or the normalisation has the wrong length or non-finite values (or a std ≤ 0).</exception>
     public Network(Sequential root, int channels, int height, int width, IReadOnlyList<string>? classNames = null, Normalization? normalization = null)
     {
         Root = root ?? throw new ArgumentNullException(nameof(root));
@@ -33,24 +43,34 @@ public sealed class Network
         Root.ComputeInputGradient = false;
     }
 
+    /// <summary>The layer tree: [N, C, H, W] normalised images → [N, classes] logits.</summary>
     public Sequential Root { get; }
+    /// <summary>Input channels C.</summary>
     public int Channels { get; }
+    /// <summary>Input height H in pixels.</summary>
     public int Height { get; }
+    /// <summary>Input width W in pixels.</summary>
     public int Width { get; }
+    /// <summary>The number of classes: the root's output width.</summary>
     public int NumClasses { get; }
+    /// <summary>One name per class, in logit order.</summary>
     public IReadOnlyList<string> ClassNames { get; }
+    /// <summary>The per-channel normalisation raw pixels go through before <see cref="Forward"/> (see <see cref="Normalize"/>).</summary>
     public Normalization Normalization { get; }
 
     /// <summary>Architecture name when built by <see cref="Architectures"/> (informational).</summary>
     public string Architecture { get; init; } = "custom";
 
+    /// <summary>The input shape [<paramref name="batch"/>, C, H, W].</summary>
     public int[] InputShape(int batch) => [batch, Channels, Height, Width];
 
+    /// <summary>Every trainable parameter of the layer tree, in path order.</summary>
     public IEnumerable<Parameter> Parameters => Root.AllParameters();
 
     /// <summary>Parameters then buffers, each in path order: the tensors a model file or a checkpoint holds.</summary>
     internal List<(string Path, Tensor Value)> StateTensors() =>
         [.. Root.NamedParameters().Select(p => (p.Path, p.Parameter.Value)), .. Root.NamedBuffers()];
+    /// <summary>The total number of trainable scalars (sum of the parameters' lengths).</summary>
     public long ParameterCount => Parameters.Sum(p => (long)p.Value.Length);
 
     /// <summary>Per-layer output shapes, parameters, multiply-accumulates and receptive fields for a batch of <paramref name="batch"/>.</summary>
@@ -63,6 +83,8 @@ public sealed class Network
         return Root.Forward(x, training);
     }
 
+    /// <summary>Back-propagates the loss gradient with respect to the logits of the last <see cref="Forward"/> (normally a training-mode one), accumulating the parameters' gradients.</summary>
+    /// <param name="dLogits">dLoss/dLogits, [N, classes] like the forward's output.</param>
     public void Backward(Tensor dLogits) => Root.Backward(dLogits);
 
     /// <summary>
@@ -117,6 +139,9 @@ public sealed class Network
         Normalization.Apply(x);
     }
 
+    /// <summary>Checks that <paramref name="x"/> is an [N, C, H, W] batch of this network's input shape (any N).</summary>
+    /// <exception cref="ArgumentNullException"><paramref name="x"/> is null.</exception>
+    /// <exception cref="ArgumentException"><paramref name="x"/> has another rank or C, H, W.</exception>
     public void CheckInput(Tensor x)
     {
         ArgumentNullException.ThrowIfNull(x);
@@ -128,6 +153,7 @@ public sealed class Network
 /// <summary>Per-channel input normalisation x' = (x − mean[c]) / std[c].</summary>
 public sealed record Normalization(float[] Mean, float[] Std)
 {
+    /// <summary>The identity normalisation of <paramref name="channels"/> channels: mean 0 and std 1 each.</summary>
     public static Normalization Identity(int channels) => new([.. Enumerable.Repeat(0f, channels)], [.. Enumerable.Repeat(1f, channels)]);
 
     /// <summary>Per-channel mean and standard deviation of [N, C, H, W] <paramref name="images"/> (the std floored at 1e-6).</summary>
@@ -150,6 +176,7 @@ public sealed record Normalization(float[] Mean, float[] Std)
         return new Normalization(mean, std);
     }
 
+    /// <summary>Normalises [N, C, H, W] <paramref name="x"/> in place: x = (x − Mean[c]) / Std[c] per channel. Does not check the shape (see <see cref="Network.Normalize"/>).</summary>
     public void Apply(Tensor x)
     {
         int plane = x.H * x.W;

@@ -13,6 +13,16 @@ public sealed class Adam : Optimizer
     private readonly Tensor[] _m, _v;
     private float _stepSize, _invSqrtBc2;
 
+    /// <summary>An Adam optimizer over <paramref name="parameters"/>, moments zero.</summary>
+    /// <param name="parameters">The parameters to update (copied into a list; at least one).</param>
+    /// <param name="lr">Learning rate (finite, &gt; 0).</param>
+    /// <param name="beta1">β₁, the first moment's decay, in [0, 1).</param>
+    /// <param name="beta2">β₂, the second moment's decay, in [0, 1).</param>
+    /// <param name="eps">ε in the denominator (&gt; 0).</param>
+    /// <param name="weightDecay">L2 weight decay λ (≥ 0), added to the gradient of parameters with <see cref="Parameter.Decay"/>.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="parameters"/> is null.</exception>
+    /// <exception cref="ArgumentException">No parameters.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A hyper-parameter is out of its range.</exception>
     public Adam(IEnumerable<Parameter> parameters, double lr = 1e-3, double beta1 = 0.9, double beta2 = 0.999, double eps = 1e-8, double weightDecay = 0)
         : base(parameters, lr, weightDecay)
     {
@@ -24,9 +34,13 @@ public sealed class Adam : Optimizer
         _v = [.. Params.Select(p => new Tensor(p.Value.ShapeArray))];
     }
 
+    /// <summary>β₁, the first moment's decay.</summary>
     public double Beta1 { get; }
+    /// <summary>β₂, the second moment's decay.</summary>
     public double Beta2 { get; }
+    /// <summary>ε in the denominator.</summary>
     public double Eps { get; }
+    /// <inheritdoc/>
     public override IReadOnlyList<Tensor> State => [.. _m, .. _v];
 
     /// <summary>The element-wise update, 8 lanes at a time; the tail runs the same operations in the same order.</summary>
@@ -63,6 +77,7 @@ public sealed class Adam : Optimizer
         _invSqrtBc2 = (float)(1 / Math.Sqrt(bc2));
     }
 
+    /// <inheritdoc/>
     protected override void Update(int index, Span<float> g, Span<float> w) =>
         Update(g, _m[index].Span, _v[index].Span, w, (float)Beta1, (float)Beta2, _stepSize, _invSqrtBc2, (float)Eps);
 }

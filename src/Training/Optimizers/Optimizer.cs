@@ -10,6 +10,10 @@ namespace MLConv.Training.Optimizers;
 /// </summary>
 public abstract class Optimizer
 {
+    /// <summary>Checks and stores the shared hyper-parameters.</summary>
+    /// <exception cref="ArgumentNullException"><paramref name="parameters"/> is null.</exception>
+    /// <exception cref="ArgumentException">No parameters.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="learningRate"/> is not finite and &gt; 0, or <paramref name="weightDecay"/> is negative.</exception>
     protected Optimizer(IEnumerable<Parameter> parameters, double learningRate, double weightDecay)
     {
         ArgumentNullException.ThrowIfNull(parameters);
@@ -21,10 +25,12 @@ public abstract class Optimizer
         WeightDecay = weightDecay;
     }
 
+    /// <summary>The parameters updated, in the order given (the order of <see cref="State"/>).</summary>
     protected IReadOnlyList<Parameter> Params { get; }
 
     /// <summary>Current learning rate (schedules set it before each step).</summary>
     public double LearningRate { get; set; }
+    /// <summary>L2 weight decay λ.</summary>
     public double WeightDecay { get; }
 
     /// <summary>Steps taken.</summary>
@@ -54,6 +60,7 @@ public abstract class Optimizer
     /// <summary>Updates the weights <paramref name="w"/> of parameter <paramref name="index"/> from its decayed gradient <paramref name="g"/> (scratch: may be overwritten).</summary>
     protected abstract void Update(int index, Span<float> g, Span<float> w);
 
+    /// <summary>Clears every parameter's gradient (before the next backward accumulates into it).</summary>
     public void ZeroGrad()
     {
         foreach (var p in Params) p.Grad.Clear();

@@ -13,8 +13,14 @@ public sealed class Tensor
     /// <summary>Contiguous storage; may be longer than <see cref="Length"/> when reused.</summary>
     public float[] Data { get; private set; }
 
+    /// <summary>A zero-filled tensor of <paramref name="shape"/>.</summary>
+    /// <exception cref="ArgumentNullException"><paramref name="shape"/> is null.</exception>
+    /// <exception cref="ArgumentException">A dimension is negative, or the element count exceeds int.MaxValue.</exception>
     public Tensor(params int[] shape) : this(shape, null) { }
 
+    /// <summary>A tensor of <paramref name="shape"/> over <paramref name="data"/> (not copied; may be longer than needed), or over new zeroed storage when null.</summary>
+    /// <exception cref="ArgumentNullException"><paramref name="shape"/> is null.</exception>
+    /// <exception cref="ArgumentException">A dimension is negative, the element count exceeds int.MaxValue, or <paramref name="data"/> is too short.</exception>
     public Tensor(int[] shape, float[]? data)
     {
         ArgumentNullException.ThrowIfNull(shape);
@@ -34,21 +40,33 @@ public sealed class Tensor
         Length = (int)n;
     }
 
+    /// <summary>A tensor of <paramref name="shape"/> over <paramref name="data"/> (not copied); see <see cref="Tensor(int[], float[])"/>.</summary>
     public static Tensor FromArray(float[] data, params int[] shape) => new(shape, data);
 
+    /// <summary>The dimensions, outermost first (no copy).</summary>
     public ReadOnlySpan<int> Shape => _shape;
+    /// <summary>A copy of the dimensions.</summary>
     public int[] ShapeArray => (int[])_shape.Clone();
+    /// <summary>The number of dimensions.</summary>
     public int Rank => _shape.Length;
+    /// <summary>The element count (product of the dimensions).</summary>
     public int Length { get; private set; }
+    /// <summary>The first <see cref="Length"/> elements of <see cref="Data"/>.</summary>
     public Span<float> Span => Data.AsSpan(0, Length);
 
+    /// <summary>Dimension 0 (batch).</summary>
     public int N => _shape[0];
+    /// <summary>Dimension 1 (channels or features).</summary>
     public int C => _shape[1];
+    /// <summary>Dimension 2 (height) of a rank-4 tensor.</summary>
     public int H => _shape[2];
+    /// <summary>Dimension 3 (width) of a rank-4 tensor.</summary>
     public int W => _shape[3];
 
+    /// <summary>The element at flat (row-major) index <paramref name="i"/>.</summary>
     public float this[int i] { get => Data[i]; set => Data[i] = value; }
 
+    /// <summary>The element at [n, c, h, w] of a rank-4 tensor (indices are not checked beyond the array bound).</summary>
     public float this[int n, int c, int h, int w]
     {
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -56,12 +74,14 @@ public sealed class Tensor
         set => Data[((n * _shape[1] + c) * _shape[2] + h) * _shape[3] + w] = value;
     }
 
+    /// <summary>The element at [r, c] of a rank-2 tensor (indices are not checked beyond the array bound).</summary>
     public float this[int r, int c]
     {
         get => Data[r * _shape[1] + c];
         set => Data[r * _shape[1] + c] = value;
     }
 
+    /// <summary>True when the dimensions equal <paramref name="shape"/>.</summary>
     public bool ShapeEquals(ReadOnlySpan<int> shape) => shape.SequenceEqual(_shape);
 
     /// <summary>A view with a new shape over the same storage (element count must agree).</summary>
@@ -74,12 +94,17 @@ public sealed class Tensor
         return new Tensor(shape, Data);
     }
 
+    /// <summary>A deep copy (own storage of exactly <see cref="Length"/> elements).</summary>
     public Tensor Clone() => new(_shape, Span.ToArray());
 
+    /// <summary>Sets every element to <paramref name="value"/>.</summary>
     public void Fill(float value) => Span.Fill(value);
+    /// <summary>Sets every element to 0.</summary>
     public void Clear() => Span.Clear();
 
+    /// <summary>The dimensions as "2, 3, 28, 28" (for messages).</summary>
     public string ShapeString => string.Join(", ", _shape);
+    /// <summary>"Tensor[dims]".</summary>
     public override string ToString() => $"Tensor[{ShapeString}]";
 
     /// <summary>
