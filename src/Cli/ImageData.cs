@@ -64,14 +64,15 @@ internal static class ImageData
     }
 
     /// <summary>
-    /// mlconv reads pixels in 0..1; a network whose normalisation means exceed 1.5 was trained on 0..255 pixels (a model
-    /// from ML.NET's ExtractPixels, got back with <c>CnnModel.FromTransformer</c> and saved, or an imported ImageNet
-    /// network), so its pixels are scaled to 0..255 — the rule <c>train --pretrained</c> applies to its base.
+    /// mlconv reads pixels in 0..1. A normalisation whose means exceed 1.5 was made for 0..255 pixels (the packaged
+    /// ResNet-18, a model from ML.NET's ExtractPixels got back with <c>CnnModel.FromTransformer</c> and saved).
     /// </summary>
-    public static bool ToNetworkScale(Network network, Training.Tensors.Tensor pixels)
+    public static bool MadeFor0To255(Normalization n) => n.Mean.Any(m => m > 1.5f);
+
+    /// <summary>Scales 0..1 <paramref name="pixels"/> to 0..255 when <paramref name="network"/> was made for those (<see cref="MadeFor0To255"/>).</summary>
+    public static void ToNetworkScale(Network network, Training.Tensors.Tensor pixels)
     {
-        if (!network.Normalization.Mean.Any(m => m > 1.5f)) return false;
+        if (!MadeFor0To255(network.Normalization)) return;
         foreach (ref float v in pixels.Span) v *= 255f;
-        return true;
     }
 }

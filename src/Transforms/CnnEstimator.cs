@@ -125,7 +125,7 @@ public sealed class CnnEstimator : IEstimator<CnnTransformer>
         PixelNormalization.None => Normalization.Identity(images.C),
         PixelNormalization.Custom => o.Mean!.Length == images.C ? new Normalization([.. o.Mean!], [.. o.Std!])
             : throw new ArgumentException($"Custom normalization has {o.Mean.Length} means and standard deviations for {images.C}-channel images.", nameof(CnnTrainerOptions.Mean)),
-        _ => MeasureNormalization(images),
+        _ => Normalization.Measure(images),
     };
 
     private static Network WithNormalization(Network network, Normalization norm) =>
@@ -178,25 +178,6 @@ public sealed class CnnEstimator : IEstimator<CnnTransformer>
         ch.Info(MessageSensitivity.None, $"TrainCnn: training {trainable:N0} parameters on the frozen {pretrained.Name} activations, {o.Trainer.Epochs} epochs");
         var result = new Trainer(restOptions).Fit(rest, cached, labels, vCached, vy, progress, o.CancellationToken);
         return (whole, result);
-    }
-
-    /// <summary>Per-channel mean and standard deviation of the training pixels (std floored at 1e-6).</summary>
-    internal static Normalization MeasureNormalization(Training.Tensors.Tensor images)
-    {
-        int c = images.C, plane = images.H * images.W;
-        var mean = new float[c];
-        var std = new float[c];
-        for (int ch = 0; ch < c; ch++)
-        {
-            double s = 0, q = 0;
-            long n = 0;
-            for (int i = 0; i < images.N; i++)
-                foreach (float v in images.Data.AsSpan((i * c + ch) * plane, plane)) { s += v; q += (double)v * v; n++; }
-            double m = s / n;
-            mean[ch] = (float)m;
-            std[ch] = (float)Math.Max(1e-6, Math.Sqrt(Math.Max(0, q / n - m * m)));
-        }
-        return new Normalization(mean, std);
     }
 
     private static (Training.Tensors.Tensor, int[], Training.Tensors.Tensor, int[]) Split(Training.Tensors.Tensor images, int[] labels, double fraction, int seed)

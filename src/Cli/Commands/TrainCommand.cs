@@ -173,12 +173,11 @@ internal static class TrainCommand
     }
 
     /// <summary>
-    /// mlconv reads pixels in 0..1. A base whose normalisation means exceed 1.5 was trained on 0..255 pixels (the packaged
-    /// ResNet-18, a network from ML.NET's ExtractPixels): its means and standard deviations divided by 255 are the same
-    /// transform of 0..1 pixels.
+    /// A base's normalisation for mlconv's 0..1 pixels: one made for 0..255 pixels (<see cref="ImageData.MadeFor0To255"/>)
+    /// with its means and standard deviations divided by 255 is the same transform of 0..1 pixels.
     /// </summary>
     internal static Normalization ToUnitPixels(Normalization n) =>
-        n.Mean.Any(m => m > 1.5f) ? new Normalization([.. n.Mean.Select(m => m / 255f)], [.. n.Std.Select(v => v / 255f)]) : n;
+        ImageData.MadeFor0To255(n) ? new Normalization([.. n.Mean.Select(m => m / 255f)], [.. n.Std.Select(v => v / 255f)]) : n;
 
     /// <summary>What trains, on which inputs, and how the saved network is made from it.</summary>
     private sealed record PreparedRun(Network Trained, Tensor TrainX, Tensor? TestX, TrainerOptions Options, Func<Network> Finish, string Description);

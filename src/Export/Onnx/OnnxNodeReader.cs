@@ -89,6 +89,37 @@ internal sealed class OnnxNodeReader
         return _attributes.GetValueOrDefault(name);
     }
 
+    /// <summary>
+    /// A node of exactly one activation and one float constant (Add, Sub, Mul, Div): which input is the activation, and the
+    /// constant with its axes right-aligned to the activation's — before opset 7, where the legacy broadcast/axis
+    /// attributes place the constant's axes from 'axis', trailing ones are added. False when the node is not of that form
+    /// or the constant has more axes than the activation.
+    /// </summary>
+    public bool TryActivationAndConstant(out int active, out Tensor constant)
+    {
+        active = -1;
+        constant = null!;
+        if (Inputs.Count != 2 || Active.Count != 1) return false;
+        int a = Active[0];
+        if (Inputs[1 - a].Length == 0) return false;
+        Tensor c;
+        try { c = Constant(1 - a); }
+        catch (NotSupportedException) { return false; }
+        int rank = ActiveShapes[0].Length;
+        Accept("consumed_inputs");
+        bool legacy = Int("broadcast", 0) != 0;
+        long axis = Int("axis", -1);
+        if (legacy && axis >= 0)
+        {
+            int trailing = rank - (int)axis - c.Rank;
+            if (axis > rank || trailing < 0) return false;
+            c = c.Reshape([.. c.ShapeArray, .. Enumerable.Repeat(1, trailing)]);
+        }
+        if (c.Rank > rank) return false;
+        (active, constant) = (a, c);
+        return true;
+    }
+
     /// <summary>Marks attributes as read without using them (legacy ones with no effect: is_test, consumed_inputs, ...).</summary>
     public void Accept(params string[] names)
     {

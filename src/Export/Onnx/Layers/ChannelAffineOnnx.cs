@@ -30,22 +30,13 @@ internal sealed class ChannelAffineOnnx : OnnxLayerMapping<ChannelAffine>
     internal static ImportedLayer? TryReadConstantOperand(OnnxNodeReader n)
     {
         string op = n.Node.OpType;
-        if (op is not ("Add" or "Sub" or "Mul" or "Div") || n.Inputs.Count != 2 || n.Active.Count != 1) return null;
-        int active = n.Active[0];
-        if (n.Inputs[1 - active].Length == 0) return null;
-        Tensor c;
-        try { c = n.Constant(1 - active); }
-        catch (NotSupportedException) { return null; }
+        if (op is not ("Add" or "Sub" or "Mul" or "Div") || !n.TryActivationAndConstant(out int active, out var c)) return null;
         var shape = n.ActiveShapes[0];
         int rank = shape.Length;
         if (rank < 2) return null;
         int channels = shape[1];
-        n.Accept("consumed_inputs");
-        bool legacy = n.Int("broadcast", 0) != 0;
-        long axis = n.Int("axis", -1);
-        // Where the constant's first axis sits among the activation's axes.
-        int start = legacy && axis >= 0 ? (int)axis : rank - c.Rank;
-        if (start < 0 || start + c.Rank > rank) return null;
+        // Where the constant's first axis sits among the activation's axes (right-aligned).
+        int start = rank - c.Rank;
         for (int i = 0; i < c.Rank; i++)
             if (c.Shape[i] != 1 && !(start + i == 1 && c.Shape[i] == channels)) return null;
         var v = new float[channels];

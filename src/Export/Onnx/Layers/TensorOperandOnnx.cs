@@ -21,24 +21,8 @@ internal sealed class TensorOperandOnnx : OnnxLayerMapping<TensorOperand>
     /// <summary>The TensorOperand computing a node of one activation and one float constant, or null when it is not of that form.</summary>
     internal static ImportedLayer? TryRead(OnnxNodeReader n, ElementwiseOp op)
     {
-        if (n.Inputs.Count != 2 || n.Active.Count != 1) return null;
-        int active = n.Active[0];
-        if (n.Inputs[1 - active].Length == 0) return null;
-        Tensor c;
-        try { c = n.Constant(1 - active); }
-        catch (NotSupportedException) { return null; }
+        if (!n.TryActivationAndConstant(out int active, out var c)) return null;
         var shape = n.ActiveShapes[0];
-        n.Accept("consumed_inputs");
-        bool legacy = n.Int("broadcast", 0) != 0;
-        long axis = n.Int("axis", -1);
-        if (legacy && axis >= 0)
-        {
-            // Opset < 7: the constant's axes start at 'axis'; right-align them by trailing ones.
-            int trailing = shape.Length - (int)axis - c.Rank;
-            if (axis > shape.Length || trailing < 0) return null;
-            c = c.Reshape([.. c.ShapeArray, .. Enumerable.Repeat(1, trailing)]);
-        }
-        if (c.Rank > shape.Length) return null;
         var layer = new TensorOperand(op, c, valueFirst: active == 1);
         try { layer.OutputShape(shape); }
         catch (ArgumentException) { return null; }
