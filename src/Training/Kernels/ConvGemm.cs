@@ -225,6 +225,7 @@ public static class ConvGemm
             // short for dW; blocks of samples give ≥ 256 columns as long as their columns stay under 2 M floats.
             if (!Direct && Block * P < 256)
                 Block = Math.Max(Block, Math.Min(n, Math.Min((256 + P - 1) / P, 2 * 1024 * 1024 / Math.Max(1, Rows * P))));
+            Block = (n + (n + Block - 1) / Block - 1) / ((n + Block - 1) / Block);   // as many blocks, evened out
             // A large image's columns (Rows × P) would leave the cache between im2col and the GEMM: it runs in bands of
             // whole output rows, each ≥ 256 pixels (GEMMs wide enough to keep the kernel busy) or ~96 K floats of columns.
             BandRows = oh;
