@@ -56,22 +56,43 @@ public static class ConvGemm
         });
     }
 
-    /// <summary>One large image, band by band: the columns of a band of output rows, then W · cols straight into y (row stride P).</summary>
+    /// <summary>
+    /// One large image, band by band: the columns of a band of output rows, then W · cols straight into y (row stride P).
+    /// With <paramref name="parallel"/> (a batch too small to spread samples over the threads) the bands go to different
+    /// threads, each running its im2col and GEMMs alone; either way every output element is computed the same way.
+    /// </summary>
     private static void ForwardBands(in Shapes s, float[] x, float[]? bias, float[] y, int i, PackedWeights packed, bool relu, Scratch scratch, bool parallel)
     {
-        int cout = s.OutChannels, plane = s.Channels * s.H * s.W;
-        var ys = y.AsSpan(i * cout * s.P, cout * s.P);
-        for (int co = 0; co < cout; co++) ys.Slice(co * s.P, s.P).Fill(bias?[co] ?? 0f);
-        var buffer = scratch.Get(s.Rows * s.BandRows * s.OutW)!;
-        for (int r0 = 0; r0 < s.OutH; r0 += s.BandRows)
+        if (parallel && Parallelism.MaxThreads > 1 && s.Bands > 1)
         {
-            int r1 = Math.Min(s.OutH, r0 + s.BandRows), bp = (r1 - r0) * s.OutW;
-            var cols = buffer.AsSpan(0, s.Rows * bp);
-            s.BandColumns(x.AsSpan(i * plane, plane), r0, r1, cols, parallel);
-            for (int gi = 0; gi < s.Groups; gi++)
-                Gemm.Multiply(packed[gi], false, bp, 1f, cols.Slice(gi * s.Kg * bp), bp, 1f, ys.Slice(gi * s.Mg * s.P + r0 * s.OutW), s.P, parallel);
+            var sh = s;
+            Parallelism.For(s.Bands, sh.Work / sh.Bands, band =>
+            {
+                using var own = new Scratch();
+                ForwardBand(sh, x, bias, y, i, packed, relu, band * sh.BandRows, own);
+            });
+            return;
         }
-        if (relu) Rectify(ys, cout * s.P, parallel);
+        for (int r0 = 0; r0 < s.OutH; r0 += s.BandRows) ForwardBand(s, x, bias, y, i, packed, relu, r0, scratch);
+    }
+
+    /// <summary>Output rows [r0, r0 + BandRows) of sample i: bias, W · cols_band, ReLU, on the calling thread.</summary>
+    private static void ForwardBand(in Shapes s, float[] x, float[]? bias, float[] y, int i, PackedWeights packed, bool relu, int r0, Scratch scratch)
+    {
+        int cout = s.OutChannels, plane = s.Channels * s.H * s.W;
+        int r1 = Math.Min(s.OutH, r0 + s.BandRows), bp = (r1 - r0) * s.OutW, off = r0 * s.OutW;
+        var ys = y.AsSpan(i * cout * s.P, cout * s.P);
+        for (int co = 0; co < cout; co++) ys.Slice(co * s.P + off, bp).Fill(bias?[co] ?? 0f);
+        var cols = scratch.Get(s.Rows * s.BandRows * s.OutW)!.AsSpan(0, s.Rows * bp);
+        s.BandColumns(x.AsSpan(i * plane, plane), r0, r1, cols, parallel: false);
+        for (int gi = 0; gi < s.Groups; gi++)
+            Gemm.Multiply(packed[gi], false, bp, 1f, cols.Slice(gi * s.Kg * bp), bp, 1f, ys.Slice(gi * s.Mg * s.P + off), s.P, parallel: false);
+        if (relu)
+            for (int co = 0; co < cout; co++)
+            {
+                var row = ys.Slice(co * s.P + off, bp);
+                TensorPrimitives.Max(row, 0f, row);
+            }
     }
 
     /// <summary>v = max(v, 0) over the first <paramref name="length"/> values, split over the threads when asked (element-wise: any split gives the same result).</summary>
