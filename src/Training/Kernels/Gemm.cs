@@ -337,6 +337,13 @@ public static class Gemm
                 for (; p < kc; p++)
                     for (int rr = 0; rr < MR; rr++) d[p * MR + rr] = rr < r ? src[rr][p] : 0f;
             }
+            else if (r == MR && r0 + 8 <= o.M)
+            {
+                // op(A) = Aᵀ: the strip's six values of each k are contiguous; an 8-wide copy (inside the row, since
+                // r0 + 8 ≤ M) whose last two lanes the next k overwrites.
+                float* sp = a + (long)k0 * o.Lda + r0;
+                for (int p = 0; p < kc; p++, sp += o.Lda) Vector256.Store(Vector256.Load(sp), d + p * MR);
+            }
             else
             {
                 for (int p = 0; p < kc; p++)
