@@ -1,3 +1,5 @@
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
+
 namespace MLConv.Training.Kernels;
 
 /// <summary>How a pooling window is reduced.</summary>
@@ -71,6 +73,73 @@ public static class Pool2d
             case PoolMode.Min: Forward<MinReduction>(x, planes, height, width, g, countIncludePad, y, outH, outW, argIndex); break;
             default: Forward<SumReduction>(x, planes, height, width, g, countIncludePad, y, outH, outW, argIndex); break;
         }
+    }
+
+    /// <summary>
+    /// Max or min pooling without arg indices (inference): y = the window's max (min), NaN propagating, −∞ (+∞) for a
+    /// window entirely in the padding — the values <see cref="Forward"/> gives. Per output row the window's input rows
+    /// are first reduced element-wise into one row (vectorised), then each output takes its kw taps of that row.
+    /// Planes are split over the threads.
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="mode"/> is <see cref="PoolMode.Average"/>, or a buffer is too short.</exception>
+    public static void ForwardValues(PoolMode mode, float[] x, int planes, int height, int width, Window2d g, float[] y, int outH, int outW)
+    {
+        if (mode == PoolMode.Average) throw new ArgumentException("ForwardValues selects (max or min); average pooling runs Forward.", nameof(mode));
+        if (x.Length < (long)planes * height * width || y.Length < (long)planes * outH * outW)
+            throw new ArgumentException($"x ({x.Length}) or y ({y.Length}) is too short for {planes} planes of {height}x{width} -> {outH}x{outW}.");
+        var job = new ValuesJob(mode == PoolMode.Max, x, height, width, g, y, outH, outW);
+        Parallelism.For(planes, (long)outH * outW * g.KernelH * g.KernelW / 4, job, static (in ValuesJob j, int p) =>
+        {
+            if (j.Max) ValuesPlane<MaxReduction>(j, p);
+            else ValuesPlane<MinReduction>(j, p);
+        });
+    }
+
+    private readonly record struct ValuesJob(bool Max, float[] X, int Height, int Width, Window2d G, float[] Y, int OutH, int OutW);
+
+    private static void ValuesPlane<TR>(in ValuesJob j, int p) where TR : struct, IReduction
+    {
+        int height = j.Height, width = j.Width, outH = j.OutH, outW = j.OutW;
+        var g = j.G;
+        ReadOnlySpan<float> xs = j.X.AsSpan(p * height * width, height * width);
+        Span<float> ys = j.Y.AsSpan(p * outH * outW, outH * outW);
+        float[]? rented = width > 2048 ? System.Buffers.ArrayPool<float>.Shared.Rent(width) : null;
+        Span<float> row = rented is null ? stackalloc float[width] : rented.AsSpan(0, width);
+        bool max = TR.Seed < 0;
+        for (int oh = 0; oh < outH; oh++)
+        {
+            int y0 = oh * g.StrideH - g.PadTop;
+            var (u0, u1) = Taps(y0, g.KernelH, g.DilationH, height);
+            var yr = ys.Slice(oh * outW, outW);
+            if (u0 == u1) { yr.Fill(TR.Seed); continue; }
+            // r[w] = reduction over the window's rows of x[row, w]
+            scoped ReadOnlySpan<float> r = xs.Slice((y0 + u0 * g.DilationH) * width, width);
+            if (u1 - u0 > 1)
+            {
+                var next = xs.Slice((y0 + (u0 + 1) * g.DilationH) * width, width);
+                if (max) TensorPrimitives.Max(r, next, row); else TensorPrimitives.Min(r, next, row);
+                for (int u = u0 + 2; u < u1; u++)
+                {
+                    next = xs.Slice((y0 + u * g.DilationH) * width, width);
+                    if (max) TensorPrimitives.Max(row, next, row); else TensorPrimitives.Min(row, next, row);
+                }
+                r = row;
+            }
+            for (int ow = 0; ow < outW; ow++)
+            {
+                int x0 = ow * g.StrideW - g.PadLeft;
+                var (v0, v1) = Taps(x0, g.KernelW, g.DilationW, width);
+                if (v0 == v1) { yr[ow] = TR.Seed; continue; }
+                float acc = r[x0 + v0 * g.DilationW];
+                for (int v = v0 + 1; v < v1; v++)
+                {
+                    float val = r[x0 + v * g.DilationW];
+                    acc = max ? MathF.Max(acc, val) : MathF.Min(acc, val);   // NaN propagates
+                }
+                yr[ow] = acc;
+            }
+        }
+        if (rented is not null) System.Buffers.ArrayPool<float>.Shared.Return(rented);
     }
 
     private static void Forward<TR>(float[] x, int planes, int height, int width, Window2d g,
