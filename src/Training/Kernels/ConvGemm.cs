@@ -32,29 +32,69 @@ public static class ConvGemm
             throw new ArgumentException($"The pre-packed weights are not those of a {outChannels}x{inChannels / groups}x{g.KernelH}x{g.KernelW} convolution with {groups} groups.", nameof(prepacked));
         using var owned = prepacked is null ? new PackedWeights(w, s.Groups, s.Mg, s.Kg, transpose: false) : null;
         var packed = prepacked ?? owned!;
-        Parallelism.For(blocks, perBlock ? s.Work * s.Block : 0, b =>
-        {
-            using var scratch = new Scratch();
-            int i0 = b * s.Block, count = Math.Min(s.Block, n - i0), cw = count * s.P;
-            if (s.Bands > 1)
-            {
-                ForwardBands(s, x, bias, y, i0, packed, relu, scratch, parallel: !perBlock);
-                return;
-            }
-            var buffer = scratch.Get(s.Direct ? 0 : s.Rows * cw + (count > 1 ? outChannels * cw : 0));
-            var cols = s.Columns(x, i0, count, buffer, parallel: !perBlock);
-            // One sample: the GEMM writes straight into y. Several: into a (Cout × block·P) scratch, then scattered.
-            var outM = count == 1 ? y.AsSpan(i0 * outChannels * s.P, outChannels * s.P) : buffer.AsSpan(s.Rows * cw, outChannels * cw);
-            for (int co = 0; co < outChannels; co++) outM.Slice(co * cw, cw).Fill(bias?[co] ?? 0f);
-            for (int gi = 0; gi < groups; gi++)
-                Gemm.Multiply(packed[gi], false, cw, 1f, cols.Slice(gi * s.Kg * cw), cw, 1f, outM.Slice(gi * s.Mg * cw), cw, parallel: !perBlock);
-            if (relu) Rectify(outM, outChannels * cw, parallel: !perBlock);
-            if (count > 1)
-                for (int k = 0; k < count; k++)
-                for (int co = 0; co < outChannels; co++)
-                    outM.Slice(co * cw + k * s.P, s.P).CopyTo(y.AsSpan(((i0 + k) * outChannels + co) * s.P, s.P));
-        });
+        Parallelism.For(blocks, perBlock ? s.Work * s.Block : 0, new ForwardJob(s, x, bias, y, packed, relu, perBlock),
+            static (in ForwardJob j, int b) => ForwardBlock(j, b));
     }
+
+    /// <summary>What every block of one forward reads (a static loop body then captures nothing).</summary>
+    private readonly record struct ForwardJob(Shapes S, float[] X, float[]? Bias, float[] Y, PackedWeights Packed, bool Relu, bool PerBlock);
+
+    /// <summary>Block b of the forward: its samples' columns, the GEMMs, the ReLU; GEMMs and im2col spread over the threads unless blocks are.</summary>
+    private static void ForwardBlock(in ForwardJob j, int b)
+    {
+        var s = j.S;
+        float[] x = j.X, y = j.Y;
+        float[]? bias = j.Bias;
+        int outChannels = s.OutChannels;
+        bool parallel = !j.PerBlock;
+        using var scratch = new Scratch();
+        int i0 = b * s.Block, count = Math.Min(s.Block, s.N - i0), cw = count * s.P;
+        if (s.Bands > 1)
+        {
+            // One image alone (batch 1): its bands go to different threads when there are enough of them, each band's
+            // im2col, GEMMs and ReLU on one thread (no fork/join per GEMM; the same products, so the same result).
+            if (parallel && s.Bands >= 2 * Parallelism.MaxThreads)
+                ForwardBandsParallel(j, i0);
+            else
+                ForwardBands(s, x, bias, y, i0, j.Packed, j.Relu, scratch, parallel);
+            return;
+        }
+        var buffer = scratch.Get(s.Direct ? 0 : s.Rows * cw + (count > 1 ? outChannels * cw : 0));
+        var cols = s.Columns(x, i0, count, buffer, parallel);
+        // One sample: the GEMM writes straight into y. Several: into a (Cout × block·P) scratch, then scattered.
+        var outM = count == 1 ? y.AsSpan(i0 * outChannels * s.P, outChannels * s.P) : buffer.AsSpan(s.Rows * cw, outChannels * cw);
+        for (int co = 0; co < outChannels; co++) outM.Slice(co * cw, cw).Fill(bias?[co] ?? 0f);
+        for (int gi = 0; gi < s.Groups; gi++)
+            Gemm.Multiply(j.Packed[gi], false, cw, 1f, cols.Slice(gi * s.Kg * cw), cw, 1f, outM.Slice(gi * s.Mg * cw), cw, parallel);
+        if (j.Relu) Rectify(outM, outChannels * cw, parallel);
+        if (count > 1)
+            for (int k = 0; k < count; k++)
+            for (int co = 0; co < outChannels; co++)
+                outM.Slice(co * cw + k * s.P, s.P).CopyTo(y.AsSpan(((i0 + k) * outChannels + co) * s.P, s.P));
+    }
+
+    /// <summary>Image i band by band, the bands spread over the threads; each fills its rows of y with the bias, adds W · cols and rectifies them in cache.</summary>
+    private static void ForwardBandsParallel(in ForwardJob j, int i) =>
+        Parallelism.For(j.S.Bands, j.S.Work / j.S.Bands, (Job: j, Image: i), static (in (ForwardJob Job, int Image) t, int band) =>
+        {
+            var s = t.Job.S;
+            int r0 = band * s.BandRows, r1 = Math.Min(s.OutH, r0 + s.BandRows), bp = (r1 - r0) * s.OutW, off = r0 * s.OutW;
+            int cout = s.OutChannels, plane = s.Channels * s.H * s.W;
+            var ys = t.Job.Y.AsSpan(t.Image * cout * s.P, cout * s.P);
+            var bias = t.Job.Bias;
+            for (int co = 0; co < cout; co++) ys.Slice(co * s.P + off, bp).Fill(bias?[co] ?? 0f);
+            using var scratch = new Scratch();
+            var cols = scratch.Get(s.Rows * bp)!.AsSpan(0, s.Rows * bp);
+            s.BandColumns(t.Job.X.AsSpan(t.Image * plane, plane), r0, r1, cols, parallel: false);
+            for (int gi = 0; gi < s.Groups; gi++)
+                Gemm.Multiply(t.Job.Packed[gi], false, bp, 1f, cols.Slice(gi * s.Kg * bp), bp, 1f, ys.Slice(gi * s.Mg * s.P + off), s.P, parallel: false);
+            if (t.Job.Relu)
+                for (int co = 0; co < cout; co++)
+                {
+                    var v = ys.Slice(co * s.P + off, bp);
+                    TensorPrimitives.Max(v, 0f, v);
+                }
+        });
 
     /// <summary>One large image, band by band: the columns of a band of output rows, then W · cols straight into y (row stride P).</summary>
     private static void ForwardBands(in Shapes s, float[] x, float[]? bias, float[] y, int i, PackedWeights packed, bool relu, Scratch scratch, bool parallel)

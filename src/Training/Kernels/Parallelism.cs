@@ -68,31 +68,38 @@ public static class Parallelism
 
         private static readonly object Gate = new();
         private static readonly SemaphoreSlim Signal = new(0);
-        private static int _busy, _workers, _count, _next, _active;
+        private static int _busy, _workers, _count, _running;
+        private static long _state;   // generation << 32 | next index to claim (Closed while a loop is being published)
+        private const int Closed = int.MaxValue;
         private static Job? _job;
         private static Exception? _error;
         [ThreadStatic] private static bool _isWorker;
 
+        /// <summary>
+        /// Publishes the loop, wakes up to <paramref name="helpers"/> workers and runs items on the calling thread too;
+        /// returns when every item is done. A worker that wakes late finds every item taken (or a newer loop) and does
+        /// nothing: the caller waits only for items in flight, never for a worker to be scheduled.
+        /// </summary>
         public static bool TryRun<TState>(int count, int helpers, in TState state, Body<TState> body)
         {
             if (_isWorker || Interlocked.CompareExchange(ref _busy, 1, 0) != 0) return false;
+            var job = Job<TState>.Instance;
             try
             {
                 EnsureWorkers(helpers);
-                var job = Job<TState>.Instance;
+                long generation = (Volatile.Read(ref _state) >> 32) + 1;
+                // The new generation, closed (no index claimable) while the job is written; then opened at index 0.
+                Interlocked.Exchange(ref _state, generation << 32 | Closed);
                 job.State = state;
                 job.Body = body;
-                _job = job;
-                _count = count;
                 _error = null;
-                Volatile.Write(ref _next, 0);
-                Volatile.Write(ref _active, helpers);
+                Volatile.Write(ref _job, job);
+                Volatile.Write(ref _count, count);
+                Interlocked.Exchange(ref _state, generation << 32);
                 Signal.Release(helpers);
-                RunItems(job);
+                RunItems(generation, job, count);
                 var spin = new SpinWait();
-                while (Volatile.Read(ref _active) != 0) spin.SpinOnce();
-                job.Clear();
-                _job = null;
+                while (Volatile.Read(ref _running) != 0) spin.SpinOnce(sleep1Threshold: -1);
                 if (_error is { } e)
                 {
                     _error = null;
@@ -100,16 +107,30 @@ public static class Parallelism
                 }
                 return true;
             }
-            finally { Volatile.Write(ref _busy, 0); }
+            finally
+            {
+                job.Clear();
+                Volatile.Write(ref _busy, 0);
+            }
         }
 
-        private static void RunItems(Job job)
+        /// <summary>Claims and runs items of <paramref name="generation"/> until none is left (or a newer loop started).</summary>
+        private static void RunItems(long generation, Job job, int count)
         {
-            int i;
-            while ((i = Interlocked.Increment(ref _next) - 1) < _count)
+            while (true)
             {
+                Interlocked.Increment(ref _running);   // before the claim: the caller waits while a claimed item may run
+                long s = Volatile.Read(ref _state);
+                int i = (int)s;
+                if (s >> 32 != generation || i >= count || Interlocked.CompareExchange(ref _state, s + 1, s) != s)
+                {
+                    Interlocked.Decrement(ref _running);
+                    if (s >> 32 != generation || i >= count) return;
+                    continue;   // another thread claimed i first
+                }
                 try { job.Run(i); }
                 catch (Exception e) { Interlocked.CompareExchange(ref _error, e, null); }
+                finally { Interlocked.Decrement(ref _running); }
             }
         }
 
@@ -130,8 +151,12 @@ public static class Parallelism
             while (true)
             {
                 Signal.Wait();
-                RunItems(Volatile.Read(ref _job)!);
-                Interlocked.Decrement(ref _active);
+                long s = Volatile.Read(ref _state);
+                for (var spin = new SpinWait(); (int)s == Closed; s = Volatile.Read(ref _state)) spin.SpinOnce(sleep1Threshold: -1);
+                var job = Volatile.Read(ref _job);
+                int count = Volatile.Read(ref _count);
+                // Job and count were written before this generation opened; a claim succeeds only while it is current.
+                if (job is not null) RunItems(s >> 32, job, count);
             }
         }
     }

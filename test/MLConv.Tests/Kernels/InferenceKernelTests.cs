@@ -134,6 +134,46 @@ public sealed class InferenceKernelTests
         });
     }
 
+    /// <summary>
+    /// One large image whose output bands go to different threads (ResNet's and MobileNetV2's stems at batch 1): each band's
+    /// im2col, GEMMs and fused ReLU on one thread. Against the naive double loop, and bit for bit the same for 1, 2 and 3 threads.
+    /// </summary>
+    [TestMethod]
+    [DataRow(3, 8, 150, 97, 7, 2, 3, 1, true)]    // 7x7 stride-2 stem, odd width
+    [DataRow(3, 16, 225, 222, 3, 2, 1, 1, false)] // 3x3 stride-2 stem (4 bands)
+    [DataRow(8, 12, 90, 77, 3, 1, 1, 2, true)]    // grouped 3x3
+    public void BandsSpreadOverThreadsMatchNaive(int cin, int cout, int h, int w, int k, int stride, int pad, int groups, bool relu)
+    {
+        var r = new Random(h + w);
+        var g = new Window2d(k, k, stride, stride, pad, pad, pad, pad);
+        var (oh, ow) = g.OutputSize(h, w);
+        var x = Random(r, cin * h * w, specials: false);
+        var wt = Random(r, cout * cin / groups * k * k, specials: false);
+        var b = Random(r, cout, specials: false);
+        var expected = Reference.Naive.Conv([.. x.Select(v => (double)v)], 1, cin, h, w, [.. wt.Select(v => (double)v)], [.. b.Select(v => (double)v)], cout,
+            new Reference.Naive.Geo(k, k, stride, stride, pad, pad, pad, pad), groups, out _, out _);
+        float[]? first = null;
+        int saved = Parallelism.MaxThreads;
+        try
+        {
+            foreach (int t in new[] { 1, 2, 3 })
+            {
+                Parallelism.MaxThreads = t;
+                var y = new float[cout * oh * ow];
+                ConvGemm.Forward(x, wt, b, y, 1, cin, h, w, cout, groups, g, oh, ow, relu);
+                double scale = expected.Max(Math.Abs);
+                for (int i = 0; i < y.Length; i++)
+                {
+                    double e = relu ? Math.Max(expected[i], 0) : expected[i];
+                    Assert.IsLessThanOrEqualTo(1e-5 * scale, Math.Abs(e - y[i]), $"element {i}, {t} threads");
+                }
+                if (first is null) first = y;
+                else CollectionAssert.AreEqual(first, y, $"{t} threads vs 1");
+            }
+        }
+        finally { Parallelism.MaxThreads = saved; }
+    }
+
     /// <summary>Every index once; an exception in a worker reaches the caller; a nested loop (sent to the framework's scheduler) still runs.</summary>
     [TestMethod]
     public void WorkerPoolRunsEveryIndexOnceAndPropagatesErrors()
