@@ -168,17 +168,27 @@ public static class Inference
             double w = Time(() => root.Forward(x, false));
             if (r >= 0) whole[r] = w;
         }
+        // One more pass for the bytes each node allocates once shapes have settled (all threads).
+        var bytes = new long[steps.Count];
+        h = x;
+        values.Clear();
+        for (int i = 0; i < steps.Count; i++)
+        {
+            long before = GC.GetTotalAllocatedBytes(precise: true);
+            steps[i].Run();
+            bytes[i] = GC.GetTotalAllocatedBytes(precise: true) - before;
+        }
         var lines = new List<(string Part, double Fwd, double Bwd)>();
-        var kinds = new Dictionary<string, (double Ms, int Count)>(StringComparer.Ordinal);
+        var kinds = new Dictionary<string, (double Ms, int Count, long Bytes)>(StringComparer.Ordinal);
         for (int i = 0; i < steps.Count; i++)
         {
             if (steps[i].Kind.Length == 0) continue;
             double med = new Stats(times[i]).Median;
-            lines.Add((steps[i].Part, med, 0));
-            var (ms, c) = kinds.GetValueOrDefault(steps[i].Kind);
-            kinds[steps[i].Kind] = (ms + med, c + 1);
+            lines.Add(($"{steps[i].Part} [{bytes[i]:N0} B]", med, 0));
+            var (ms, c, b) = kinds.GetValueOrDefault(steps[i].Kind);
+            kinds[steps[i].Kind] = (ms + med, c + 1, b + bytes[i]);
         }
-        var byKind = kinds.OrderByDescending(k => k.Value.Ms).Select(k => ($"{k.Key} ({k.Value.Count}x)", k.Value.Ms, 0.0)).ToList();
+        var byKind = kinds.OrderByDescending(k => k.Value.Ms).Select(k => ($"{k.Key} ({k.Value.Count}x; {k.Value.Bytes:N0} B allocated)", k.Value.Ms, 0.0)).ToList();
         byKind.Add(("whole planned forward, one call (not in the sum)", new Stats(whole).Median, 0.0));
         report.AddProfile($"{name}, by node", lines, markdown: false);
         report.AddProfile($"{name}, by kind of layer", byKind, markdown: true);

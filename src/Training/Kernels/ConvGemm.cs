@@ -123,10 +123,10 @@ public static class ConvGemm
         {
             nint ip = (nint)p;
             int per = (length + parts - 1) / parts;
-            Parallelism.For(parts, per, i =>
+            Parallelism.For(parts, per, (Data: ip, Per: per, Length: length), static (in (nint Data, int Per, int Length) t, int i) =>
             {
-                int a = i * per, len = Math.Min(per, length - a);
-                var span = new Span<float>((float*)ip + a, len);
+                int a = i * t.Per, len = Math.Min(t.Per, t.Length - a);
+                var span = new Span<float>((float*)t.Data + a, len);
                 TensorPrimitives.Max(span, 0f, span);
             });
         }
@@ -325,12 +325,14 @@ public static class ConvGemm
             fixed (float* pi = image, pc = cols)
             {
                 nint ii = (nint)pi, ic = (nint)pc;
-                Parallelism.For(parts, (long)per * taps * bp, part =>
+                Parallelism.For(parts, (long)per * taps * bp, (S: s, Image: ii, Cols: ic, Per: per, R0: r0, R1: r1),
+                    static (in (Shapes S, nint Image, nint Cols, int Per, int R0, int R1) t, int part) =>
                 {
-                    int c0 = part * per, c1 = Math.Min(s.Channels, c0 + per);
+                    var s = t.S;
+                    int c0 = part * t.Per, c1 = Math.Min(s.Channels, c0 + t.Per), taps = s.G.KernelH * s.G.KernelW, plane = s.H * s.W, bp = (t.R1 - t.R0) * s.OutW;
                     if (c0 >= c1) return;
-                    Im2Col.Run(new ReadOnlySpan<float>((float*)ii + c0 * plane, (c1 - c0) * plane), c1 - c0, s.H, s.W, s.G, s.OutH, s.OutW,
-                        new Span<float>((float*)ic + (long)c0 * taps * bp, (c1 - c0) * taps * bp), bp, r0, r1);
+                    Im2Col.Run(new ReadOnlySpan<float>((float*)t.Image + c0 * plane, (c1 - c0) * plane), c1 - c0, s.H, s.W, s.G, s.OutH, s.OutW,
+                        new Span<float>((float*)t.Cols + (long)c0 * taps * bp, (c1 - c0) * taps * bp), bp, t.R0, t.R1);
                 });
             }
         }
@@ -340,12 +342,14 @@ public static class ConvGemm
         {
             int per = (Channels + parts - 1) / parts, taps = G.KernelH * G.KernelW, plane = H * W;
             var s = this;
-            Parallelism.For(parts, (long)per * taps * P, part =>
+            Parallelism.For(parts, (long)per * taps * P, (S: s, X: x, Offset: offset, Cols: cols, Per: per),
+                static (in (Shapes S, float[] X, int Offset, float[] Cols, int Per) t, int part) =>
             {
-                int c0 = part * per, c1 = Math.Min(s.Channels, c0 + per);
+                var s = t.S;
+                int c0 = part * t.Per, c1 = Math.Min(s.Channels, c0 + t.Per), taps = s.G.KernelH * s.G.KernelW, plane = s.H * s.W;
                 if (c0 >= c1) return;
-                Im2Col.Run(x.AsSpan(offset + c0 * plane, (c1 - c0) * plane), c1 - c0, s.H, s.W, s.G, s.OutH, s.OutW,
-                    cols.AsSpan(c0 * taps * s.P, (c1 - c0) * taps * s.P), s.P);
+                Im2Col.Run(t.X.AsSpan(t.Offset + c0 * plane, (c1 - c0) * plane), c1 - c0, s.H, s.W, s.G, s.OutH, s.OutW,
+                    t.Cols.AsSpan(c0 * taps * s.P, (c1 - c0) * taps * s.P), s.P);
             });
         }
     }

@@ -63,6 +63,9 @@ public sealed class InferenceKernelTests
     [TestMethod]
     [DataRow(3, 3, 2, 2, 1, 1, 0, 0, 1, 1, 13, 17)]   // ResNet's stem pool (asymmetric padding as CNTK writes it), odd sizes
     [DataRow(3, 3, 2, 2, 0, 0, 0, 0, 1, 1, 23, 15)]   // SqueezeNet's pools
+    [DataRow(3, 3, 2, 2, 1, 1, 0, 0, 1, 1, 19, 113)]  // stride 2 eight outputs at a time (even/odd columns), ragged tail
+    [DataRow(2, 2, 2, 2, 0, 0, 0, 0, 1, 1, 9, 64)]    // 2x2 stride 2
+    [DataRow(5, 4, 3, 2, 2, 2, 2, 1, 1, 1, 11, 75)]   // 5x4 window, stride 3 x 2, padded
     [DataRow(2, 3, 1, 2, 1, 0, 1, 1, 1, 1, 9, 11)]    // rectangular window, stride 1 x 2, padding on three sides
     [DataRow(3, 2, 2, 1, 1, 1, 1, 1, 2, 3, 10, 9)]    // dilated: windows that fall entirely in the padding
     [DataRow(1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 5, 7)]     // 1x1: a copy
@@ -74,6 +77,7 @@ public sealed class InferenceKernelTests
         var (oh, ow) = g.OutputSize(h, w);
         int planes = 5;
         var x = Random(r, planes * h * w, specials: true);
+        for (int i = 0; i < 6; i++) x[r.Next(x.Length)] = i % 2 == 0 ? float.NaN : -0f;
         WithThreads(t =>
         {
             foreach (var mode in new[] { PoolMode.Max, PoolMode.Min })
