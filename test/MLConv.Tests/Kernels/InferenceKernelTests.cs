@@ -178,6 +178,33 @@ public sealed class InferenceKernelTests
         finally { Parallelism.MaxThreads = saved; }
     }
 
+    /// <summary>Im2Col with stride 2 along the width (eight columns at a time from the even floats of a row) against its definition.</summary>
+    [TestMethod]
+    [DataRow(3, 7, 2, 3, 2, 37, 61)]    // the 7x7 stem's window
+    [DataRow(4, 3, 2, 1, 1, 29, 58)]    // 3x3 stride 2, even width
+    [DataRow(2, 1, 2, 0, 1, 17, 100)]   // 1x1 stride 2 (a ResNet shortcut)
+    [DataRow(2, 3, 2, 1, 2, 21, 47)]    // dilated
+    public void Im2ColStride2MatchesDefinition(int channels, int k, int stride, int pad, int dilation, int h, int w)
+    {
+        var r = new Random(w * 7 + k);
+        var g = new Window2d(k, k, stride, stride, pad, pad, pad, pad, dilation, dilation);
+        var (oh, ow) = g.OutputSize(h, w);
+        var x = Random(r, channels * h * w, specials: false);
+        var cols = new float[channels * k * k * oh * ow];
+        Im2Col.Run(x, channels, h, w, g, oh, ow, cols, oh * ow);
+        int row = 0;
+        for (int c = 0; c < channels; c++)
+        for (int ki = 0; ki < k; ki++)
+        for (int kj = 0; kj < k; kj++, row++)
+        for (int i = 0; i < oh; i++)
+        for (int j = 0; j < ow; j++)
+        {
+            int yy = i * stride - pad + ki * dilation, xx = j * stride - pad + kj * dilation;
+            float e = (uint)yy < (uint)h && (uint)xx < (uint)w ? x[(c * h + yy) * w + xx] : 0f;
+            Assert.AreEqual(e, cols[row * oh * ow + i * ow + j], $"row {row}, pixel ({i}, {j})");
+        }
+    }
+
     /// <summary>Every index once; an exception in a worker reaches the caller; a nested loop (sent to the framework's scheduler) still runs.</summary>
     [TestMethod]
     public void WorkerPoolRunsEveryIndexOnceAndPropagatesErrors()
