@@ -51,12 +51,7 @@ public static class ConvGemm
         int i0 = b * s.Block, count = Math.Min(s.Block, s.N - i0), cw = count * s.P;
         if (s.Bands > 1)
         {
-            // One image alone (batch 1): its bands go to different threads when there are enough of them, each band's
-            // im2col, GEMMs and ReLU on one thread (no fork/join per GEMM; the same products, so the same result).
-            if (parallel && s.Bands >= 2 * Parallelism.MaxThreads)
-                ForwardBandsParallel(j, i0);
-            else
-                ForwardBands(s, x, bias, y, i0, j.Packed, j.Relu, scratch, parallel);
+            ForwardBands(s, x, bias, y, i0, j.Packed, j.Relu, scratch, parallel);
             return;
         }
         var buffer = scratch.Get(s.Direct ? 0 : s.Rows * cw + (count > 1 ? outChannels * cw : 0));
@@ -73,45 +68,44 @@ public static class ConvGemm
                 outM.Slice(co * cw + k * s.P, s.P).CopyTo(y.AsSpan(((i0 + k) * outChannels + co) * s.P, s.P));
     }
 
-    /// <summary>Image i band by band, the bands spread over the threads; each fills its rows of y with the bias, adds W · cols and rectifies them in cache.</summary>
-    private static void ForwardBandsParallel(in ForwardJob j, int i) =>
-        Parallelism.For(j.S.Bands, j.S.Work / j.S.Bands, (Job: j, Image: i), static (in (ForwardJob Job, int Image) t, int band) =>
-        {
-            var s = t.Job.S;
-            int r0 = band * s.BandRows, r1 = Math.Min(s.OutH, r0 + s.BandRows), bp = (r1 - r0) * s.OutW, off = r0 * s.OutW;
-            int cout = s.OutChannels, plane = s.Channels * s.H * s.W;
-            var ys = t.Job.Y.AsSpan(t.Image * cout * s.P, cout * s.P);
-            var bias = t.Job.Bias;
-            for (int co = 0; co < cout; co++) ys.Slice(co * s.P + off, bp).Fill(bias?[co] ?? 0f);
-            using var scratch = new Scratch();
-            var cols = scratch.Get(s.Rows * bp)!.AsSpan(0, s.Rows * bp);
-            s.BandColumns(t.Job.X.AsSpan(t.Image * plane, plane), r0, r1, cols, parallel: false);
-            for (int gi = 0; gi < s.Groups; gi++)
-                Gemm.Multiply(t.Job.Packed[gi], false, bp, 1f, cols.Slice(gi * s.Kg * bp), bp, 1f, ys.Slice(gi * s.Mg * s.P + off), s.P, parallel: false);
-            if (t.Job.Relu)
-                for (int co = 0; co < cout; co++)
-                {
-                    var v = ys.Slice(co * s.P + off, bp);
-                    TensorPrimitives.Max(v, 0f, v);
-                }
-        });
-
-    /// <summary>One large image, band by band: the columns of a band of output rows, then W · cols straight into y (row stride P).</summary>
+    /// <summary>
+    /// One large image, band by band: the columns of a band of output rows, then W · cols straight into y (row stride P).
+    /// With <paramref name="parallel"/> (a batch too small to spread samples over the threads) the bands go to different
+    /// threads, each running its im2col and GEMMs alone; either way every output element is computed the same way.
+    /// </summary>
     private static void ForwardBands(in Shapes s, float[] x, float[]? bias, float[] y, int i, PackedWeights packed, bool relu, Scratch scratch, bool parallel)
     {
-        int cout = s.OutChannels, plane = s.Channels * s.H * s.W;
-        var ys = y.AsSpan(i * cout * s.P, cout * s.P);
-        for (int co = 0; co < cout; co++) ys.Slice(co * s.P, s.P).Fill(bias?[co] ?? 0f);
-        var buffer = scratch.Get(s.Rows * s.BandRows * s.OutW)!;
-        for (int r0 = 0; r0 < s.OutH; r0 += s.BandRows)
+        if (parallel && Parallelism.MaxThreads > 1 && s.Bands > 1)
         {
-            int r1 = Math.Min(s.OutH, r0 + s.BandRows), bp = (r1 - r0) * s.OutW;
-            var cols = buffer.AsSpan(0, s.Rows * bp);
-            s.BandColumns(x.AsSpan(i * plane, plane), r0, r1, cols, parallel);
-            for (int gi = 0; gi < s.Groups; gi++)
-                Gemm.Multiply(packed[gi], false, bp, 1f, cols.Slice(gi * s.Kg * bp), bp, 1f, ys.Slice(gi * s.Mg * s.P + r0 * s.OutW), s.P, parallel);
+            Parallelism.For(s.Bands, s.Work / s.Bands, (Job: new ForwardJob(s, x, bias, y, packed, relu, false), Image: i),
+                static (in (ForwardJob Job, int Image) t, int band) =>
+            {
+                using var own = new Scratch();
+                var j = t.Job;
+                ForwardBand(j.S, j.X, j.Bias, j.Y, t.Image, j.Packed, j.Relu, band * j.S.BandRows, own);
+            });
+            return;
         }
-        if (relu) Rectify(ys, cout * s.P, parallel);
+        for (int r0 = 0; r0 < s.OutH; r0 += s.BandRows) ForwardBand(s, x, bias, y, i, packed, relu, r0, scratch);
+    }
+
+    /// <summary>Output rows [r0, r0 + BandRows) of sample i: bias, W · cols_band, ReLU, on the calling thread.</summary>
+    private static void ForwardBand(in Shapes s, float[] x, float[]? bias, float[] y, int i, PackedWeights packed, bool relu, int r0, Scratch scratch)
+    {
+        int cout = s.OutChannels, plane = s.Channels * s.H * s.W;
+        int r1 = Math.Min(s.OutH, r0 + s.BandRows), bp = (r1 - r0) * s.OutW, off = r0 * s.OutW;
+        var ys = y.AsSpan(i * cout * s.P, cout * s.P);
+        for (int co = 0; co < cout; co++) ys.Slice(co * s.P + off, bp).Fill(bias?[co] ?? 0f);
+        var cols = scratch.Get(s.Rows * s.BandRows * s.OutW)!.AsSpan(0, s.Rows * bp);
+        s.BandColumns(x.AsSpan(i * plane, plane), r0, r1, cols, parallel: false);
+        for (int gi = 0; gi < s.Groups; gi++)
+            Gemm.Multiply(packed[gi], false, bp, 1f, cols.Slice(gi * s.Kg * bp), bp, 1f, ys.Slice(gi * s.Mg * s.P + off), s.P, parallel: false);
+        if (relu)
+            for (int co = 0; co < cout; co++)
+            {
+                var row = ys.Slice(co * s.P + off, bp);
+                TensorPrimitives.Max(row, 0f, row);
+            }
     }
 
     /// <summary>v = max(v, 0) over the first <paramref name="length"/> values, split over the threads when asked (element-wise: any split gives the same result).</summary>

@@ -337,6 +337,13 @@ public static class Gemm
                 for (; p < kc; p++)
                     for (int rr = 0; rr < MR; rr++) d[p * MR + rr] = rr < r ? src[rr][p] : 0f;
             }
+            else if (r == MR && r0 + 8 <= o.M)
+            {
+                // op(A) = Aᵀ: the strip's six values of each k are contiguous; an 8-wide copy (inside the row, since
+                // r0 + 8 ≤ M) whose last two lanes the next k overwrites.
+                float* sp = a + (long)k0 * o.Lda + r0;
+                for (int p = 0; p < kc; p++, sp += o.Lda) Vector256.Store(Vector256.Load(sp), d + p * MR);
+            }
             else
             {
                 for (int p = 0; p < kc; p++)
@@ -356,66 +363,66 @@ public static class Gemm
         float* b = (float*)o.B;
         int strips = (cols + NR - 1) / NR;
         float** rowsB = stackalloc float*[32];
+        if (!o.TransB)
+        {
+            // Row by row across the whole panel: each row of B is read as one contiguous run (the prefetchers follow it),
+            // its NR-wide pieces going to their strips.
+            int full = cols / NR;
+            for (int p = 0; p < kc; p++)
+            {
+                float* src = b + (long)(k0 + p) * o.Ldb + j0;
+                float* d = dst + p * NR;
+                long step = (long)NR * kc;
+                int s = 0;
+                if (NR == 32 && Vector512.IsHardwareAccelerated)
+                    for (; s < full; s++, src += 32, d += step)
+                    {
+                        Vector512.Store(Vector512.Load(src), d);
+                        Vector512.Store(Vector512.Load(src + 16), d + 16);
+                    }
+                else
+                    for (; s < full; s++, src += NR, d += step)
+                        for (int q = 0; q < NR; q += 8) Vector256.Store(Vector256.Load(src + q), d + q);
+                if (s < strips)
+                {
+                    int w = cols - s * NR, cc = 0;
+                    for (; cc < w; cc++) d[cc] = src[cc];
+                    for (; cc < NR; cc++) d[cc] = 0f;
+                }
+            }
+            return;
+        }
         for (int s = 0; s < strips; s++)
         {
             float* d = dst + (long)s * NR * kc;
             int c0 = j0 + s * NR, w = Math.Min(NR, cols - s * NR);
-            if (!o.TransB)
+            // op(B) = Bᵀ: column c of the strip is row c of B, contiguous in k. Groups of 8 rows × 8 k go through an
+            // 8×8 transpose; the rest (a partial group of rows, the last k) one value at a time.
+            for (int cc = 0; cc < w; cc++) rowsB[cc] = b + (long)(c0 + cc) * o.Ldb + k0;
+            int full = Avx.IsSupported ? w / 8 * 8 : 0, p8 = Avx.IsSupported ? kc / 8 * 8 : 0;
+            for (int g = 0; g < full; g += 8)
             {
-                if (w == NR)
+                float** rg = rowsB + g;
+                for (int p = 0; p < p8; p += 8)
                 {
-                    float* src = b + (long)k0 * o.Ldb + c0;
-                    if (NR == 32 && Vector512.IsHardwareAccelerated)
-                        for (int p = 0; p < kc; p++, src += o.Ldb)
-                        {
-                            Vector512.Store(Vector512.Load(src), d + p * 32);
-                            Vector512.Store(Vector512.Load(src + 16), d + p * 32 + 16);
-                        }
-                    else
-                        for (int p = 0; p < kc; p++, src += o.Ldb)
-                            for (int q = 0; q < NR; q += 8) Vector256.Store(Vector256.Load(src + q), d + p * NR + q);
+                    var v0 = Vector256.Load(rg[0] + p); var v1 = Vector256.Load(rg[1] + p);
+                    var v2 = Vector256.Load(rg[2] + p); var v3 = Vector256.Load(rg[3] + p);
+                    var v4 = Vector256.Load(rg[4] + p); var v5 = Vector256.Load(rg[5] + p);
+                    var v6 = Vector256.Load(rg[6] + p); var v7 = Vector256.Load(rg[7] + p);
+                    Transpose8(ref v0, ref v1, ref v2, ref v3, ref v4, ref v5, ref v6, ref v7);
+                    float* dp = d + p * NR + g;
+                    v0.Store(dp); v1.Store(dp + NR); v2.Store(dp + 2 * NR); v3.Store(dp + 3 * NR);
+                    v4.Store(dp + 4 * NR); v5.Store(dp + 5 * NR); v6.Store(dp + 6 * NR); v7.Store(dp + 7 * NR);
                 }
-                else
-                {
-                    for (int p = 0; p < kc; p++)
-                    {
-                        float* src = b + (long)(k0 + p) * o.Ldb + c0;
-                        int cc = 0;
-                        for (; cc < w; cc++) d[p * NR + cc] = src[cc];
-                        for (; cc < NR; cc++) d[p * NR + cc] = 0f;
-                    }
-                }
+                for (int p = p8; p < kc; p++)
+                    for (int cc = g; cc < g + 8; cc++) d[p * NR + cc] = rowsB[cc][p];
             }
-            else
+            for (int p = 0; p < kc; p++)
             {
-                // op(B) = Bᵀ: column c of the strip is row c of B, contiguous in k. Groups of 8 rows × 8 k go through an
-                // 8×8 transpose; the rest (a partial group of rows, the last k) one value at a time.
-                for (int cc = 0; cc < w; cc++) rowsB[cc] = b + (long)(c0 + cc) * o.Ldb + k0;
-                int full = Avx.IsSupported ? w / 8 * 8 : 0, p8 = Avx.IsSupported ? kc / 8 * 8 : 0;
-                for (int g = 0; g < full; g += 8)
-                {
-                    float** rg = rowsB + g;
-                    for (int p = 0; p < p8; p += 8)
-                    {
-                        var v0 = Vector256.Load(rg[0] + p); var v1 = Vector256.Load(rg[1] + p);
-                        var v2 = Vector256.Load(rg[2] + p); var v3 = Vector256.Load(rg[3] + p);
-                        var v4 = Vector256.Load(rg[4] + p); var v5 = Vector256.Load(rg[5] + p);
-                        var v6 = Vector256.Load(rg[6] + p); var v7 = Vector256.Load(rg[7] + p);
-                        Transpose8(ref v0, ref v1, ref v2, ref v3, ref v4, ref v5, ref v6, ref v7);
-                        float* dp = d + p * NR + g;
-                        v0.Store(dp); v1.Store(dp + NR); v2.Store(dp + 2 * NR); v3.Store(dp + 3 * NR);
-                        v4.Store(dp + 4 * NR); v5.Store(dp + 5 * NR); v6.Store(dp + 6 * NR); v7.Store(dp + 7 * NR);
-                    }
-                    for (int p = p8; p < kc; p++)
-                        for (int cc = g; cc < g + 8; cc++) d[p * NR + cc] = rowsB[cc][p];
-                }
-                for (int p = 0; p < kc; p++)
-                {
-                    float* dp = d + p * NR;
-                    int cc = full;
-                    for (; cc < w; cc++) dp[cc] = rowsB[cc][p];
-                    for (; cc < NR; cc++) dp[cc] = 0f;
-                }
+                float* dp = d + p * NR;
+                int cc = full;
+                for (; cc < w; cc++) dp[cc] = rowsB[cc][p];
+                for (; cc < NR; cc++) dp[cc] = 0f;
             }
         }
     }
