@@ -142,22 +142,38 @@ public static class ConvGemm
         var partial = ArrayPool<float>.Shared.Rent(parts * pLen);
         try
         {
-            Array.Clear(partial, 0, parts * pLen);
             using var packedT = dx is null ? null : new PackedWeights(w, s.Groups, s.Mg, s.Kg, transpose: true);
             Parallelism.For(parts, perPartThreads ? s.Work * 2 * perPart * s.Block : 0, part =>
             {
                 using var scratch = new Scratch();
+                partial.AsSpan(part * pLen, pLen).Clear();   // by the thread that fills it
                 var dwPart = partial.AsSpan(part * pLen, wLen);
                 var dbPart = partial.AsSpan(part * pLen + wLen, pLen - wLen);
                 for (int b = part * perPart; b < Math.Min(blocks, (part + 1) * perPart); b++)
                     BackwardBlock(s, b, x, dy, dx, packedT, dwPart, dbPart, scratch, parallel: !perPartThreads);
             });
-            for (int part = 0; part < parts; part++) TensorPrimitives.Add(dw.AsSpan(0, wLen), partial.AsSpan(part * pLen, wLen), dw.AsSpan(0, wLen));
+            SumParts(partial, parts, pLen, dw, wLen);
             if (db is not null)
                 for (int part = 0; part < parts; part++)
                     TensorPrimitives.Add(db.AsSpan(0, outChannels), partial.AsSpan(part * pLen + wLen, outChannels), db.AsSpan(0, outChannels));
         }
         finally { ArrayPool<float>.Shared.Return(partial); }
+    }
+
+    /// <summary>
+    /// dw[0:len] += Σ_part partial[part·stride …], parts added in order for every element; large weights in chunks on
+    /// several threads (each element still sums its parts in the same order: the same result).
+    /// </summary>
+    private static void SumParts(float[] partial, int parts, int stride, float[] dw, int len)
+    {
+        const int Chunk = 1 << 15;
+        int chunks = (len + Chunk - 1) / Chunk;
+        Parallelism.For(chunks, (long)Chunk * parts, c =>
+        {
+            int a = c * Chunk, n = Math.Min(Chunk, len - a);
+            var target = dw.AsSpan(a, n);
+            for (int part = 0; part < parts; part++) TensorPrimitives.Add(target, partial.AsSpan(part * stride + a, n), target);
+        });
     }
 
     /// <summary>Sample block b: dW += dY·colsᵀ and db += Σ dY into the part's buffers; dX of its samples when asked for.</summary>
