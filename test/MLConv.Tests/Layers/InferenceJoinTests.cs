@@ -145,6 +145,29 @@ public sealed class InferenceJoinTests
             CollectionAssert.AreEqual(p.Grad.Span.ToArray(), q.Grad.Span.ToArray(), "backward untouched: parameter gradients");
     }
 
+    /// <summary>Concat's copies spread over the threads (large inputs): the naive concatenation, for 1 and 3 threads, along channels and rows.</summary>
+    [TestMethod]
+    [DataRow(1)]
+    [DataRow(2)]
+    public void ConcatOfLargeInputsMatchesNaive(int axis)
+    {
+        var r = new Random(axis);
+        int[][] shapes = axis == 1 ? [[3, 5, 45, 41], [3, 2, 45, 41], [3, 7, 45, 41]] : [[2, 4, 33, 97], [2, 4, 11, 97], [2, 4, 50, 97]];
+        var xs = shapes.Select(sh => Random(r, sh)).ToArray();
+        var expected = Reference.Naive.Concat([.. xs.Select(t => t.Span.ToArray().Select(v => (double)v).ToArray())], shapes, axis);
+        int saved = Parallelism.MaxThreads;
+        try
+        {
+            foreach (int t in new[] { 1, 3 })
+            {
+                Parallelism.MaxThreads = t;
+                var y = new Concat(axis).Forward(xs, training: false);
+                CollectionAssert.AreEqual(expected.Select(v => (float)v).ToArray(), y.Span.ToArray(), $"axis {axis}, {t} threads");
+            }
+        }
+        finally { Parallelism.MaxThreads = saved; }
+    }
+
     /// <summary>Fire modules: squeeze 1x1 → ReLU, expand 1x1 and 3x3 → ReLU, Concat; max pools between; a 1x1 classifier and global pooling.</summary>
     [TestMethod]
     [DataRow(1, 1, 27, 31)]
