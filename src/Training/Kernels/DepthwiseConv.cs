@@ -194,6 +194,22 @@ public static class DepthwiseConv
         int cout = channels * multiplier, inPlane = height * width, outPlane = outH * outW, taps = g.KernelH * g.KernelW;
         if (IsFast3x3(g))
         {
+            if (g.StrideH == 2 && g.StrideW == 2 && g.DilationW == 1)
+            {
+                // Stride 2: no copy either; even and odd columns split in registers.
+                Parallelism.For(n * channels, (long)multiplier * outPlane * taps, p =>
+                {
+                    int b = p / channels, ci = p % channels;
+                    fixed (float* px = &x[p * inPlane], pw = w)
+                        for (int m = 0; m < multiplier; m++)
+                        {
+                            int co = ci * multiplier + m;
+                            fixed (float* py = &y[(b * cout + co) * outPlane])
+                                Direct3x3Stride2(px, height, width, g.PadTop, g.PadLeft, pw + co * 9, bias?[co] ?? 0f, relu, py, outH, outW);
+                        }
+                });
+                return;
+            }
             if (g.StrideH == 1 && g.StrideW == 1 && g.DilationW == 1)
             {
                 // Stride 1: no copy, the image is read in place under column masks.
@@ -400,6 +416,70 @@ public static class DepthwiseConv
         }
     }
 
+    /// <summary>
+    /// <see cref="Direct3x3"/> for stride 2 (both ways): image row r at columns c + 2j + v, c = 2·j0 − pl, is four masked
+    /// loads (columns c + [0, 32) and c + 2 + [0, 32)) split into even and odd lanes (<see cref="LoadRowStride2"/>).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void Direct3x3Stride2(float* px, int height, int width, int pt, int pl, float* wk, float bias, bool relu, float* py, int outH, int outW)
+    {
+        Vector512<float> w00 = Vector512.Create(wk[0]), w01 = Vector512.Create(wk[1]), w02 = Vector512.Create(wk[2]);
+        Vector512<float> w10 = Vector512.Create(wk[3]), w11 = Vector512.Create(wk[4]), w12 = Vector512.Create(wk[5]);
+        Vector512<float> w20 = Vector512.Create(wk[6]), w21 = Vector512.Create(wk[7]), w22 = Vector512.Create(wk[8]);
+        var vb = Vector512.Create(bias);
+        var mask = Vector512.LessThan(Iota, Vector512.Create((float)outW));
+        for (int i0 = 0; i0 < outH; i0 += 4)
+        {
+            int rows = Math.Min(4, outH - i0), r = 2 * i0 - pt;
+            for (int j = 0; j < outW; j += W)
+            {
+                int j0 = outW >= W ? Math.Min(j, outW - W) : 0, c = 2 * j0 - pl;
+                var mA = ColumnMask(c, width); var mB = ColumnMask(c + W, width); var mC = ColumnMask(c + 2, width); var mD = ColumnMask(c + 2 + W, width);
+                Vector512<float> a0 = vb, a1 = vb, a2 = vb, a3 = vb, x0, x1, x2;
+                LoadRowStride2(px, r, height, width, c, mA, mB, mC, mD, out x0, out x1, out x2);
+                a0 = Fma3(a0, x0, x1, x2, w00, w01, w02);
+                LoadRowStride2(px, r + 1, height, width, c, mA, mB, mC, mD, out x0, out x1, out x2);
+                a0 = Fma3(a0, x0, x1, x2, w10, w11, w12);
+                LoadRowStride2(px, r + 2, height, width, c, mA, mB, mC, mD, out x0, out x1, out x2);
+                a0 = Fma3(a0, x0, x1, x2, w20, w21, w22); a1 = Fma3(a1, x0, x1, x2, w00, w01, w02);
+                LoadRowStride2(px, r + 3, height, width, c, mA, mB, mC, mD, out x0, out x1, out x2);
+                a1 = Fma3(a1, x0, x1, x2, w10, w11, w12);
+                LoadRowStride2(px, r + 4, height, width, c, mA, mB, mC, mD, out x0, out x1, out x2);
+                a1 = Fma3(a1, x0, x1, x2, w20, w21, w22); a2 = Fma3(a2, x0, x1, x2, w00, w01, w02);
+                LoadRowStride2(px, r + 5, height, width, c, mA, mB, mC, mD, out x0, out x1, out x2);
+                a2 = Fma3(a2, x0, x1, x2, w10, w11, w12);
+                LoadRowStride2(px, r + 6, height, width, c, mA, mB, mC, mD, out x0, out x1, out x2);
+                a2 = Fma3(a2, x0, x1, x2, w20, w21, w22); a3 = Fma3(a3, x0, x1, x2, w00, w01, w02);
+                LoadRowStride2(px, r + 7, height, width, c, mA, mB, mC, mD, out x0, out x1, out x2);
+                a3 = Fma3(a3, x0, x1, x2, w10, w11, w12);
+                LoadRowStride2(px, r + 8, height, width, c, mA, mB, mC, mD, out x0, out x1, out x2);
+                a3 = Fma3(a3, x0, x1, x2, w20, w21, w22);
+                Store4(a0, a1, a2, a3, relu, py + i0 * outW + j0, outW, rows, mask);
+            }
+        }
+    }
+
+    /// <summary>Image row r at columns c + 2j + v (v = 0, 1, 2; j = 0 … 15), zero outside the image: even and odd lanes of two masked 32-column loads.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void LoadRowStride2(float* px, int r, int height, int width, int c, Vector512<float> mA, Vector512<float> mB,
+        Vector512<float> mC, Vector512<float> mD, out Vector512<float> x0, out Vector512<float> x1, out Vector512<float> x2)
+    {
+        if ((uint)r >= (uint)height)
+        {
+            x0 = x1 = x2 = Vector512<float>.Zero;
+            return;
+        }
+        float* p = px + r * width + c;
+        var even = Vector512.Create(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        var a = Avx512F.MaskLoad(p, mA, Vector512<float>.Zero);
+        var b = Avx512F.MaskLoad(p + W, mB, Vector512<float>.Zero);
+        var cc = Avx512F.MaskLoad(p + 2, mC, Vector512<float>.Zero);
+        var d = Avx512F.MaskLoad(p + 2 + W, mD, Vector512<float>.Zero);
+        x0 = Avx512F.PermuteVar16x32x2(a, even, b);
+        x1 = Avx512F.PermuteVar16x32x2(a, even + Vector512<int>.One, b);
+        x2 = Avx512F.PermuteVar16x32x2(cc, even, d);
+    }
+
     /// <summary>Lanes j with 0 ≤ c + j &lt; width set.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector512<float> ColumnMask(int c, int width)
@@ -523,11 +603,11 @@ public static class DepthwiseConv
         int cout = channels * multiplier, inPlane = height * width, outPlane = outH * outW, taps = g.KernelH * g.KernelW;
         if (IsFast3x3(g))
         {
-            if (g.StrideH == 1 && g.StrideW == 1 && g.DilationW == 1)
+            if (g.StrideH == g.StrideW && g.StrideH <= 2 && g.DilationW == 1)
                 Parallelism.For(cout, (long)n * outPlane * taps, co =>
                 {
                     fixed (float* px = x, pdy = dy, pdw = &dw[co * 9])
-                        WeightGradientDirect3x3(px, pdy, pdw, db, co, n, channels, cout, multiplier, height, width, g.PadTop, g.PadLeft, outH, outW);
+                        WeightGradientDirect3x3(px, pdy, pdw, db, co, n, channels, cout, multiplier, height, width, g.StrideH, g.PadTop, g.PadLeft, outH, outW);
                 });
             else
             {
@@ -634,14 +714,16 @@ public static class DepthwiseConv
     }
 
     /// <summary>
-    /// <see cref="WeightGradient3x3"/> for stride 1 and column dilation 1 straight from the image: the three image rows of
-    /// a dy row are loaded in place under column masks (rows outside the image skipped). Same accumulators, same order.
+    /// <see cref="WeightGradient3x3"/> for stride 1 or 2 (both ways) and column dilation 1 straight from the image: the
+    /// three image rows of a dy row are loaded in place under column masks (<see cref="LoadRow"/>,
+    /// <see cref="LoadRowStride2"/>; rows outside the image skipped). Same accumulators, same order.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe void WeightGradientDirect3x3(float* x, float* dy, float* dw, float[]? db, int co, int n, int channels, int cout, int multiplier,
-        int height, int width, int pt, int pl, int outH, int outW)
+        int height, int width, int stride, int pt, int pl, int outH, int outW)
     {
         int ci = co / multiplier, outPlane = outH * outW, inPlane = height * width;
+        var mA = default(Vector512<float>); var mB = mA; var mC = mA; var mD = mA;
         Vector512<float> a00 = default, a01 = default, a02 = default, a10 = default, a11 = default, a12 = default, a20 = default, a21 = default, a22 = default;
         Vector512<float> sum = default;
         int full = outW / W * W;
@@ -652,28 +734,56 @@ public static class DepthwiseConv
             float* plane = x + (long)(b * channels + ci) * inPlane;
             for (int i = 0; i < outH; i++, pd += outW)
             {
-                int r = i - pt;
+                int r = i * stride - pt;
                 for (int j0 = 0; j0 < outW; j0 += W)
                 {
                     var d = j0 < full ? Vector512.Load(pd + j0) : Avx512F.MaskLoad(pd + j0, mask, Vector512<float>.Zero);
                     sum += d;
-                    int c = j0 - pl;
-                    var m0 = ColumnMask(c, width); var m1 = ColumnMask(c + 1, width); var m2 = ColumnMask(c + 2, width);
+                    int c = j0 * stride - pl;
+                    if (stride == 1)
+                    {
+                        mA = ColumnMask(c, width); mB = ColumnMask(c + 1, width); mC = ColumnMask(c + 2, width);
+                    }
+                    else
+                    {
+                        mA = ColumnMask(c, width); mB = ColumnMask(c + W, width); mC = ColumnMask(c + 2, width); mD = ColumnMask(c + 2 + W, width);
+                    }
                     Vector512<float> x0, x1, x2;
-                    if ((uint)r < (uint)height)
+                    if (stride == 1)
                     {
-                        LoadRow(plane, r, height, width, c, m0, m1, m2, out x0, out x1, out x2);
-                        a00 = Vector512.FusedMultiplyAdd(d, x0, a00); a01 = Vector512.FusedMultiplyAdd(d, x1, a01); a02 = Vector512.FusedMultiplyAdd(d, x2, a02);
+                        if ((uint)r < (uint)height)
+                        {
+                            LoadRow(plane, r, height, width, c, mA, mB, mC, out x0, out x1, out x2);
+                            a00 = Vector512.FusedMultiplyAdd(d, x0, a00); a01 = Vector512.FusedMultiplyAdd(d, x1, a01); a02 = Vector512.FusedMultiplyAdd(d, x2, a02);
+                        }
+                        if ((uint)(r + 1) < (uint)height)
+                        {
+                            LoadRow(plane, r + 1, height, width, c, mA, mB, mC, out x0, out x1, out x2);
+                            a10 = Vector512.FusedMultiplyAdd(d, x0, a10); a11 = Vector512.FusedMultiplyAdd(d, x1, a11); a12 = Vector512.FusedMultiplyAdd(d, x2, a12);
+                        }
+                        if ((uint)(r + 2) < (uint)height)
+                        {
+                            LoadRow(plane, r + 2, height, width, c, mA, mB, mC, out x0, out x1, out x2);
+                            a20 = Vector512.FusedMultiplyAdd(d, x0, a20); a21 = Vector512.FusedMultiplyAdd(d, x1, a21); a22 = Vector512.FusedMultiplyAdd(d, x2, a22);
+                        }
                     }
-                    if ((uint)(r + 1) < (uint)height)
+                    else
                     {
-                        LoadRow(plane, r + 1, height, width, c, m0, m1, m2, out x0, out x1, out x2);
-                        a10 = Vector512.FusedMultiplyAdd(d, x0, a10); a11 = Vector512.FusedMultiplyAdd(d, x1, a11); a12 = Vector512.FusedMultiplyAdd(d, x2, a12);
-                    }
-                    if ((uint)(r + 2) < (uint)height)
-                    {
-                        LoadRow(plane, r + 2, height, width, c, m0, m1, m2, out x0, out x1, out x2);
-                        a20 = Vector512.FusedMultiplyAdd(d, x0, a20); a21 = Vector512.FusedMultiplyAdd(d, x1, a21); a22 = Vector512.FusedMultiplyAdd(d, x2, a22);
+                        if ((uint)r < (uint)height)
+                        {
+                            LoadRowStride2(plane, r, height, width, c, mA, mB, mC, mD, out x0, out x1, out x2);
+                            a00 = Vector512.FusedMultiplyAdd(d, x0, a00); a01 = Vector512.FusedMultiplyAdd(d, x1, a01); a02 = Vector512.FusedMultiplyAdd(d, x2, a02);
+                        }
+                        if ((uint)(r + 1) < (uint)height)
+                        {
+                            LoadRowStride2(plane, r + 1, height, width, c, mA, mB, mC, mD, out x0, out x1, out x2);
+                            a10 = Vector512.FusedMultiplyAdd(d, x0, a10); a11 = Vector512.FusedMultiplyAdd(d, x1, a11); a12 = Vector512.FusedMultiplyAdd(d, x2, a12);
+                        }
+                        if ((uint)(r + 2) < (uint)height)
+                        {
+                            LoadRowStride2(plane, r + 2, height, width, c, mA, mB, mC, mD, out x0, out x1, out x2);
+                            a20 = Vector512.FusedMultiplyAdd(d, x0, a20); a21 = Vector512.FusedMultiplyAdd(d, x1, a21); a22 = Vector512.FusedMultiplyAdd(d, x2, a22);
+                        }
                     }
                 }
             }
@@ -711,9 +821,8 @@ public static class DepthwiseConv
     ///   Y = 2a,     X = 2b + 1: w01·D[a, b] + w21·D[a − 1, b]
     ///   Y = 2a + 1, X = 2b:     w10·D[a, b] + w12·D[a, b − 1]
     ///   Y = 2a + 1, X = 2b + 1: w11·D[a, b]
-    /// Per plane, dy goes once into a buffer with a zero row above and a zero column left of it; each dx row is built 16
-    /// values of b at a time (even and odd X interleaved) in a padded row and copied out from column pl. False (nothing
-    /// written) for other windows.
+    /// Each dx row is built 16 values of b at a time (dy read in place under column masks; even and odd X interleaved) in a
+    /// padded row and copied out from column pl. False (nothing written) for other windows.
     /// </summary>
     private static unsafe bool InputGradient3x3Stride2(float[] w, float[] dy, float[] dxOut, int n, int channels, int height, int width, int multiplier,
         Window2d g, int outH, int outW)
@@ -721,63 +830,62 @@ public static class DepthwiseConv
         if (multiplier != 1 || g.KernelH != 3 || g.KernelW != 3 || g.StrideH != 2 || g.StrideW != 2 || g.DilationH != 1 || g.DilationW != 1
             || !Vector512.IsHardwareAccelerated || !Avx512F.IsSupported) return false;
         int pt = g.PadTop, pl = g.PadLeft, inPlane = height * width, outPlane = outH * outW;
-        int aRows = (height - 1 + pt) / 2 + 1;                       // a = 0 … aRows − 1
         int bw = ((width + pl + 1) / 2 + W - 1) / W * W;             // b = 0 … bw − 1, whole vectors
-        int dStride = bw + W, dLen = (aRows + 1) * dStride;          // buffer row a + 1, column b + 1 hold D[a, b]
         Parallelism.For(n * channels, (long)outPlane * 9, p =>
         {
             int c = p % channels;
-            var buf = Buffer(ref t_phases, dLen);
             var rowBuf = Buffer(ref t_row, 2 * bw);
-            fixed (float* pd = &dy[p * outPlane], pdx = &dxOut[p * inPlane], pw = &w[c * 9], d = buf, row = rowBuf)
-            {
-                new Span<float>(d, dLen).Clear();
-                for (int a = 0; a < Math.Min(outH, aRows); a++)
-                    new ReadOnlySpan<float>(pd + a * outW, Math.Min(outW, bw - 1)).CopyTo(new Span<float>(d + (a + 1) * dStride + 1, Math.Min(outW, bw - 1)));
-                Stride2Rows(d, dStride, aRows, bw, pw, row, pdx, height, width, pt, pl);
-            }
+            fixed (float* pd = &dy[p * outPlane], pdx = &dxOut[p * inPlane], pw = &w[c * 9], row = rowBuf)
+                Stride2Rows(pd, outH, outW, bw, pw, row, pdx, height, width, pt, pl);
         });
         return true;
     }
 
-    /// <summary>The rows of one dx plane from the padded dy buffer (see <see cref="InputGradient3x3Stride2"/>).</summary>
+    /// <summary>The rows of one dx plane from its dy plane (see <see cref="InputGradient3x3Stride2"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Stride2Rows(float* d, int dStride, int aRows, int bw, float* wk, float* row, float* dx, int height, int width, int pt, int pl)
+    private static unsafe void Stride2Rows(float* dy, int outH, int outW, int bw, float* wk, float* row, float* dx, int height, int width, int pt, int pl)
     {
         Vector512<float> w00 = Vector512.Create(wk[0]), w01 = Vector512.Create(wk[1]), w02 = Vector512.Create(wk[2]);
         Vector512<float> w10 = Vector512.Create(wk[3]), w11 = Vector512.Create(wk[4]), w12 = Vector512.Create(wk[5]);
         Vector512<float> w20 = Vector512.Create(wk[6]), w21 = Vector512.Create(wk[7]), w22 = Vector512.Create(wk[8]);
         var lo = Vector512.Create(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
         var hi = lo + Vector512.Create(8);
-        for (int a = 0; a < aRows; a++)
+        var zero = Vector512<float>.Zero;
+        for (int yy = 0; yy < height; yy++)
         {
-            float* cur = d + (a + 1) * dStride, prev = cur - dStride;
-            for (int parity = 0; parity < 2; parity++)
+            int Y = yy + pt, a = Y >> 1, parity = Y & 1;
+            bool hasCur = a < outH, hasPrev = parity == 0 && a >= 1 && a - 1 < outH;
+            float* cur = dy + a * outW, prev = cur - outW;
+            for (int b0 = 0; b0 < bw; b0 += W)
             {
-                int yy = 2 * a + parity - pt;
-                if ((uint)yy >= (uint)height) continue;
-                for (int b0 = 0; b0 < bw; b0 += W)
+                var m1 = ColumnMask(b0, outW);          // D[·, b]
+                var m0 = ColumnMask(b0 - 1, outW);      // D[·, b − 1]
+                Vector512<float> c1 = zero, c0 = zero, even, odd;
+                if (hasCur)
                 {
-                    var c1 = Vector512.Load(cur + b0 + 1);      // D[a, b]
-                    var c0 = Vector512.Load(cur + b0);          // D[a, b − 1]
-                    Vector512<float> even, odd;
-                    if (parity == 0)
-                    {
-                        var p1 = Vector512.Load(prev + b0 + 1); // D[a − 1, b]
-                        var p0 = Vector512.Load(prev + b0);     // D[a − 1, b − 1]
-                        even = Vector512.FusedMultiplyAdd(w22, p0, Vector512.FusedMultiplyAdd(w20, p1, Vector512.FusedMultiplyAdd(w02, c0, w00 * c1)));
-                        odd = Vector512.FusedMultiplyAdd(w21, p1, w01 * c1);
-                    }
-                    else
-                    {
-                        even = Vector512.FusedMultiplyAdd(w12, c0, w10 * c1);
-                        odd = w11 * c1;
-                    }
-                    Avx512F.PermuteVar16x32x2(even, lo, odd).Store(row + 2 * b0);
-                    Avx512F.PermuteVar16x32x2(even, hi, odd).Store(row + 2 * b0 + W);
+                    c1 = Avx512F.MaskLoad(cur + b0, m1, zero);
+                    c0 = Avx512F.MaskLoad(cur + b0 - 1, m0, zero);
                 }
-                new ReadOnlySpan<float>(row + pl, width).CopyTo(new Span<float>(dx + yy * width, width));
+                if (parity == 0)
+                {
+                    Vector512<float> p1 = zero, p0 = zero;
+                    if (hasPrev)
+                    {
+                        p1 = Avx512F.MaskLoad(prev + b0, m1, zero);
+                        p0 = Avx512F.MaskLoad(prev + b0 - 1, m0, zero);
+                    }
+                    even = Vector512.FusedMultiplyAdd(w22, p0, Vector512.FusedMultiplyAdd(w20, p1, Vector512.FusedMultiplyAdd(w02, c0, w00 * c1)));
+                    odd = Vector512.FusedMultiplyAdd(w21, p1, w01 * c1);
+                }
+                else
+                {
+                    even = Vector512.FusedMultiplyAdd(w12, c0, w10 * c1);
+                    odd = w11 * c1;
+                }
+                Avx512F.PermuteVar16x32x2(even, lo, odd).Store(row + 2 * b0);
+                Avx512F.PermuteVar16x32x2(even, hi, odd).Store(row + 2 * b0 + W);
             }
+            new ReadOnlySpan<float>(row + pl, width).CopyTo(new Span<float>(dx + yy * width, width));
         }
     }
 
