@@ -152,9 +152,11 @@ public static class Benches
 
             double macs = (double)cc.N * cc.Cout * oh * ow * (cc.Cin / cc.Groups) * cc.K * cc.K;
             var (mf, tf) = Timing.Compare(MlFwd, ThFwd);
-            report.Add(new Row("Conv fwd", cc.Name, mf, tf, "GFLOP/s", 2 * macs / 1e9));
+            // Least traffic: forward reads x and W and writes y; forward+backward also reads x, W and dY again and writes dX, dW.
+            double xBytes = 4.0 * cc.N * cc.Cin * cc.H * cc.W, wBytes = 4.0 * cc.Cout * (cc.Cin / cc.Groups) * cc.K * cc.K, yBytes = 4.0 * cc.N * cc.Cout * oh * ow;
+            report.Add(new Row("Conv fwd", cc.Name, mf, tf, "GFLOP/s", 2 * macs / 1e9, Bytes: xBytes + wBytes + yBytes));
             var (mb, tb) = Timing.Compare(MlBoth, ThBoth);
-            report.Add(new Row("Conv f+b", cc.Name, mb, tb, "GFLOP/s", 6 * macs / 1e9));
+            report.Add(new Row("Conv f+b", cc.Name, mb, tb, "GFLOP/s", 6 * macs / 1e9, Bytes: 3 * xBytes + 3 * wBytes + 2 * yBytes));
         }
     }
 

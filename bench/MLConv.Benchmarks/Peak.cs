@@ -18,6 +18,40 @@ public static class Peak
     /// <summary>Best 1-thread GFLOP/s measured.</summary>
     public static double OneThreadGflops { get; private set; }
 
+    /// <summary>Best 1-thread streaming bandwidth (GB/s) of the triad loop.</summary>
+    public static double OneThreadBandwidth { get; private set; }
+
+    /// <summary>Best all-thread streaming bandwidth (GB/s) of the triad loop, each thread on its own third of the arrays.</summary>
+    public static double AllThreadsBandwidth { get; private set; }
+
+    /// <summary>
+    /// Memory bandwidth as a streaming kernel sees it: a = b + s·c over three 64 MiB arrays (well past the last-level
+    /// cache), 12 bytes moved per element (write-allocate traffic not counted, as STREAM does); 1 thread and all threads.
+    /// </summary>
+    public static void MeasureBandwidth(Report report, int threads)
+    {
+        const int n = 16 << 20;
+        var a = new float[n]; var b = new float[n]; var c = new float[n];
+        b.AsSpan().Fill(1f); c.AsSpan().Fill(2f); a.AsSpan().Fill(0f);
+        void Part(int t, int parts)
+        {
+            int per = n / parts, lo = t * per, len = t == parts - 1 ? n - lo : per;
+            System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(c.AsSpan(lo, len), 0.5f, b.AsSpan(lo, len), a.AsSpan(lo, len));
+        }
+        Part(0, 1);
+        double one = Best(() => Part(0, 1));
+        double all = Best(() =>
+        {
+            if (threads == 1) { Part(0, 1); return; }
+            var ts = new Thread[threads];
+            for (int t = 0; t < threads; t++) { int id = t; ts[t] = new Thread(() => Part(id, threads)) { IsBackground = true }; ts[t].Start(); }
+            foreach (var t in ts) t.Join();
+        });
+        OneThreadBandwidth = 12.0 * n / one / 1e9;
+        AllThreadsBandwidth = 12.0 * n / all / 1e9;
+        Console.WriteLine($"  Memory triad: 1 thread {OneThreadBandwidth:F1} GB/s, {threads} threads {AllThreadsBandwidth:F1} GB/s");
+    }
+
     public static void Measure(Report report, int threads)
     {
         Console.WriteLine("FP32 FMA peak (12 accumulator chains, no memory traffic)");

@@ -89,7 +89,7 @@ Console.WriteLine();
 
 var report = new Report();
 string repoRoot = RepoRoot();
-if (Run("peak")) Peak.Measure(report, threads);
+if (Run("peak")) { Peak.Measure(report, threads); Peak.MeasureBandwidth(report, threads); }
 if (Run("gemm")) Benches.Gemm(report);
 if (Run("conv")) Benches.Conv(report, convBatch);
 if (Run("infer")) Inference.Run(report, threads, repoRoot, quick);
@@ -130,6 +130,18 @@ md.AppendLine("## MLConv vs peers");
 md.AppendLine();
 md.Append(report.Markdown());
 md.AppendLine();
+string roofline = report.RooflineMarkdown();
+if (roofline.Length > 0)
+{
+    string figure = Path.ChangeExtension(outPath, null) + "-roofline.png";
+    RooflineFigure.Write(report.RooflinePoints(), Peak.AllThreadsGflops, Peak.AllThreadsBandwidth,
+        $"Convolutions, {threads} thread(s), {started:yyyy-MM-dd}: MLConv vs libtorch against the roofline", figure);
+    md.AppendLine("## Roofline");
+    md.AppendLine();
+    md.AppendLine($"![roofline]({Path.GetFileName(figure)})");
+    md.AppendLine();
+    md.Append(roofline);
+}
 md.AppendLine("## Where MLConv's training step spends its time");
 md.AppendLine();
 md.Append(report.BreakdownsMarkdown());

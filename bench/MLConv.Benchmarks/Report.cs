@@ -8,8 +8,10 @@ namespace MLConv.Benchmarks;
 /// whole-network inference), plus a throughput metric. For GFLOP/s rows <see cref="PeakShare"/> is MLConv's share of the
 /// measured all-thread FMA peak.
 /// </summary>
-public sealed record Row(string Section, string Case, Stats MLConv, Stats Torch, string Unit, double WorkPerOp, string Peer = "libtorch")
+public sealed record Row(string Section, string Case, Stats MLConv, Stats Torch, string Unit, double WorkPerOp, string Peer = "libtorch", double Bytes = 0)
 {
+    /// <summary>Arithmetic intensity: FLOPs per byte of the least memory traffic the operation needs (0 when unknown).</summary>
+    public double Intensity => Bytes > 0 && Unit == "GFLOP/s" ? WorkPerOp * 1e9 / Bytes : 0;
     /// <summary>MLConv time / peer time (> 1: MLConv slower).</summary>
     public double Ratio => MLConv.Median / Torch.Median;
     public double MlMetric => WorkPerOp / MLConv.Median;
@@ -58,8 +60,44 @@ public sealed class Report
         sb.AppendLine("|---|---:|---:|---:|");
         foreach (var p in _peaks) sb.AppendLine("| " + string.Join(" | ", p) + " |");
         sb.AppendLine();
+        if (Benchmarks.Peak.AllThreadsBandwidth > 0)
+        {
+            sb.AppendLine("| Memory (triad a = b + s·c over 3 × 64 MiB) | 1 thread GB/s | all threads GB/s | ridge point (FLOP/byte) |");
+            sb.AppendLine("|---|---:|---:|---:|");
+            sb.AppendLine($"| streaming | {Metric(Benchmarks.Peak.OneThreadBandwidth)} | {Metric(Benchmarks.Peak.AllThreadsBandwidth)} | {Benchmarks.Peak.AllThreadsGflops / Benchmarks.Peak.AllThreadsBandwidth:F1} |");
+            sb.AppendLine();
+        }
         return sb.ToString();
     }
+
+    /// <summary>
+    /// The roofline of every row with a known intensity: bound = min(FMA peak, intensity × memory bandwidth), all threads,
+    /// and how much of it MLConv and its peer reach. A row far below a compute-bound roof is limited by its kernel, not the
+    /// machine.
+    /// </summary>
+    public string RooflineMarkdown()
+    {
+        var rows = _rows.Where(r => r.Intensity > 0).ToList();
+        if (rows.Count == 0 || Benchmarks.Peak.AllThreadsBandwidth <= 0 || Benchmarks.Peak.AllThreadsGflops <= 0) return "";
+        double peak = Benchmarks.Peak.AllThreadsGflops, bw = Benchmarks.Peak.AllThreadsBandwidth;
+        var sb = new StringBuilder();
+        sb.AppendLine($"FMA peak {Metric(peak)} GFLOP/s, triad bandwidth {Metric(bw)} GB/s (all threads): ridge point {peak / bw:F1} FLOP/byte. " +
+                      "Intensity = FLOPs / bytes of the least traffic (every input read once, every output written once).");
+        sb.AppendLine();
+        sb.AppendLine("| Section | Case | FLOP/byte | bound | roof GFLOP/s | MLConv % of roof | peer % of roof |");
+        sb.AppendLine("|---|---|---:|---|---:|---:|---:|");
+        foreach (var r in rows)
+        {
+            double roof = Math.Min(peak, r.Intensity * bw);
+            sb.AppendLine($"| {r.Section} | {r.Case} | {r.Intensity:F1} | {(r.Intensity * bw < peak ? "memory" : "compute")} | {Metric(roof)} | {r.MlMetric / roof:P0} | {r.ThMetric / roof:P0} |");
+        }
+        sb.AppendLine();
+        return sb.ToString();
+    }
+
+    /// <summary>The roofline rows as (case, intensity, MLConv GFLOP/s, peer GFLOP/s), for the figure.</summary>
+    public IReadOnlyList<(string Case, double Intensity, double MLConv, double Peer)> RooflinePoints() =>
+        [.. _rows.Where(r => r.Intensity > 0).Select(r => ($"{r.Section} {r.Case}", r.Intensity, r.MlMetric, r.ThMetric))];
 
     private readonly List<(string Name, List<(string Part, double Fwd, double Bwd)> Lines)> _breakdowns = [];
 

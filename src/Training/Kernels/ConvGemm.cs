@@ -5,7 +5,8 @@ namespace MLConv.Training.Kernels;
 
 /// <summary>
 /// Grouped 2-D convolution by <see cref="Im2Col"/> + <see cref="Gemm"/> (+ <see cref="Col2Im"/>), with its scheduling.
-/// Per group g, for a block of samples whose columns (Rows × block·P, P = outH·outW) stay in cache:
+/// Per group g, for a block of samples whose columns (Rows × block·P, P = outH·outW) stay in cache — or, for one large
+/// image, per band of output rows (the band's columns, its GEMMs writing into y with row stride P, its col2im):
 ///   forward   Y_g = W_g · cols_g + b
 ///   backward  dW_g += dY_g · cols_gᵀ,   db += Σ dY,   dX = col2im(W_gᵀ · dY_g)
 /// Blocks are independent in forward and in dX and go to different threads when there are enough of them;
@@ -35,6 +36,11 @@ public static class ConvGemm
         {
             using var scratch = new Scratch();
             int i0 = b * s.Block, count = Math.Min(s.Block, n - i0), cw = count * s.P;
+            if (s.Bands > 1)
+            {
+                ForwardBands(s, x, bias, y, i0, packed, relu, scratch, parallel: !perBlock);
+                return;
+            }
             var buffer = scratch.Get(s.Direct ? 0 : s.Rows * cw + (count > 1 ? outChannels * cw : 0));
             var cols = s.Columns(x, i0, count, buffer, parallel: !perBlock);
             // One sample: the GEMM writes straight into y. Several: into a (Cout × block·P) scratch, then scattered.
@@ -48,6 +54,45 @@ public static class ConvGemm
                 for (int co = 0; co < outChannels; co++)
                     outM.Slice(co * cw + k * s.P, s.P).CopyTo(y.AsSpan(((i0 + k) * outChannels + co) * s.P, s.P));
         });
+    }
+
+    /// <summary>
+    /// One large image, band by band: the columns of a band of output rows, then W · cols straight into y (row stride P).
+    /// With <paramref name="parallel"/> (a batch too small to spread samples over the threads) the bands go to different
+    /// threads, each running its im2col and GEMMs alone; either way every output element is computed the same way.
+    /// </summary>
+    private static void ForwardBands(in Shapes s, float[] x, float[]? bias, float[] y, int i, PackedWeights packed, bool relu, Scratch scratch, bool parallel)
+    {
+        if (parallel && Parallelism.MaxThreads > 1 && s.Bands > 1)
+        {
+            var sh = s;
+            Parallelism.For(s.Bands, sh.Work / sh.Bands, band =>
+            {
+                using var own = new Scratch();
+                ForwardBand(sh, x, bias, y, i, packed, relu, band * sh.BandRows, own);
+            });
+            return;
+        }
+        for (int r0 = 0; r0 < s.OutH; r0 += s.BandRows) ForwardBand(s, x, bias, y, i, packed, relu, r0, scratch);
+    }
+
+    /// <summary>Output rows [r0, r0 + BandRows) of sample i: bias, W · cols_band, ReLU, on the calling thread.</summary>
+    private static void ForwardBand(in Shapes s, float[] x, float[]? bias, float[] y, int i, PackedWeights packed, bool relu, int r0, Scratch scratch)
+    {
+        int cout = s.OutChannels, plane = s.Channels * s.H * s.W;
+        int r1 = Math.Min(s.OutH, r0 + s.BandRows), bp = (r1 - r0) * s.OutW, off = r0 * s.OutW;
+        var ys = y.AsSpan(i * cout * s.P, cout * s.P);
+        for (int co = 0; co < cout; co++) ys.Slice(co * s.P + off, bp).Fill(bias?[co] ?? 0f);
+        var cols = scratch.Get(s.Rows * s.BandRows * s.OutW)!.AsSpan(0, s.Rows * bp);
+        s.BandColumns(x.AsSpan(i * plane, plane), r0, r1, cols, parallel: false);
+        for (int gi = 0; gi < s.Groups; gi++)
+            Gemm.Multiply(packed[gi], false, bp, 1f, cols.Slice(gi * s.Kg * bp), bp, 1f, ys.Slice(gi * s.Mg * s.P + off), s.P, parallel: false);
+        if (relu)
+            for (int co = 0; co < cout; co++)
+            {
+                var row = ys.Slice(co * s.P + off, bp);
+                TensorPrimitives.Max(row, 0f, row);
+            }
     }
 
     /// <summary>v = max(v, 0) over the first <paramref name="length"/> values, split over the threads when asked (element-wise: any split gives the same result).</summary>
@@ -84,17 +129,17 @@ public static class ConvGemm
         var partial = ArrayPool<float>.Shared.Rent(parts * pLen);
         try
         {
-            Array.Clear(partial, 0, parts * pLen);
             using var packedT = dx is null ? null : new PackedWeights(w, s.Groups, s.Mg, s.Kg, transpose: true);
             Parallelism.For(parts, perPartThreads ? s.Work * 2 * perPart * s.Block : 0, part =>
             {
                 using var scratch = new Scratch();
+                partial.AsSpan(part * pLen, pLen).Clear();   // by the thread that fills it
                 var dwPart = partial.AsSpan(part * pLen, wLen);
                 var dbPart = partial.AsSpan(part * pLen + wLen, pLen - wLen);
                 for (int b = part * perPart; b < Math.Min(blocks, (part + 1) * perPart); b++)
                     BackwardBlock(s, b, x, dy, dx, packedT, dwPart, dbPart, scratch, parallel: !perPartThreads);
             });
-            for (int part = 0; part < parts; part++) TensorPrimitives.Add(dw.AsSpan(0, wLen), partial.AsSpan(part * pLen, wLen), dw.AsSpan(0, wLen));
+            SumParts(partial, parts, pLen, dw, wLen);
             if (db is not null)
                 for (int part = 0; part < parts; part++)
                     TensorPrimitives.Add(db.AsSpan(0, outChannels), partial.AsSpan(part * pLen + wLen, outChannels), db.AsSpan(0, outChannels));
@@ -102,11 +147,32 @@ public static class ConvGemm
         finally { ArrayPool<float>.Shared.Return(partial); }
     }
 
+    /// <summary>
+    /// dw[0:len] += Σ_part partial[part·stride …], parts added in order for every element; large weights in chunks on
+    /// several threads (each element still sums its parts in the same order: the same result).
+    /// </summary>
+    private static void SumParts(float[] partial, int parts, int stride, float[] dw, int len)
+    {
+        const int Chunk = 1 << 15;
+        int chunks = (len + Chunk - 1) / Chunk;
+        Parallelism.For(chunks, (long)Chunk * parts, c =>
+        {
+            int a = c * Chunk, n = Math.Min(Chunk, len - a);
+            var target = dw.AsSpan(a, n);
+            for (int part = 0; part < parts; part++) TensorPrimitives.Add(target, partial.AsSpan(part * stride + a, n), target);
+        });
+    }
+
     /// <summary>Sample block b: dW += dY·colsᵀ and db += Σ dY into the part's buffers; dX of its samples when asked for.</summary>
     private static void BackwardBlock(in Shapes s, int b, float[] x, float[] dy, float[]? dx, PackedWeights? packedT,
         Span<float> dw, Span<float> db, Scratch scratch, bool parallel)
     {
         int cout = s.OutChannels, i0 = b * s.Block, count = Math.Min(s.Block, s.N - i0), cw = count * s.P, plane = s.Channels * s.H * s.W;
+        if (s.Bands > 1)
+        {
+            BackwardBands(s, i0, x, dy, dx, packedT, dw, db, scratch, parallel);
+            return;
+        }
         var buffer = scratch.Get(s.Direct ? 0 : 2 * s.Rows * cw + (count > 1 ? cout * cw : 0));
         var cols = s.Columns(x, i0, count, buffer, parallel);
         // dY of the block as a (Cout × block·P) matrix: the sample's own slice, or gathered.
@@ -137,8 +203,40 @@ public static class ConvGemm
     }
 
     /// <summary>
+    /// Backward of one large image band by band: dW += dY_band · cols_bandᵀ, db += Σ dY_band, dX += col2im(Wᵀ · dY_band),
+    /// dY_band being columns [r0·outW, r1·outW) of the sample's (Cout × P) dY. Bands are summed in order.
+    /// </summary>
+    private static void BackwardBands(in Shapes s, int i, float[] x, float[] dy, float[]? dx, PackedWeights? packedT,
+        Span<float> dw, Span<float> db, Scratch scratch, bool parallel)
+    {
+        int cout = s.OutChannels, plane = s.Channels * s.H * s.W, bandMax = s.BandRows * s.OutW;
+        var buffer = scratch.Get(2 * s.Rows * bandMax)!;
+        var dys = dy.AsSpan(i * cout * s.P, cout * s.P);
+        var image = x.AsSpan(i * plane, plane);
+        var dxs = dx is null ? default : dx.AsSpan(i * plane, plane);
+        if (dx is not null) dxs.Clear();
+        for (int co = 0; co < db.Length; co++) db[co] += TensorPrimitives.Sum(dys.Slice(co * s.P, s.P));
+        for (int r0 = 0; r0 < s.OutH; r0 += s.BandRows)
+        {
+            int r1 = Math.Min(s.OutH, r0 + s.BandRows), bp = (r1 - r0) * s.OutW, off = r0 * s.OutW;
+            var cols = buffer.AsSpan(0, s.Rows * bp);
+            s.BandColumns(image, r0, r1, cols, parallel);
+            for (int gi = 0; gi < s.Groups; gi++)
+                Gemm.Multiply(false, true, s.Mg, s.Kg, bp, 1f, dys.Slice(gi * s.Mg * s.P + off), s.P, cols.Slice(gi * s.Kg * bp), bp,
+                    1f, dw.Slice(gi * s.Mg * s.Kg), s.Kg, parallel);
+            if (dx is null) continue;
+            var dCols = buffer.AsSpan(s.Rows * bandMax, s.Rows * bp);
+            for (int gi = 0; gi < s.Groups; gi++)
+                Gemm.Multiply(packedT![gi], false, bp, 1f, dys.Slice(gi * s.Mg * s.P + off), s.P, 0f, dCols.Slice(gi * s.Kg * bp), bp, parallel);
+            Col2Im.Run(dCols, bp, s.Channels, s.H, s.W, s.G, s.OutH, s.OutW, dxs, r0, r1);
+        }
+    }
+
+    /// <summary>
     /// GEMM sizes: P output pixels per sample, Kg = Cin/groups·kh·kw, Mg = Cout/groups; <see cref="Block"/> samples share one
-    /// column matrix (Rows × Block·P) so that small images still give GEMMs of ~512 columns, as long as it stays ≤ 256 KiB.
+    /// column matrix (Rows × Block·P) so that small images still give GEMMs of ~512 columns, as long as it stays ≤ 256 KiB
+    /// (≤ 8 MiB when one sample alone would give fewer than 256); a large image instead runs in bands of output rows
+    /// (<see cref="BandRows"/>), so that a band's columns are still in cache when its GEMMs read them.
     /// </summary>
     private readonly struct Shapes
     {
@@ -160,7 +258,26 @@ public static class ConvGemm
                 && g.PadTop == 0 && g.PadLeft == 0 && g.PadBottom == 0 && g.PadRight == 0;
             Work = (long)outChannels * P * Kg;
             Block = Direct ? 1 : Math.Max(1, Math.Min(n, Math.Min(512 / P, (64 * 1024) / Math.Max(1, Rows * P))));
+            // Small outputs of deep layers (ResNet's 7x7 at 4608 rows): a sample alone gives GEMMs of < 64 columns, K that
+            // short for dW; blocks of samples give ≥ 256 columns as long as their columns stay under 2 M floats.
+            if (!Direct && Block * P < 256)
+                Block = Math.Max(Block, Math.Min(n, Math.Min((256 + P - 1) / P, 2 * 1024 * 1024 / Math.Max(1, Rows * P))));
+            Block = (n + (n + Block - 1) / Block - 1) / ((n + Block - 1) / Block);   // as many blocks, evened out
+            // A large image's columns (Rows × P) would leave the cache between im2col and the GEMM: it runs in bands of
+            // whole output rows, each ≥ 256 pixels (GEMMs wide enough to keep the kernel busy) or ~96 K floats of columns.
+            BandRows = oh;
+            if (!Direct && Block == 1 && (long)Rows * P > 96 * 1024)
+            {
+                int pixels = Math.Max(256, 96 * 1024 / Math.Max(1, Rows));
+                BandRows = Math.Clamp((pixels + ow - 1) / Math.Max(1, ow), 1, oh);
+            }
         }
+
+        /// <summary>Output rows per band (<see cref="OutH"/> when the image runs whole).</summary>
+        public readonly int BandRows;
+
+        /// <summary>Bands per image.</summary>
+        public int Bands => (OutH + BandRows - 1) / BandRows;
 
         public int Blocks => (N + Block - 1) / Block;
 
@@ -183,6 +300,36 @@ public static class ConvGemm
             for (int k = 0; k < count; k++)
                 Im2Col.Run(x.AsSpan((i0 + k) * size, size), Channels, H, W, G, OutH, OutW, cols.Slice(k * P), count * P);
             return cols;
+        }
+
+        /// <summary>The columns (Rows × band pixels) of output rows [r0, r1) of one image; with <paramref name="parallel"/> its channels are split over the threads.</summary>
+        public void BandColumns(ReadOnlySpan<float> image, int r0, int r1, Span<float> cols, bool parallel)
+        {
+            int bp = (r1 - r0) * OutW;
+            int parts = parallel ? Math.Min(Parallelism.MaxThreads, Channels) : 1;
+            if (parts <= 1 || (long)Rows * bp < 1 << 15)
+            {
+                Im2Col.Run(image, Channels, H, W, G, OutH, OutW, cols, bp, r0, r1);
+                return;
+            }
+            BandColumnsParallel(image, r0, r1, cols, parts);
+        }
+
+        private unsafe void BandColumnsParallel(ReadOnlySpan<float> image, int r0, int r1, Span<float> cols, int parts)
+        {
+            int per = (Channels + parts - 1) / parts, taps = G.KernelH * G.KernelW, plane = H * W, bp = (r1 - r0) * OutW;
+            var s = this;
+            fixed (float* pi = image, pc = cols)
+            {
+                nint ii = (nint)pi, ic = (nint)pc;
+                Parallelism.For(parts, (long)per * taps * bp, part =>
+                {
+                    int c0 = part * per, c1 = Math.Min(s.Channels, c0 + per);
+                    if (c0 >= c1) return;
+                    Im2Col.Run(new ReadOnlySpan<float>((float*)ii + c0 * plane, (c1 - c0) * plane), c1 - c0, s.H, s.W, s.G, s.OutH, s.OutW,
+                        new Span<float>((float*)ic + (long)c0 * taps * bp, (c1 - c0) * taps * bp), bp, r0, r1);
+                });
+            }
         }
 
         /// <summary>One image's im2col, its channels split into <paramref name="parts"/> ranges on different threads (kept apart so the closure is allocated only here).</summary>

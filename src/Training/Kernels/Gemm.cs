@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace MLConv.Training.Kernels;
 
@@ -25,6 +26,8 @@ public static class Gemm
     private const int MB = 72;      // rows of a tile (multiple of MR)
     private const int NB = 256;     // columns of a tile (multiple of NR)
     private const int KSplit = 1024; // K chunk when K is split
+    /// <summary>Floats past the end of a packed A that the vectorised packing may write (an 8-wide store per k of a 6-row strip).</summary>
+    private const int PackSlack = 16;
 
     /// <summary>C = <paramref name="alpha"/>·op(A)·op(B) + <paramref name="beta"/>·C over row-major matrices with leading dimensions lda, ldb, ldc; multi-threaded, deterministic for any thread count.</summary>
     /// <exception cref="ArgumentOutOfRangeException">m, n or k is negative.</exception>
@@ -73,7 +76,7 @@ public static class Gemm
 
     /// <summary>Operand pointers; <c>Packed</c> ≠ 0 points at a <see cref="PackedA"/> (then A/Lda/TransA are unused).</summary>
     private readonly record struct Operands(nint A, int Lda, bool TransA, nint B, int Ldb, bool TransB, int M, int N, float Alpha,
-        nint Packed = 0, int MPad = 0);
+        nint Packed = 0, int MPad = 0, int K = 0);
 
     /// <summary>
     /// op(A) (M×K) packed once in the layout the tiles read — per K block of KC, strips of MR rows — for products
@@ -90,7 +93,7 @@ public static class Gemm
         {
             CheckOperand(nameof(a), a.Length, transA ? k : m, transA ? m : k, lda);
             M = m; K = k; MPad = (m + MR - 1) / MR * MR;
-            Data = ArrayPool<float>.Shared.Rent(Math.Max(1, MPad * k));
+            Data = ArrayPool<float>.Shared.Rent(MPad * k + PackSlack);
             fixed (float* pa = a, pd = Data)
             {
                 var o = new Operands((nint)pa, lda, transA, 0, 0, false, m, 0, 1f);
@@ -118,103 +121,126 @@ public static class Gemm
         if (m == 0 || n == 0) return;
         ScaleC(m, n, beta, c, ldc);
         if (k == 0 || alpha == 0f) return;
-        int tilesM = (m + MB - 1) / MB, tilesN = (n + NB - 1) / NB, tiles = tilesM * tilesN;
         fixed (float* pp = a.Data, pb = b, pc = c)
         {
-            var ops = new Operands(0, 0, false, (nint)pb, ldb, transB, m, n, alpha, (nint)pp, a.MPad);
-            long work = (long)Math.Min(m, MB) * Math.Min(n, NB) * k;
-            Tiles(ops, pc, ldc, tiles, tilesN, k, parallel ? work : 0);
+            var ops = new Operands(0, 0, false, (nint)pb, ldb, transB, m, n, alpha, (nint)pp, a.MPad, k);
+            var plan = new Panels(m, n, parallel);
+            Run(ops, pc, ldc, plan, 1, k, 0, parallel);
         }
     }
 
     /// <summary>
-    /// Every MB×NB tile of C, K unsplit: on the calling thread when the work is small or one thread is allowed (no
-    /// delegate, no closure: nothing allocated), else spread over the threads.
+    /// How C is cut into tasks: column panels of whole NR strips (about NB wide, their count rounded up to a multiple of
+    /// the threads so they share evenly) times row ranges of whole MR strips (more than one only when the panels alone
+    /// cannot feed the threads). A task packs each K block of its B panel once and runs it against all its rows. The cut
+    /// changes only who computes an element, never the order of its sum, so any cut gives the same result.
     /// </summary>
-    private static unsafe void Tiles(in Operands ops, float* c, int ldc, int tiles, int tilesN, int k, long workPerTile)
+    private readonly struct Panels
     {
-        if (tiles == 1 || Parallelism.MaxThreads == 1 || workPerTile * tiles < 1 << 16)
+        public readonly int PanelCols, PanelsN, RangeRows, RangesM;
+
+        public Panels(int m, int n, bool parallel)
         {
-            for (int t = 0; t < tiles; t++)
-            {
-                int i0 = t / tilesN * MB, j0 = t % tilesN * NB;
-                Tile(ops, c, ldc, i0, Math.Min(i0 + MB, ops.M), j0, Math.Min(j0 + NB, ops.N), 0, k);
-            }
-            return;
+            int threads = parallel ? Parallelism.MaxThreads : 1;
+            int stripsN = (n + NR - 1) / NR, stripsM = (m + MR - 1) / MR;
+            int panels = (stripsN * NR + NB - 1) / NB;
+            if (threads > 1 && panels >= threads) panels = Math.Min(stripsN, (panels + threads - 1) / threads * threads);
+            int perPanel = (stripsN + panels - 1) / panels;
+            PanelCols = perPanel * NR;
+            PanelsN = (n + PanelCols - 1) / PanelCols;
+            int ranges = threads > 1 && PanelsN < threads ? Math.Min(stripsM, (threads + PanelsN - 1) / PanelsN) : 1;
+            RangeRows = (stripsM + ranges - 1) / ranges * MR;
+            RangesM = (m + RangeRows - 1) / RangeRows;
         }
-        TilesParallel(ops, c, ldc, tiles, tilesN, k, workPerTile);
+
+        public int Tasks => PanelsN * RangesM;
     }
 
-    private static unsafe void TilesParallel(Operands ops, float* c, int ldc, int tiles, int tilesN, int k, long workPerTile)
+    /// <summary>
+    /// Every task of <paramref name="plan"/> for each of <paramref name="chunks"/> K chunks of <paramref name="chunkLen"/>
+    /// (chunk q writes C + q·<paramref name="chunkStride"/>): on the calling thread when the work is small or one thread is
+    /// allowed (no delegate, no closure: nothing allocated), else spread over the threads.
+    /// </summary>
+    private static unsafe void Run(in Operands ops, float* c, int ldc, in Panels plan, int chunks, int chunkLen, long chunkStride, bool parallel)
+    {
+        int tasks = plan.Tasks * chunks;
+        long work = (long)Math.Min(ops.M, plan.RangeRows) * Math.Min(ops.N, plan.PanelCols) * chunkLen;
+        if (tasks == 1 || !parallel || Parallelism.MaxThreads == 1 || work * tasks < 1 << 16)
+        {
+            for (int t = 0; t < tasks; t++) Task(ops, c, ldc, plan, chunkLen, chunkStride, t);
+            return;
+        }
+        RunParallel(ops, c, ldc, plan, chunkLen, chunkStride, tasks, work);
+    }
+
+    private static unsafe void RunParallel(Operands ops, float* c, int ldc, Panels plan, int chunkLen, long chunkStride, int tasks, long work)
     {
         nint ic = (nint)c;
-        Parallelism.For(tiles, workPerTile, t =>
-        {
-            int i0 = t / tilesN * MB, j0 = t % tilesN * NB;
-            Tile(ops, (float*)ic, ldc, i0, Math.Min(i0 + MB, ops.M), j0, Math.Min(j0 + NB, ops.N), 0, k);
-        });
+        Parallelism.For(tasks, work, t => Task(ops, (float*)ic, ldc, plan, chunkLen, chunkStride, t));
+    }
+
+    /// <summary>Task t: K chunk t / (panels·ranges), then its row range and column panel.</summary>
+    private static unsafe void Task(in Operands ops, float* c, int ldc, in Panels plan, int chunkLen, long chunkStride, int t)
+    {
+        int chunk = t / plan.Tasks, rest = t % plan.Tasks;
+        int i0 = rest / plan.PanelsN * plan.RangeRows, j0 = rest % plan.PanelsN * plan.PanelCols;
+        int k0 = chunk * chunkLen, k1 = Math.Min(ops.K, k0 + chunkLen);
+        if (k0 < k1)
+            Tile(ops, c + chunk * chunkStride, ldc, i0, Math.Min(i0 + plan.RangeRows, ops.M), j0, Math.Min(j0 + plan.PanelCols, ops.N), k0, k1);
     }
 
     private static unsafe void Compute(bool transA, bool transB, int m, int n, int k, float alpha,
         ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, Span<float> c, int ldc, bool parallel)
     {
-        int tilesM = (m + MB - 1) / MB, tilesN = (n + NB - 1) / NB, tiles = tilesM * tilesN;
+        int tiles = (m + MB - 1) / MB * ((n + NB - 1) / NB);
         // Split K only when the tiles alone cannot feed the cores and K is long; the split depends on the sizes only.
         int chunks = tiles < 8 && k >= 2 * KSplit ? Math.Min((k + KSplit - 1) / KSplit, 16) : 1;
         fixed (float* pa = a, pb = b, pc = c)
         {
-            var ops = new Operands((nint)pa, lda, transA, (nint)pb, ldb, transB, m, n, alpha);
+            var ops = new Operands((nint)pa, lda, transA, (nint)pb, ldb, transB, m, n, alpha, K: k);
             if (chunks == 1)
             {
-                long work = (long)Math.Min(m, MB) * Math.Min(n, NB) * k;
-                Tiles(ops, pc, ldc, tiles, tilesN, k, parallel ? work : 0);
+                var plan = new Panels(m, n, parallel);
+                Run(ops, pc, ldc, plan, 1, k, 0, parallel);
                 return;
             }
-            SplitK(ops, pc, ldc, m, n, k, tiles, tilesN, chunks, parallel);
+            SplitK(ops, pc, ldc, m, n, k, chunks, parallel);
         }
     }
 
     /// <summary>Partial products per K chunk, then summed in chunk order (deterministic).</summary>
-    private static unsafe void SplitK(Operands ops, float* pc, int ldc, int m, int n, int k, int tiles, int tilesN, int chunks, bool parallel)
+    private static unsafe void SplitK(in Operands ops, float* pc, int ldc, int m, int n, int k, int chunks, bool parallel)
     {
+        int chunkLen = (k + chunks - 1) / chunks;
+        var partial = ArrayPool<float>.Shared.Rent(chunks * m * n);
+        try
         {
-            nint ic = (nint)pc;
-            int chunkLen = (k + chunks - 1) / chunks;
-            var partial = ArrayPool<float>.Shared.Rent(chunks * m * n);
-            try
+            fixed (float* pp = partial)
             {
-                fixed (float* pp = partial)
+                new Span<float>(pp, chunks * m * n).Clear();
+                // Each chunk alone is a product of its own: the panels need not feed the threads by themselves.
+                var plan = new Panels(m, n, parallel: false);
+                Run(ops, pp, n, plan, chunks, chunkLen, (long)m * n, parallel);
+                for (int i = 0; i < m; i++)
                 {
-                    nint ip = (nint)pp;
-                    new Span<float>(pp, chunks * m * n).Clear();
-                    long work = (long)m * n * chunkLen;
-                    Parallelism.For(chunks * tiles, parallel ? work / tiles : 0, t =>
-                    {
-                        int chunk = t / tiles, tile = t % tiles;
-                        int i0 = tile / tilesN * MB, j0 = tile % tilesN * NB;
-                        int k0 = chunk * chunkLen, k1 = Math.Min(k, k0 + chunkLen);
-                        if (k0 < k1)
-                            Tile(ops, (float*)ip + (long)chunk * m * n, n, i0, Math.Min(i0 + MB, m), j0, Math.Min(j0 + NB, n), k0, k1);
-                    });
-                    for (int i = 0; i < m; i++)
-                    {
-                        var row = new Span<float>((float*)ic + (long)i * ldc, n);
-                        for (int ch = 0; ch < chunks; ch++)
-                            System.Numerics.Tensors.TensorPrimitives.Add(row, new ReadOnlySpan<float>((float*)ip + ((long)ch * m + i) * n, n), row);
-                    }
+                    var row = new Span<float>(pc + (long)i * ldc, n);
+                    for (int ch = 0; ch < chunks; ch++)
+                        System.Numerics.Tensors.TensorPrimitives.Add(row, new ReadOnlySpan<float>(pp + ((long)ch * m + i) * n, n), row);
                 }
             }
-            finally { ArrayPool<float>.Shared.Return(partial); }
         }
+        finally { ArrayPool<float>.Shared.Return(partial); }
     }
 
-    /// <summary>C[i0:i1, j0:j1] += alpha · op(A)[i0:i1, k0:k1] · op(B)[k0:k1, j0:j1], K-blocked and packed.</summary>
+    /// <summary>
+    /// C[i0:i1, j0:j1] += alpha · op(A)[i0:i1, k0:k1] · op(B)[k0:k1, j0:j1], K-blocked: each K block of the B panel is
+    /// packed once and serves every MB-row block of A (packed in turn, unless pre-packed).
+    /// </summary>
     private static unsafe void Tile(in Operands o, float* c, int ldc, int i0, int i1, int j0, int j1, int kBegin, int kEnd)
     {
-        int rows = i1 - i0, cols = j1 - j0;
-        int stripsA = (rows + MR - 1) / MR, stripsB = (cols + NR - 1) / NR;
+        int cols = j1 - j0, stripsB = (cols + NR - 1) / NR;
         int kcMax = Math.Min(KC, kEnd - kBegin);
-        var bufA = ArrayPool<float>.Shared.Rent(o.Packed != 0 ? 1 : stripsA * MR * kcMax);
+        var bufA = ArrayPool<float>.Shared.Rent(o.Packed != 0 ? 1 : MB * kcMax + PackSlack);
         var bufB = ArrayPool<float>.Shared.Rent(stripsB * NR * kcMax + 16);
         float* acc = stackalloc float[MR * 32];
         try
@@ -227,29 +253,35 @@ public static class Gemm
                 for (int k0 = kBegin; k0 < kEnd; k0 += KC)
                 {
                     int kc = Math.Min(KC, kEnd - k0);
-                    // A pre-packed over the whole matrix: this tile's strips of K block k0 (i0 is a multiple of MR).
-                    float* aBlock = o.Packed != 0 ? (float*)o.Packed + (long)k0 * o.MPad + (long)i0 * kc : pa;
-                    if (o.Packed == 0) PackA(o, pa, i0, rows, k0, kc);
                     PackB(o, pb, j0, cols, k0, kc);
-                    for (int sa = 0; sa < stripsA; sa++)
+                    for (int ib = i0; ib < i1; ib += MB)
                     {
-                        int r = Math.Min(MR, rows - sa * MR);
-                        float* ap = aBlock + (long)sa * MR * kc;
-                        for (int sb = 0; sb < stripsB; sb++)
+                        int rows = Math.Min(MB, i1 - ib), stripsA = (rows + MR - 1) / MR;
+                        // A pre-packed over the whole matrix: this block's strips of K block k0 (ib is a multiple of MR).
+                        float* aBlock = o.Packed != 0 ? (float*)o.Packed + (long)k0 * o.MPad + (long)ib * kc : pa;
+                        if (o.Packed == 0) PackA(o, pa, ib, rows, k0, kc);
+                        for (int sa = 0; sa < stripsA; sa++)
                         {
-                            int w = Math.Min(NR, cols - sb * NR);
-                            float* bp = pb + (long)sb * NR * kc;
-                            float* cp = c + (long)(i0 + sa * MR) * ldc + j0 + sb * NR;
-                            if (r == MR && w == NR) MicroKernel(ap, bp, kc, cp, ldc, o.Alpha);
-                            else
+                            int r = Math.Min(MR, rows - sa * MR);
+                            float* ap = aBlock + (long)sa * MR * kc;
+                            for (int sb = 0; sb < stripsB; sb++)
                             {
-                                // Edge block: the packed panels are zero-padded, so the full kernel runs into a
-                                // scratch block and only the valid r × w corner is added to C.
-                                new Span<float>(acc, MR * NR).Clear();
-                                MicroKernel(ap, bp, kc, acc, NR, 1f);
-                                for (int ii = 0; ii < r; ii++)
-                                for (int jj = 0; jj < w; jj++)
-                                    cp[(long)ii * ldc + jj] += o.Alpha * acc[ii * NR + jj];
+                                int w = Math.Min(NR, cols - sb * NR);
+                                float* bp = pb + (long)sb * NR * kc;
+                                float* cp = c + (long)(ib + sa * MR) * ldc + j0 + sb * NR;
+                                if (r == MR && w == NR) MicroKernel(ap, bp, kc, cp, ldc, o.Alpha);
+                                else
+                                {
+                                    // Edge block: the packed panels are zero-padded, so the full kernel runs into a
+                                    // scratch block and only the valid r × w corner is added to C.
+                                    // A strip at most half a kernel wide runs the one-vector kernel (half the work).
+                                    new Span<float>(acc, MR * NR).Clear();
+                                    if (w <= NR / 2) MicroKernelHalf(ap, bp, kc, acc, NR, 1f);
+                                    else MicroKernel(ap, bp, kc, acc, NR, 1f);
+                                    for (int ii = 0; ii < r; ii++)
+                                    for (int jj = 0; jj < w; jj++)
+                                        cp[(long)ii * ldc + jj] += o.Alpha * acc[ii * NR + jj];
+                                }
                             }
                         }
                     }
@@ -263,33 +295,65 @@ public static class Gemm
         }
     }
 
-    /// <summary>Packs op(A)[i0:i0+rows, k0:k0+kc] as strips of MR rows: dst[(s·kc + p)·MR + r] (zero-padded rows).</summary>
+    /// <summary>
+    /// Packs op(A)[i0:i0+rows, k0:k0+kc] as strips of MR rows: dst[(s·kc + p)·MR + r] (zero-padded rows). May write up to
+    /// 2 floats past the last strip (<see cref="PackSlack"/>); strips are written in order, so within the buffer those are
+    /// overwritten by the next strip.
+    /// </summary>
     private static unsafe void PackA(in Operands o, float* dst, int i0, int rows, int k0, int kc)
     {
         float* a = (float*)o.A;
         int strips = (rows + MR - 1) / MR;
+        float** src = stackalloc float*[MR];
         for (int s = 0; s < strips; s++)
         {
             float* d = dst + (long)s * MR * kc;
             int r0 = i0 + s * MR, r = Math.Min(MR, rows - s * MR);
             if (!o.TransA)
             {
-                for (int rr = 0; rr < r; rr++)
+                // Rows of A are contiguous in k: 8 k at a time, the six rows (and two zero rows) go through an 8×8
+                // transpose and each k's column is stored 8 wide (the last two lanes are overwritten by the next k).
+                for (int rr = 0; rr < MR; rr++) src[rr] = a + (long)(r0 + Math.Min(rr, r - 1)) * o.Lda + k0;
+                int p = 0;
+                if (Avx.IsSupported)
                 {
-                    float* src = a + (long)(r0 + rr) * o.Lda + k0;
-                    for (int p = 0; p < kc; p++) d[p * MR + rr] = src[p];
+                    for (; p + 8 <= kc; p += 8)
+                    {
+                        var z = Vector256<float>.Zero;
+                        var v0 = Vector256.Load(src[0] + p);
+                        var v1 = r > 1 ? Vector256.Load(src[1] + p) : z;
+                        var v2 = r > 2 ? Vector256.Load(src[2] + p) : z;
+                        var v3 = r > 3 ? Vector256.Load(src[3] + p) : z;
+                        var v4 = r > 4 ? Vector256.Load(src[4] + p) : z;
+                        var v5 = r > 5 ? Vector256.Load(src[5] + p) : z;
+                        var v6 = z;
+                        var v7 = z;
+                        Transpose8(ref v0, ref v1, ref v2, ref v3, ref v4, ref v5, ref v6, ref v7);
+                        float* dp = d + p * MR;
+                        v0.Store(dp); v1.Store(dp + MR); v2.Store(dp + 2 * MR); v3.Store(dp + 3 * MR);
+                        v4.Store(dp + 4 * MR); v5.Store(dp + 5 * MR); v6.Store(dp + 6 * MR); v7.Store(dp + 7 * MR);
+                    }
                 }
+                for (; p < kc; p++)
+                    for (int rr = 0; rr < MR; rr++) d[p * MR + rr] = rr < r ? src[rr][p] : 0f;
+            }
+            else if (r == MR && r0 + 8 <= o.M)
+            {
+                // op(A) = Aᵀ: the strip's six values of each k are contiguous; an 8-wide copy (inside the row, since
+                // r0 + 8 ≤ M) whose last two lanes the next k overwrites.
+                float* sp = a + (long)k0 * o.Lda + r0;
+                for (int p = 0; p < kc; p++, sp += o.Lda) Vector256.Store(Vector256.Load(sp), d + p * MR);
             }
             else
             {
                 for (int p = 0; p < kc; p++)
                 {
-                    float* src = a + (long)(k0 + p) * o.Lda + r0;
-                    for (int rr = 0; rr < r; rr++) d[p * MR + rr] = src[rr];
+                    float* sp = a + (long)(k0 + p) * o.Lda + r0;
+                    int rr = 0;
+                    for (; rr < r; rr++) d[p * MR + rr] = sp[rr];
+                    for (; rr < MR; rr++) d[p * MR + rr] = 0f;
                 }
             }
-            for (int rr = r; rr < MR; rr++)
-                for (int p = 0; p < kc; p++) d[p * MR + rr] = 0f;
         }
     }
 
@@ -299,42 +363,87 @@ public static class Gemm
         float* b = (float*)o.B;
         int strips = (cols + NR - 1) / NR;
         float** rowsB = stackalloc float*[32];
+        if (!o.TransB)
+        {
+            // Row by row across the whole panel: each row of B is read as one contiguous run (the prefetchers follow it),
+            // its NR-wide pieces going to their strips.
+            int full = cols / NR;
+            for (int p = 0; p < kc; p++)
+            {
+                float* src = b + (long)(k0 + p) * o.Ldb + j0;
+                float* d = dst + p * NR;
+                long step = (long)NR * kc;
+                int s = 0;
+                if (NR == 32 && Vector512.IsHardwareAccelerated)
+                    for (; s < full; s++, src += 32, d += step)
+                    {
+                        Vector512.Store(Vector512.Load(src), d);
+                        Vector512.Store(Vector512.Load(src + 16), d + 16);
+                    }
+                else
+                    for (; s < full; s++, src += NR, d += step)
+                        for (int q = 0; q < NR; q += 8) Vector256.Store(Vector256.Load(src + q), d + q);
+                if (s < strips)
+                {
+                    int w = cols - s * NR, cc = 0;
+                    for (; cc < w; cc++) d[cc] = src[cc];
+                    for (; cc < NR; cc++) d[cc] = 0f;
+                }
+            }
+            return;
+        }
         for (int s = 0; s < strips; s++)
         {
             float* d = dst + (long)s * NR * kc;
             int c0 = j0 + s * NR, w = Math.Min(NR, cols - s * NR);
-            if (!o.TransB)
+            // op(B) = Bᵀ: column c of the strip is row c of B, contiguous in k. Groups of 8 rows × 8 k go through an
+            // 8×8 transpose; the rest (a partial group of rows, the last k) one value at a time.
+            for (int cc = 0; cc < w; cc++) rowsB[cc] = b + (long)(c0 + cc) * o.Ldb + k0;
+            int full = Avx.IsSupported ? w / 8 * 8 : 0, p8 = Avx.IsSupported ? kc / 8 * 8 : 0;
+            for (int g = 0; g < full; g += 8)
             {
-                if (w == NR)
+                float** rg = rowsB + g;
+                for (int p = 0; p < p8; p += 8)
                 {
-                    for (int p = 0; p < kc; p++)
-                        new ReadOnlySpan<float>(b + (long)(k0 + p) * o.Ldb + c0, NR).CopyTo(new Span<float>(d + p * NR, NR));
+                    var v0 = Vector256.Load(rg[0] + p); var v1 = Vector256.Load(rg[1] + p);
+                    var v2 = Vector256.Load(rg[2] + p); var v3 = Vector256.Load(rg[3] + p);
+                    var v4 = Vector256.Load(rg[4] + p); var v5 = Vector256.Load(rg[5] + p);
+                    var v6 = Vector256.Load(rg[6] + p); var v7 = Vector256.Load(rg[7] + p);
+                    Transpose8(ref v0, ref v1, ref v2, ref v3, ref v4, ref v5, ref v6, ref v7);
+                    float* dp = d + p * NR + g;
+                    v0.Store(dp); v1.Store(dp + NR); v2.Store(dp + 2 * NR); v3.Store(dp + 3 * NR);
+                    v4.Store(dp + 4 * NR); v5.Store(dp + 5 * NR); v6.Store(dp + 6 * NR); v7.Store(dp + 7 * NR);
                 }
-                else
-                {
-                    for (int p = 0; p < kc; p++)
-                    {
-                        float* src = b + (long)(k0 + p) * o.Ldb + c0;
-                        int cc = 0;
-                        for (; cc < w; cc++) d[p * NR + cc] = src[cc];
-                        for (; cc < NR; cc++) d[p * NR + cc] = 0f;
-                    }
-                }
+                for (int p = p8; p < kc; p++)
+                    for (int cc = g; cc < g + 8; cc++) d[p * NR + cc] = rowsB[cc][p];
             }
-            else
+            for (int p = 0; p < kc; p++)
             {
-                // op(B) = Bᵀ: column c of the strip is row c of B. Walk p outermost so the writes stream
-                // through the strip while the reads advance along w rows of B together.
-                for (int cc = 0; cc < w; cc++) rowsB[cc] = b + (long)(c0 + cc) * o.Ldb + k0;
-                for (int p = 0; p < kc; p++)
-                {
-                    float* dp = d + p * NR;
-                    int cc = 0;
-                    for (; cc < w; cc++) dp[cc] = rowsB[cc][p];
-                    for (; cc < NR; cc++) dp[cc] = 0f;
-                }
+                float* dp = d + p * NR;
+                int cc = full;
+                for (; cc < w; cc++) dp[cc] = rowsB[cc][p];
+                for (; cc < NR; cc++) dp[cc] = 0f;
             }
         }
+    }
+
+    /// <summary>Transposes the 8×8 block whose rows are r0…r7 (AVX: unpack, shuffle, swap 128-bit halves).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Transpose8(ref Vector256<float> r0, ref Vector256<float> r1, ref Vector256<float> r2, ref Vector256<float> r3,
+        ref Vector256<float> r4, ref Vector256<float> r5, ref Vector256<float> r6, ref Vector256<float> r7)
+    {
+        var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1);
+        var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
+        var t4 = Avx.UnpackLow(r4, r5); var t5 = Avx.UnpackHigh(r4, r5);
+        var t6 = Avx.UnpackLow(r6, r7); var t7 = Avx.UnpackHigh(r6, r7);
+        var u0 = Avx.Shuffle(t0, t2, 0x44); var u1 = Avx.Shuffle(t0, t2, 0xEE);
+        var u2 = Avx.Shuffle(t1, t3, 0x44); var u3 = Avx.Shuffle(t1, t3, 0xEE);
+        var u4 = Avx.Shuffle(t4, t6, 0x44); var u5 = Avx.Shuffle(t4, t6, 0xEE);
+        var u6 = Avx.Shuffle(t5, t7, 0x44); var u7 = Avx.Shuffle(t5, t7, 0xEE);
+        r0 = Avx.Permute2x128(u0, u4, 0x20); r1 = Avx.Permute2x128(u1, u5, 0x20);
+        r2 = Avx.Permute2x128(u2, u6, 0x20); r3 = Avx.Permute2x128(u3, u7, 0x20);
+        r4 = Avx.Permute2x128(u0, u4, 0x31); r5 = Avx.Permute2x128(u1, u5, 0x31);
+        r6 = Avx.Permute2x128(u2, u6, 0x31); r7 = Avx.Permute2x128(u3, u7, 0x31);
     }
 
     /// <summary>The MR × NR micro-kernel at this machine's width: 6×32 with AVX-512, else 6×16.</summary>
@@ -376,6 +485,40 @@ public static class Gemm
         var al = TSimd.Broadcast(alpha);
         StoreRow<TV, TSimd>(c, c00, c01, al); StoreRow<TV, TSimd>(c + ldc, c10, c11, al); StoreRow<TV, TSimd>(c + 2 * ldc, c20, c21, al);
         StoreRow<TV, TSimd>(c + 3 * ldc, c30, c31, al); StoreRow<TV, TSimd>(c + 4 * ldc, c40, c41, al); StoreRow<TV, TSimd>(c + 5 * ldc, c50, c51, al);
+    }
+
+    /// <summary>The MR × NR/2 kernel for narrow edge strips: the first vector of each packed B row only.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void MicroKernelHalf(float* a, float* b, int kc, float* c, int ldc, float alpha)
+    {
+        if (Vector512.IsHardwareAccelerated) MicroKernelHalf<Vector512<float>, Simd512>(a, b, kc, c, ldc, alpha);
+        else MicroKernelHalf<Vector256<float>, Simd256>(a, b, kc, c, ldc, alpha);
+    }
+
+    /// <summary>C[0:MR, 0:w] += alpha · Σ_p a[p, 0:MR] ⊗ b[p, 0:w] with w one vector; B rows are 2w apart (the packed strip).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void MicroKernelHalf<TV, TSimd>(float* a, float* b, int kc, float* c, int ldc, float alpha)
+        where TV : struct where TSimd : struct, ISimd<TV>
+    {
+        int w = TSimd.Count;
+        TV c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default;
+        for (int p = 0; p < kc; p++, a += MR, b += 2 * w)
+        {
+            var b0 = TSimd.Load(b);
+            c0 = TSimd.Fma(TSimd.Broadcast(a[0]), b0, c0);
+            c1 = TSimd.Fma(TSimd.Broadcast(a[1]), b0, c1);
+            c2 = TSimd.Fma(TSimd.Broadcast(a[2]), b0, c2);
+            c3 = TSimd.Fma(TSimd.Broadcast(a[3]), b0, c3);
+            c4 = TSimd.Fma(TSimd.Broadcast(a[4]), b0, c4);
+            c5 = TSimd.Fma(TSimd.Broadcast(a[5]), b0, c5);
+        }
+        var al = TSimd.Broadcast(alpha);
+        TSimd.Store(TSimd.Fma(al, c0, TSimd.Load(c)), c);
+        TSimd.Store(TSimd.Fma(al, c1, TSimd.Load(c + ldc)), c + ldc);
+        TSimd.Store(TSimd.Fma(al, c2, TSimd.Load(c + 2 * ldc)), c + 2 * ldc);
+        TSimd.Store(TSimd.Fma(al, c3, TSimd.Load(c + 3 * ldc)), c + 3 * ldc);
+        TSimd.Store(TSimd.Fma(al, c4, TSimd.Load(c + 4 * ldc)), c + 4 * ldc);
+        TSimd.Store(TSimd.Fma(al, c5, TSimd.Load(c + 5 * ldc)), c + 5 * ldc);
     }
 
     /// <summary>c[0:2w] += alpha · (v0, v1).</summary>

@@ -13,14 +13,24 @@ public static class Im2Col
 {
     /// <summary>Unfolds the channels×height×width <paramref name="image"/> through window <paramref name="g"/> into <paramref name="cols"/>: channels·kh·kw rows of outH·outW columns, rows <paramref name="ldCols"/> apart.</summary>
     /// <exception cref="ArgumentException">A buffer is too short for the sizes given.</exception>
-    public static unsafe void Run(ReadOnlySpan<float> image, int channels, int height, int width, in Window2d g,
-        int outH, int outW, Span<float> cols, int ldCols)
+    public static void Run(ReadOnlySpan<float> image, int channels, int height, int width, in Window2d g,
+        int outH, int outW, Span<float> cols, int ldCols) =>
+        Run(image, channels, height, width, g, outH, outW, cols, ldCols, 0, outH);
+
+    /// <summary>
+    /// As the public overload for the band of output rows [<paramref name="rowBegin"/>, <paramref name="rowEnd"/>) only:
+    /// (rowEnd − rowBegin)·outW columns, column 0 being output pixel (rowBegin, 0). A convolution over a large image runs
+    /// band by band so that its columns stay in cache.
+    /// </summary>
+    internal static unsafe void Run(ReadOnlySpan<float> image, int channels, int height, int width, in Window2d g,
+        int outH, int outW, Span<float> cols, int ldCols, int rowBegin, int rowEnd)
     {
         if (image.Length < channels * height * width)
             throw new ArgumentException($"image has {image.Length} values; {channels}x{height}x{width} needs {channels * height * width}.", nameof(image));
         int rows = channels * g.KernelH * g.KernelW;
-        if (rows > 0 && cols.Length < (long)(rows - 1) * ldCols + outH * outW)
-            throw new ArgumentException($"cols has {cols.Length} values; {rows} rows of {outH * outW} with stride {ldCols} need more.", nameof(cols));
+        int bandCols = (rowEnd - rowBegin) * outW;
+        if (rows > 0 && cols.Length < (long)(rows - 1) * ldCols + bandCols)
+            throw new ArgumentException($"cols has {cols.Length} values; {rows} rows of {bandCols} with stride {ldCols} need more.", nameof(cols));
         // Valid output rows per kernel row ki and valid output columns per kernel column kj do not depend on the
         // channel: work them out once, then each (c, ki, kj) row is zero bands plus straight row copies.
         Span<int> rowRange = stackalloc int[2 * g.KernelH];
@@ -42,13 +52,13 @@ public static class Im2Col
             for (int c = 0; c < channels; c++)
             for (int ki = 0; ki < g.KernelH; ki++)
             {
-                int ohBegin = rowRange[2 * ki], ohEnd = rowRange[2 * ki + 1];
+                int ohBegin = Math.Clamp(rowRange[2 * ki], rowBegin, rowEnd), ohEnd = Math.Clamp(rowRange[2 * ki + 1], ohBegin, rowEnd);
                 for (int kj = 0; kj < g.KernelW; kj++, row++)
                 {
-                    float* dstRow = col + (long)row * ldCols;
+                    float* dstRow = col + (long)row * ldCols - (long)rowBegin * outW;   // indexed by absolute output row
                     int owBegin = colRange[3 * kj], owEnd = colRange[3 * kj + 1], dx = colRange[3 * kj + 2];
-                    new Span<float>(dstRow, ohBegin * outW).Clear();
-                    new Span<float>(dstRow + ohEnd * outW, (outH - ohEnd) * outW).Clear();
+                    new Span<float>(dstRow + rowBegin * outW, (ohBegin - rowBegin) * outW).Clear();
+                    new Span<float>(dstRow + ohEnd * outW, (rowEnd - ohEnd) * outW).Clear();
                     float* dst = dstRow + ohBegin * outW;
                     float* src = img + (long)c * plane + (long)(ohBegin * g.StrideH + ki * g.DilationH - g.PadTop) * width + dx;
                     long srcStep = (long)g.StrideH * width;

@@ -1,3 +1,7 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
 namespace MLConv.Training.Kernels;
 
 /// <summary>How a pooling window is reduced.</summary>
@@ -82,61 +86,124 @@ public static class Pool2d
                 y.AsSpan(p * outPlane, outPlane), outH, outW, TR.Selects ? argIndex.AsSpan(p * outPlane, outPlane) : default));
     }
 
-    /// <summary>One plane; everything the loops read is a local or a parameter (not a closure field).</summary>
-    private static void ForwardPlane<TR>(ReadOnlySpan<float> xs, int height, int width, Window2d g, bool countIncludePad,
+    /// <summary>
+    /// One plane; everything the loops read is a local or a parameter (not a closure field). Windows wholly inside the
+    /// input (all but a border one window wide) go 8 outputs at a time through <see cref="InteriorBlock{TR}"/>; the rest,
+    /// and machines without AVX2, one output at a time. Both visit the taps in the same order with the same rule, so the
+    /// results (values and arg indices) are the same either way.
+    /// </summary>
+    private static unsafe void ForwardPlane<TR>(ReadOnlySpan<float> xs, int height, int width, Window2d g, bool countIncludePad,
         Span<float> ys, int outH, int outW, Span<int> args) where TR : struct, IReduction
     {
-        int sh = g.StrideH, sw = g.StrideW, dh = g.DilationH, dw = g.DilationW, kh = g.KernelH, kw = g.KernelW;
-        for (int oh = 0; oh < outH; oh++)
+        int sh = g.StrideH, sw = g.StrideW;
+        // Interior: y0 = oh·sh − pt ≥ 0 and y0 + (kh − 1)·dh < height; the same across.
+        int ohA = Math.Min(outH, (g.PadTop + sh - 1) / sh), ohB = Math.Max(ohA, Math.Min(outH, FloorDiv(height - g.EffectiveKernelH + g.PadTop, sh) + 1));
+        int owA = Math.Min(outW, (g.PadLeft + sw - 1) / sw), owB = Math.Max(owA, Math.Min(outW, FloorDiv(width - g.EffectiveKernelW + g.PadLeft, sw) + 1));
+        bool simd = Avx2.IsSupported && owB - owA >= 8;
+        fixed (float* px = xs, py = ys)
+        fixed (int* pa = args)
         {
-            int y0 = oh * sh - g.PadTop;
-            var (u0, u1) = Taps(y0, kh, dh, height);
-            for (int ow = 0; ow < outW; ow++)
+            for (int oh = 0; oh < outH; oh++)
             {
-                int x0 = ow * sw - g.PadLeft;
-                var (v0, v1) = Taps(x0, kw, dw, width);
-                int o = oh * outW + ow;
+                int ow = 0;
+                if (simd && oh >= ohA && oh < ohB)
+                {
+                    for (; ow < owA; ow++) Output<TR>(px, height, width, g, countIncludePad, py, outW, pa, oh, ow);
+                    for (; ow + 8 <= owB; ow += 8) InteriorBlock<TR>(px, width, g, py, outW, pa, oh, ow);
+                }
+                for (; ow < outW; ow++) Output<TR>(px, height, width, g, countIncludePad, py, outW, pa, oh, ow);
+            }
+        }
+    }
+
+    /// <summary>Outputs (oh, ow … ow + 7), all eight windows inside the input: the taps row by row, 8 lanes at a time (AVX2 gathers for strides above 1).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void InteriorBlock<TR>(float* xs, int width, in Window2d g, float* ys, int outW, int* args, int oh, int ow)
+        where TR : struct, IReduction
+    {
+        int sw = g.StrideW, y0 = oh * g.StrideH - g.PadTop, x0 = ow * sw - g.PadLeft;
+        var lanes = Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7) * sw;
+        int first = y0 * width + x0;
+        var acc = Load(xs + first, lanes, sw);
+        var arg = lanes + Vector256.Create(first);
+        for (int u = 0; u < g.KernelH; u++)
+        {
+            int row = (y0 + u * g.DilationH) * width + x0;
+            for (int v = 0; v < g.KernelW; v++)
+            {
+                int idx = row + v * g.DilationW;
+                var val = Load(xs + idx, lanes, sw);
                 if (TR.Selects)
                 {
-                    if (u0 == u1 || v0 == v1)
-                    {
-                        // A dilated window can fall entirely in the padding: −∞ (max) / +∞ (min) as PyTorch, no gradient.
-                        ys[o] = TR.Seed;
-                        args[o] = -1;
-                        continue;
-                    }
-                    // Padding never wins: start from the first element inside the input; ties keep the earlier one.
-                    int arg = (y0 + u0 * dh) * width + x0 + v0 * dw;
-                    float acc = xs[arg];
-                    for (int u = u0; u < u1; u++)
-                    {
-                        int row = (y0 + u * dh) * width + x0;
-                        for (int v = v0; v < v1; v++)
-                        {
-                            int idx = row + v * dw;
-                            float val = xs[idx];
-                            // Branch-free select (a branch here mispredicts about once per window on real data):
-                            // a strict improvement or a NaN moves the arg (so y = x[arg] always, NaN propagates as in PyTorch).
-                            bool take = TR.Takes(val, acc) | float.IsNaN(val);
-                            arg += (idx - arg) & -(take ? 1 : 0);
-                            acc = take ? val : acc;
-                        }
-                    }
-                    ys[o] = acc;
-                    args[o] = arg;
+                    // A strict improvement or a NaN moves the arg, as in the scalar loop.
+                    var take = (typeof(TR) == typeof(MaxReduction) ? Vector256.GreaterThan(val, acc) : Vector256.LessThan(val, acc))
+                        | ~Vector256.Equals(val, val);
+                    acc = Vector256.ConditionalSelect(take, val, acc);
+                    arg = Vector256.ConditionalSelect(take.AsInt32(), lanes + Vector256.Create(idx), arg);
                 }
-                else
+                else acc = u == 0 && v == 0 ? val : acc + val;
+            }
+        }
+        int o = oh * outW + ow;
+        if (TR.Selects) arg.Store(args + o);
+        else acc /= g.KernelH * g.KernelW;
+        acc.Store(ys + o);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector256<float> Load(float* p, Vector256<int> lanes, int stride) =>
+        stride == 1 ? Vector256.Load(p) : Avx2.GatherVector256(p, lanes, 4);
+
+    /// <summary>Output (oh, ow), one tap at a time (borders, padding, dilated windows that miss the input).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Output<TR>(float* xs, int height, int width, in Window2d g, bool countIncludePad, float* ys, int outW, int* args, int oh, int ow)
+        where TR : struct, IReduction
+    {
+        int dh = g.DilationH, dw = g.DilationW;
+        int y0 = oh * g.StrideH - g.PadTop;
+        var (u0, u1) = Taps(y0, g.KernelH, dh, height);
+        int x0 = ow * g.StrideW - g.PadLeft;
+        var (v0, v1) = Taps(x0, g.KernelW, dw, width);
+        int o = oh * outW + ow;
+        if (TR.Selects)
+        {
+            if (u0 == u1 || v0 == v1)
+            {
+                // A dilated window can fall entirely in the padding: −∞ (max) / +∞ (min) as PyTorch, no gradient.
+                ys[o] = TR.Seed;
+                args[o] = -1;
+                return;
+            }
+            // Padding never wins: start from the first element inside the input; ties keep the earlier one.
+            int arg = (y0 + u0 * dh) * width + x0 + v0 * dw;
+            float acc = xs[arg];
+            for (int u = u0; u < u1; u++)
+            {
+                int row = (y0 + u * dh) * width + x0;
+                for (int v = v0; v < v1; v++)
                 {
-                    float acc = 0f;
-                    for (int u = u0; u < u1; u++)
-                    {
-                        int row = (y0 + u * dh) * width + x0;
-                        for (int v = v0; v < v1; v++) acc += xs[row + v * dw];
-                    }
-                    int divisor = Bounds(g, oh, ow, height, width, countIncludePad).Divisor;
-                    ys[o] = divisor > 0 ? acc / divisor : 0f;
+                    int idx = row + v * dw;
+                    float val = xs[idx];
+                    // Branch-free select (a branch here mispredicts about once per window on real data):
+                    // a strict improvement or a NaN moves the arg (so y = x[arg] always, NaN propagates as in PyTorch).
+                    bool take = TR.Takes(val, acc) | float.IsNaN(val);
+                    arg += (idx - arg) & -(take ? 1 : 0);
+                    acc = take ? val : acc;
                 }
             }
+            ys[o] = acc;
+            args[o] = arg;
+        }
+        else
+        {
+            float acc = 0f;
+            for (int u = u0; u < u1; u++)
+            {
+                int row = (y0 + u * dh) * width + x0;
+                for (int v = v0; v < v1; v++) acc += xs[row + v * dw];
+            }
+            int divisor = Bounds(g, oh, ow, height, width, countIncludePad).Divisor;
+            ys[o] = divisor > 0 ? acc / divisor : 0f;
         }
     }
 
@@ -209,6 +276,8 @@ public static class Pool2d
         }
         return new Window(y0, x0, divisor);
     }
+
+    private static int FloorDiv(int a, int b) => a >= 0 ? a / b : -((-a + b - 1) / b);
 
     // Taps of a dilated window starting at b that fall before e.
     private static int Count(int b, int e, int dilation) => e <= b ? 0 : (e - b - 1) / dilation + 1;

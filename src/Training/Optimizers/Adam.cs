@@ -78,6 +78,28 @@ public sealed class Adam : Optimizer
     }
 
     /// <inheritdoc/>
-    protected override void Update(int index, Span<float> g, Span<float> w) =>
-        Update(g, _m[index].Span, _v[index].Span, w, (float)Beta1, (float)Beta2, _stepSize, _invSqrtBc2, (float)Eps);
+    protected override void Update(int index, Span<float> g, Span<float> w)
+    {
+        const int Chunk = 1 << 16;
+        if (g.Length < 2 * Chunk || Kernels.Parallelism.MaxThreads == 1)
+            Update(g, _m[index].Span, _v[index].Span, w, (float)Beta1, (float)Beta2, _stepSize, _invSqrtBc2, (float)Eps);
+        else UpdateParallel(index, g, w, Chunk);
+    }
+
+    /// <summary>A large tensor in chunks on several threads (element-wise: the same result as one pass).</summary>
+    private unsafe void UpdateParallel(int index, Span<float> g, Span<float> w, int chunk)
+    {
+        int n = g.Length, chunks = (n + chunk - 1) / chunk;
+        float b1 = (float)Beta1, b2 = (float)Beta2, step = _stepSize, inv = _invSqrtBc2, eps = (float)Eps;
+        fixed (float* pg = g, pw = w, pm = _m[index].Span, pv = _v[index].Span)
+        {
+            nint ig = (nint)pg, iw = (nint)pw, im = (nint)pm, iv = (nint)pv;
+            Kernels.Parallelism.For(chunks, chunk, c =>
+            {
+                int a = c * chunk, len = Math.Min(chunk, n - a);
+                Update(new ReadOnlySpan<float>((float*)ig + a, len), new Span<float>((float*)im + a, len), new Span<float>((float*)iv + a, len),
+                    new Span<float>((float*)iw + a, len), b1, b2, step, inv, eps);
+            });
+        }
+    }
 }

@@ -78,3 +78,63 @@ public sealed class ConvGemmInputGradientTests
         for (int i = 0; i < x.Length; i++) Assert.AreEqual(expected[i], dx[i], 1e-4, $"dx[{i}]");
     }
 }
+
+/// <summary>
+/// Large images run band by band (the columns of a band of output rows, then its GEMMs), deep small ones in wide blocks of
+/// samples: forward, dW, db and dX against
+/// naive loops in double, on shapes large enough to band, with stride, asymmetric padding, dilation and groups.
+/// </summary>
+[TestClass]
+public sealed class ConvGemmBandTests
+{
+    [TestMethod]
+    [DataRow(2, 8, 41, 39, 7, 1, 3, 3, 1, 1, 1, 1, 1, 1)]    // 3x3 "same": two bands
+    [DataRow(1, 6, 100, 81, 4, 2, 3, 5, 2, 2, 1, 2, 0, 1)]  // grouped, non-square kernel, stride 2, asymmetric padding
+    [DataRow(2, 3, 90, 75, 5, 1, 7, 7, 2, 2, 3, 3, 3, 3)]    // a 7x7 stride-2 stem on three channels
+    [DataRow(1, 4, 64, 61, 6, 2, 3, 3, 1, 1, 2, 2, 2, 2, 2)] // dilation 2
+    [DataRow(7, 64, 5, 6, 8, 1, 3, 3, 1, 1, 1, 1, 1, 1)]     // deep and small (ResNet layer4-like): blocks of samples give ≥ 256 columns
+    public void BandedConvolutionMatchesNaiveLoops(int n, int cin, int h, int w, int cout, int groups, int kh, int kw,
+        int sh, int sw, int pt, int pl, int pb, int pr, int dil = 1)
+    {
+        var g = new Window2d(kh, kw, sh, sw, pt, pl, pb, pr, dil, dil);
+        var (oh, ow) = g.OutputSize(h, w);
+        int cg = cin / groups, mg = cout / groups;
+        var r = new Random(h * 31 + w);
+        float[] Rand(int len) => [.. Enumerable.Range(0, len).Select(_ => (float)(r.NextDouble() * 2 - 1))];
+        float[] x = Rand(n * cin * h * w), wt = Rand(cout * cg * kh * kw), bias = Rand(cout), dy = Rand(n * cout * oh * ow);
+        var y = new float[dy.Length];
+        float[] dw = new float[wt.Length], db = new float[cout], dx = Rand(x.Length);
+        ConvGemm.Forward(x, wt, bias, y, n, cin, h, w, cout, groups, g, oh, ow);
+        ConvGemm.Backward(x, wt, dy, dw, db, dx, n, cin, h, w, cout, groups, g, oh, ow);
+
+        var ey = new double[y.Length];
+        var edw = new double[dw.Length];
+        var edb = new double[cout];
+        var edx = new double[dx.Length];
+        for (int b = 0; b < n; b++)
+        for (int co = 0; co < cout; co++)
+        for (int i = 0; i < oh; i++)
+        for (int j = 0; j < ow; j++)
+        {
+            int yi = ((b * cout + co) * oh + i) * ow + j;
+            double s = bias[co], d = dy[yi];
+            edb[co] += d;
+            for (int c = 0; c < cg; c++)
+            for (int u = 0; u < kh; u++)
+            for (int v = 0; v < kw; v++)
+            {
+                int yy = i * sh - pt + u * dil, xx = j * sw - pl + v * dil, ci = co / mg * cg + c;
+                if (yy < 0 || yy >= h || xx < 0 || xx >= w) continue;
+                int xi = ((b * cin + ci) * h + yy) * w + xx, wi = ((co * cg + c) * kh + u) * kw + v;
+                s += (double)wt[wi] * x[xi];
+                edw[wi] += d * x[xi];
+                edx[xi] += d * wt[wi];
+            }
+            ey[yi] = s;
+        }
+        for (int i = 0; i < y.Length; i++) Assert.AreEqual(ey[i], y[i], 1e-4, $"y[{i}]");
+        for (int i = 0; i < dw.Length; i++) Assert.AreEqual(edw[i], dw[i], 1e-3 + 1e-5 * Math.Abs(edw[i]), $"dW[{i}]");
+        for (int i = 0; i < cout; i++) Assert.AreEqual(edb[i], db[i], 1e-3, $"db[{i}]");
+        for (int i = 0; i < dx.Length; i++) Assert.AreEqual(edx[i], dx[i], 1e-4, $"dx[{i}]");
+    }
+}

@@ -17,6 +17,10 @@ public sealed class GemmTests
     [DataRow(130, 17, 3)]
     [DataRow(5, 23, 9000)]    // small M, N and long K: the K-split path
     [DataRow(16, 150, 2500)]
+    [DataRow(67, 49, 300)]    // a 17-wide edge strip (ResNet layer4's 7x7 output)
+    [DataRow(23, 196, 70)]    // a 4-wide edge strip: the one-vector kernel; K not a multiple of 8
+    [DataRow(7, 44, 517)]     // a partial group of 8 transposed B rows, a 5-row strip of A
+    [DataRow(200, 600, 40)]   // several column panels and row blocks, short K
     public void MatchesNaiveLoopForAllTransposes(int m, int n, int k)
     {
         var r = new Random(m * 1000 + n * 10 + k);
@@ -41,6 +45,31 @@ public sealed class GemmTests
             Gemm.Multiply(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
             for (int i = 0; i < expected.Length; i++)
                 Assert.AreEqual(expected[i], c[i], 1e-4 * Math.Sqrt(k) + 1e-5, $"transA={ta} transB={tb} at {i}");
+        }
+    }
+
+    /// <summary>Random shapes nobody tuned for (edge strips, partial transposes, several panels): the naive loop again.</summary>
+    [TestMethod]
+    public void RandomShapesMatchNaiveLoop()
+    {
+        var r = new Random(20261202);
+        for (int trial = 0; trial < 12; trial++)
+        {
+            int m = r.Next(1, 160), n = r.Next(1, 360), k = r.Next(1, 700);
+            bool ta = r.Next(2) == 1, tb = r.Next(2) == 1;
+            int lda = (ta ? m : k) + r.Next(3), ldb = (tb ? k : n) + r.Next(3);
+            var a = Rand((ta ? k : m) * lda, r);
+            var b = Rand((tb ? n : k) * ldb, r);
+            var c = new float[m * n];
+            Gemm.Multiply(ta, tb, m, n, k, 1f, a, lda, b, ldb, 0f, c, n);
+            for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++)
+            {
+                double s = 0;
+                for (int p = 0; p < k; p++)
+                    s += (double)(ta ? a[p * lda + i] : a[i * lda + p]) * (tb ? b[j * ldb + p] : b[p * ldb + j]);
+                Assert.AreEqual(s, c[i * n + j], 1e-4 * Math.Sqrt(k) + 1e-5, $"{m}x{n}x{k} transA={ta} transB={tb} at ({i}, {j})");
+            }
         }
     }
 

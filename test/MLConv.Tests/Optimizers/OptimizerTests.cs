@@ -33,6 +33,44 @@ public sealed class OptimizerTests
         }
     }
 
+    /// <summary>A tensor large enough for the chunked, multi-threaded update: the same bits on 1 and 3 threads, and the scalar rule.</summary>
+    [TestMethod]
+    public void AdamOnALargeTensorDoesNotDependOnTheThreadCount()
+    {
+        const int n = 300_001;
+        var r = new Random(3);
+        float[] w0 = [.. Enumerable.Range(0, n).Select(_ => (float)r.NextDouble() - 0.5f)];
+        float[] g0 = [.. Enumerable.Range(0, n).Select(_ => (float)r.NextDouble() - 0.5f)];
+        float[] Run(int threads)
+        {
+            int saved = MLConv.Training.Kernels.Parallelism.MaxThreads;
+            try
+            {
+                MLConv.Training.Kernels.Parallelism.MaxThreads = threads;
+                var p = Param([.. w0]);
+                var opt = new Adam([p], lr: 0.01);
+                for (int t = 0; t < 3; t++)
+                {
+                    g0.AsSpan().CopyTo(p.Grad.Span);
+                    opt.Step();
+                }
+                return p.Value.Span.ToArray();
+            }
+            finally { MLConv.Training.Kernels.Parallelism.MaxThreads = saved; }
+        }
+        var one = Run(1);
+        CollectionAssert.AreEqual(one, Run(3));
+        // Element 200,000 (a later chunk) follows the scalar rule: three steps of the same gradient.
+        double w = w0[200_000], m = 0, v = 0, gr = g0[200_000];
+        for (int t = 1; t <= 3; t++)
+        {
+            m = 0.9 * m + 0.1 * gr;
+            v = 0.999 * v + 0.001 * gr * gr;
+            w -= 0.01 * (m / (1 - Math.Pow(0.9, t))) / (Math.Sqrt(v / (1 - Math.Pow(0.999, t))) + 1e-8);
+        }
+        Assert.AreEqual(w, one[200_000], 1e-6);
+    }
+
     [TestMethod]
     public void AdamFollowsBiasCorrectedUpdate()
     {
