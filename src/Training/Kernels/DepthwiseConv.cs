@@ -15,7 +15,12 @@ namespace MLConv.Training.Kernels;
 /// of tap (u, v) then reads phase (v·dw) mod sw at row i·sh + u·dh, column j + (v·dw) div sw: for every stride and
 /// dilation, a tap over 8 consecutive outputs is one contiguous 8-wide load, and no edge needs a test.
 /// Work is split by input plane (forward, dx) and by output channel (dW, db, a fixed order over n, rows and column
-/// blocks, 8 lanes summed at the end): deterministic, whatever the thread count.
+/// blocks, lanes summed at the end): deterministic, whatever the thread count.
+/// 3x3 windows with row dilation 1 and row stride 1 or 2 run 16-lane (AVX-512) kernels: four output rows per pass, every
+/// loaded input row feeding each output row it reaches, dW's nine taps and db accumulated in registers. Strides 1 and 2
+/// (both ways, column dilation 1) read the image in place under column masks, stride 2 splitting even and odd columns in
+/// registers; other column strides and dilations go through 16-lane phases filled a band of rows at a time. dX is the
+/// flipped-kernel forward of dy for stride 1 and is built by output phase for stride 2 (multiplier 1).
 /// </summary>
 public static class DepthwiseConv
 {
