@@ -16,6 +16,9 @@ namespace MLConv.Benchmarks;
 /// </summary>
 public static class Inference
 {
+    /// <summary>Also time every node of each planned forward on its own (<c>--profile</c>; always in a full run).</summary>
+    public static bool Profile { get; set; }
+
     public static void Run(Report report, int threads, string repoRoot, bool quick)
     {
         Console.WriteLine($"Whole-network inference vs ONNX Runtime (CPU provider, IntraOpNumThreads {threads})");
@@ -53,6 +56,16 @@ public static class Inference
             var x = new MlTensor(shape);
             for (int i = 0; i < x.Length; i++) x[i] = (float)i / x.Length;
             Case(report, $"{name}, batch {shape[0]}", model, File.ReadAllBytes(path), x, threads);
+            if (Profile && shape[0] == 1)
+            {
+                // The breakdown at batch 8 too (MLConv only: the file fixes ONNX Runtime's batch at 1).
+                var free = OnnxImporter.Import(proto, new OnnxImportOptions { FreeBatch = true });
+                shape[0] = 8;
+                var x8 = new MlTensor(shape);
+                for (int i = 0; i < x8.Length; i++) x8[i] = (float)i / x8.Length;
+                using var plan = InferencePlan.Prepare(free.Root);
+                Breakdown(report, $"{name}, batch 8", free.Root, x8);
+            }
         }
     }
 
@@ -94,7 +107,99 @@ public static class Inference
         report.Add(new Row("Inference", name + ", inference plan", mf, tf, "GFLOP/s", 2 * macs / 1e9, "ONNX Runtime"));
         report.Check($"{name}: vs ONNX Runtime as imported {plain}; with the inference plan ({plan}) {fused}; " +
             $"bytes allocated by one planned forward once shapes settled (all threads): {allocated:N0}");
+        if (Profile) Breakdown(report, name, model.Root, x);
     }
+
+    /// <summary>
+    /// Where the planned forward spends its time: every node of the model (each layer of a chain, each node of a graph)
+    /// run on its own as the graph would run it, median of 15 forwards; then the same grouped by kind of layer. The last
+    /// line is the whole forward timed as one call (its gap to the sum is the per-node bookkeeping).
+    /// </summary>
+    private static void Breakdown(Report report, string name, Layer root, MlTensor x)
+    {
+        var steps = new List<(string Part, string Kind, Func<double> Run)>();
+        var values = new Dictionary<string, MlTensor>(StringComparer.Ordinal);
+        MlTensor h = x;
+        var sw = new System.Diagnostics.Stopwatch();
+        double Time(Action a) { sw.Restart(); a(); sw.Stop(); return sw.Elapsed.TotalMilliseconds; }
+        void Add(string label, Layer layer, Func<double> run) => steps.Add((label, Kind(layer), run));
+        IEnumerable<Layer> chain = root is Sequential s ? s.Layers : [root];
+        foreach (var layer in chain)
+        {
+            if (layer is Graph g)
+            {
+                foreach (var node in g.Nodes)
+                {
+                    var n = node;
+                    string label = $"{n.Name}: {n.Layer}";
+                    if (n.Layer is MultiOutputLayer mo)
+                        Add(label, mo, () => Time(() => { var ys = mo.ForwardMany(Get(n.Inputs[0]), false); for (int k = 0; k < ys.Count; k++) values[n.Outputs[k]] = ys[k]; }));
+                    else if (n.Layer is MultiInputLayer mi)
+                    {
+                        var ins = new MlTensor[n.Inputs.Count];
+                        Add(label, mi, () => Time(() => { for (int k = 0; k < ins.Length; k++) ins[k] = Get(n.Inputs[k]); values[n.Output] = mi.Forward(ins, false); }));
+                    }
+                    else Add(label, n.Layer, () => Time(() => values[n.Output] = n.Layer.Forward(Get(n.Inputs[0]), false)));
+                }
+                var out0 = g.Output;
+                steps.Add(("(graph output)", "", () => { h = values[out0]; return 0; }));
+                steps.Add(("", "", () => { values.Clear(); return 0; }));
+            }
+            else
+            {
+                var l = layer;
+                Add(l.ToString(), l, () => Time(() => h = l.Forward(h, false)));
+            }
+        }
+        MlTensor Get(string v) => values.TryGetValue(v, out var t) ? t : h;
+        int reps = 15;
+        var times = new double[steps.Count][];
+        for (int i = 0; i < steps.Count; i++) times[i] = new double[reps];
+        var whole = new double[reps];
+        for (int r = -3; r < reps; r++)
+        {
+            h = x;
+            values.Clear();
+            for (int i = 0; i < steps.Count; i++)
+            {
+                double t = steps[i].Run();
+                if (r >= 0) times[i][r] = t;
+            }
+            double w = Time(() => root.Forward(x, false));
+            if (r >= 0) whole[r] = w;
+        }
+        // One more pass for the bytes each node allocates once shapes have settled (all threads).
+        var bytes = new long[steps.Count];
+        h = x;
+        values.Clear();
+        for (int i = 0; i < steps.Count; i++)
+        {
+            long before = GC.GetTotalAllocatedBytes(precise: true);
+            steps[i].Run();
+            bytes[i] = GC.GetTotalAllocatedBytes(precise: true) - before;
+        }
+        var lines = new List<(string Part, double Fwd, double Bwd)>();
+        var kinds = new Dictionary<string, (double Ms, int Count, long Bytes)>(StringComparer.Ordinal);
+        for (int i = 0; i < steps.Count; i++)
+        {
+            if (steps[i].Kind.Length == 0) continue;
+            double med = new Stats(times[i]).Median;
+            lines.Add(($"{steps[i].Part} [{bytes[i]:N0} B]", med, 0));
+            var (ms, c, b) = kinds.GetValueOrDefault(steps[i].Kind);
+            kinds[steps[i].Kind] = (ms + med, c + 1, b + bytes[i]);
+        }
+        var byKind = kinds.OrderByDescending(k => k.Value.Ms).Select(k => ($"{k.Key} ({k.Value.Count}x; {k.Value.Bytes:N0} B allocated)", k.Value.Ms, 0.0)).ToList();
+        byKind.Add(("whole planned forward, one call (not in the sum)", new Stats(whole).Median, 0.0));
+        report.AddProfile($"{name}, by node", lines, markdown: false);
+        report.AddProfile($"{name}, by kind of layer", byKind, markdown: true);
+    }
+
+    /// <summary>A layer's kind for the breakdown: its type, and for a convolution its kernel, stride and whether it is depthwise.</summary>
+    private static string Kind(Layer layer) => layer switch
+    {
+        Conv2d c => $"Conv2d {c.KernelSize.H}x{c.KernelSize.W}{(c.Stride != (Size2)1 ? $" s{c.Stride.H}" : "")}{(c.IsDepthwise ? " depthwise" : c.Groups > 1 ? " grouped" : "")}{(c.InChannels <= 4 ? " stem" : "")}",
+        _ => layer.TypeName,
+    };
 
     private static string Compare(MlTensor ours, float[] theirs)
     {

@@ -31,6 +31,7 @@ for (int i = 0; i < args.Length; i++)
         case "--conv-batch": convBatch = int.Parse(Next(), CultureInfo.InvariantCulture); break;
         case "--train-batch": trainBatch = int.Parse(Next(), CultureInfo.InvariantCulture); break;
         case "--samples": Report.PrintSamples = true; break;
+        case "--profile": Inference.Profile = true; break;
         case "--only": foreach (var s in Next().Split(',')) only.Add(s.Trim()); break;
         case "--help" or "-h":
             Console.WriteLine("""
@@ -51,12 +52,14 @@ for (int i = 0; i < args.Length; i++)
                   --case TEXT     only GEMM and convolution cases whose name contains TEXT
                   --no-simplecnn  skip the SimpleCNN training step
                   --samples       print every timed sample
+                  --profile       infer: time every node of each planned forward (always on without --quick)
                   --out PATH      markdown report; default bench/results.md under the repository root
                 """);
             return 0;
         default: throw new ArgumentException($"Unknown option '{a}' (see --help).");
     }
 }
+if (!quick) Inference.Profile = true;
 if (quick)
 {
     if (!args.Contains("--reps")) Timing.Repetitions = 5;
@@ -145,6 +148,12 @@ if (roofline.Length > 0)
 md.AppendLine("## Where MLConv's training step spends its time");
 md.AppendLine();
 md.Append(report.BreakdownsMarkdown());
+if (Run("infer") && Inference.Profile)
+{
+    md.AppendLine("## Where the planned forward spends its time");
+    md.AppendLine();
+    md.Append(report.ProfilesMarkdown());
+}
 md.AppendLine("## Correctness (MLConv vs libtorch on identical inputs/weights)");
 md.AppendLine();
 foreach (var line in report.Checks) md.AppendLine($"- {line}");

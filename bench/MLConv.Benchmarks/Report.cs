@@ -119,6 +119,35 @@ public sealed class Report
         return sb.ToString();
     }
 
+    private readonly List<(string Name, List<(string Part, double Fwd, double Bwd)> Lines)> _profiles = [];
+
+    /// <summary>An inference breakdown (forward only): printed now; in the markdown report when <paramref name="markdown"/>.</summary>
+    public void AddProfile(string name, List<(string Part, double Fwd, double Bwd)> lines, bool markdown)
+    {
+        double total = lines.Where(l => !l.Part.StartsWith("whole", StringComparison.Ordinal)).Sum(l => l.Fwd);
+        int w = lines.Max(l => l.Part.Length);
+        var sb = new StringBuilder($"MLConv planned forward, {name} (median ms of 15 forwards; sum {total:F2} ms)\n");
+        foreach (var (part, f, _) in lines) sb.Append($"  {part.PadRight(w)}  {f,8:F3}  {f / total,6:P0}\n");
+        Console.Write(sb.ToString());
+        if (markdown) _profiles.Add((name, lines));
+    }
+
+    public string ProfilesMarkdown()
+    {
+        var sb = new StringBuilder();
+        foreach (var (name, lines) in _profiles)
+        {
+            double total = lines.Where(l => !l.Part.StartsWith("whole", StringComparison.Ordinal)).Sum(l => l.Fwd);
+            sb.AppendLine($"### {name} (median of 15 forwards, sum {total:F2} ms)");
+            sb.AppendLine();
+            sb.AppendLine("| Layers | ms | share |");
+            sb.AppendLine("|---|---:|---:|");
+            foreach (var (part, f, _) in lines) sb.AppendLine($"| {part} | {f:F3} | {f / total * 100:F0}% |");
+            sb.AppendLine();
+        }
+        return sb.ToString();
+    }
+
     public string BreakdownsPlainText() => string.Concat(_breakdowns.Select(b => BreakdownText(b.Name, b.Lines) + "\n"));
 
     public string BreakdownsMarkdown()

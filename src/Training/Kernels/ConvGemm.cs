@@ -32,28 +32,40 @@ public static class ConvGemm
             throw new ArgumentException($"The pre-packed weights are not those of a {outChannels}x{inChannels / groups}x{g.KernelH}x{g.KernelW} convolution with {groups} groups.", nameof(prepacked));
         using var owned = prepacked is null ? new PackedWeights(w, s.Groups, s.Mg, s.Kg, transpose: false) : null;
         var packed = prepacked ?? owned!;
-        Parallelism.For(blocks, perBlock ? s.Work * s.Block : 0, b =>
+        Parallelism.For(blocks, perBlock ? s.Work * s.Block : 0, new ForwardJob(s, x, bias, y, packed, relu, perBlock),
+            static (in ForwardJob j, int b) => ForwardBlock(j, b));
+    }
+
+    /// <summary>What every block of one forward reads (a static loop body then captures nothing).</summary>
+    private readonly record struct ForwardJob(Shapes S, float[] X, float[]? Bias, float[] Y, PackedWeights Packed, bool Relu, bool PerBlock);
+
+    /// <summary>Block b of the forward: its samples' columns, the GEMMs, the ReLU; GEMMs and im2col spread over the threads unless blocks are.</summary>
+    private static void ForwardBlock(in ForwardJob j, int b)
+    {
+        var s = j.S;
+        float[] x = j.X, y = j.Y;
+        float[]? bias = j.Bias;
+        int outChannels = s.OutChannels;
+        bool parallel = !j.PerBlock;
+        using var scratch = new Scratch();
+        int i0 = b * s.Block, count = Math.Min(s.Block, s.N - i0), cw = count * s.P;
+        if (s.Bands > 1)
         {
-            using var scratch = new Scratch();
-            int i0 = b * s.Block, count = Math.Min(s.Block, n - i0), cw = count * s.P;
-            if (s.Bands > 1)
-            {
-                ForwardBands(s, x, bias, y, i0, packed, relu, scratch, parallel: !perBlock);
-                return;
-            }
-            var buffer = scratch.Get(s.Direct ? 0 : s.Rows * cw + (count > 1 ? outChannels * cw : 0));
-            var cols = s.Columns(x, i0, count, buffer, parallel: !perBlock);
-            // One sample: the GEMM writes straight into y. Several: into a (Cout × block·P) scratch, then scattered.
-            var outM = count == 1 ? y.AsSpan(i0 * outChannels * s.P, outChannels * s.P) : buffer.AsSpan(s.Rows * cw, outChannels * cw);
-            for (int co = 0; co < outChannels; co++) outM.Slice(co * cw, cw).Fill(bias?[co] ?? 0f);
-            for (int gi = 0; gi < groups; gi++)
-                Gemm.Multiply(packed[gi], false, cw, 1f, cols.Slice(gi * s.Kg * cw), cw, 1f, outM.Slice(gi * s.Mg * cw), cw, parallel: !perBlock);
-            if (relu) Rectify(outM, outChannels * cw, parallel: !perBlock);
-            if (count > 1)
-                for (int k = 0; k < count; k++)
-                for (int co = 0; co < outChannels; co++)
-                    outM.Slice(co * cw + k * s.P, s.P).CopyTo(y.AsSpan(((i0 + k) * outChannels + co) * s.P, s.P));
-        });
+            ForwardBands(s, x, bias, y, i0, j.Packed, j.Relu, scratch, parallel);
+            return;
+        }
+        var buffer = scratch.Get(s.Direct ? 0 : s.Rows * cw + (count > 1 ? outChannels * cw : 0));
+        var cols = s.Columns(x, i0, count, buffer, parallel);
+        // One sample: the GEMM writes straight into y. Several: into a (Cout × block·P) scratch, then scattered.
+        var outM = count == 1 ? y.AsSpan(i0 * outChannels * s.P, outChannels * s.P) : buffer.AsSpan(s.Rows * cw, outChannels * cw);
+        for (int co = 0; co < outChannels; co++) outM.Slice(co * cw, cw).Fill(bias?[co] ?? 0f);
+        for (int gi = 0; gi < s.Groups; gi++)
+            Gemm.Multiply(j.Packed[gi], false, cw, 1f, cols.Slice(gi * s.Kg * cw), cw, 1f, outM.Slice(gi * s.Mg * cw), cw, parallel);
+        if (j.Relu) Rectify(outM, outChannels * cw, parallel);
+        if (count > 1)
+            for (int k = 0; k < count; k++)
+            for (int co = 0; co < outChannels; co++)
+                outM.Slice(co * cw + k * s.P, s.P).CopyTo(y.AsSpan(((i0 + k) * outChannels + co) * s.P, s.P));
     }
 
     /// <summary>
@@ -65,11 +77,12 @@ public static class ConvGemm
     {
         if (parallel && Parallelism.MaxThreads > 1 && s.Bands > 1)
         {
-            var sh = s;
-            Parallelism.For(s.Bands, sh.Work / sh.Bands, band =>
+            Parallelism.For(s.Bands, s.Work / s.Bands, (Job: new ForwardJob(s, x, bias, y, packed, relu, false), Image: i),
+                static (in (ForwardJob Job, int Image) t, int band) =>
             {
                 using var own = new Scratch();
-                ForwardBand(sh, x, bias, y, i, packed, relu, band * sh.BandRows, own);
+                var j = t.Job;
+                ForwardBand(j.S, j.X, j.Bias, j.Y, t.Image, j.Packed, j.Relu, band * j.S.BandRows, own);
             });
             return;
         }
@@ -104,10 +117,10 @@ public static class ConvGemm
         {
             nint ip = (nint)p;
             int per = (length + parts - 1) / parts;
-            Parallelism.For(parts, per, i =>
+            Parallelism.For(parts, per, (Data: ip, Per: per, Length: length), static (in (nint Data, int Per, int Length) t, int i) =>
             {
-                int a = i * per, len = Math.Min(per, length - a);
-                var span = new Span<float>((float*)ip + a, len);
+                int a = i * t.Per, len = Math.Min(t.Per, t.Length - a);
+                var span = new Span<float>((float*)t.Data + a, len);
                 TensorPrimitives.Max(span, 0f, span);
             });
         }
@@ -322,12 +335,14 @@ public static class ConvGemm
             fixed (float* pi = image, pc = cols)
             {
                 nint ii = (nint)pi, ic = (nint)pc;
-                Parallelism.For(parts, (long)per * taps * bp, part =>
+                Parallelism.For(parts, (long)per * taps * bp, (S: s, Image: ii, Cols: ic, Per: per, R0: r0, R1: r1),
+                    static (in (Shapes S, nint Image, nint Cols, int Per, int R0, int R1) t, int part) =>
                 {
-                    int c0 = part * per, c1 = Math.Min(s.Channels, c0 + per);
+                    var s = t.S;
+                    int c0 = part * t.Per, c1 = Math.Min(s.Channels, c0 + t.Per), taps = s.G.KernelH * s.G.KernelW, plane = s.H * s.W, bp = (t.R1 - t.R0) * s.OutW;
                     if (c0 >= c1) return;
-                    Im2Col.Run(new ReadOnlySpan<float>((float*)ii + c0 * plane, (c1 - c0) * plane), c1 - c0, s.H, s.W, s.G, s.OutH, s.OutW,
-                        new Span<float>((float*)ic + (long)c0 * taps * bp, (c1 - c0) * taps * bp), bp, r0, r1);
+                    Im2Col.Run(new ReadOnlySpan<float>((float*)t.Image + c0 * plane, (c1 - c0) * plane), c1 - c0, s.H, s.W, s.G, s.OutH, s.OutW,
+                        new Span<float>((float*)t.Cols + (long)c0 * taps * bp, (c1 - c0) * taps * bp), bp, t.R0, t.R1);
                 });
             }
         }
@@ -337,12 +352,14 @@ public static class ConvGemm
         {
             int per = (Channels + parts - 1) / parts, taps = G.KernelH * G.KernelW, plane = H * W;
             var s = this;
-            Parallelism.For(parts, (long)per * taps * P, part =>
+            Parallelism.For(parts, (long)per * taps * P, (S: s, X: x, Offset: offset, Cols: cols, Per: per),
+                static (in (Shapes S, float[] X, int Offset, float[] Cols, int Per) t, int part) =>
             {
-                int c0 = part * per, c1 = Math.Min(s.Channels, c0 + per);
+                var s = t.S;
+                int c0 = part * t.Per, c1 = Math.Min(s.Channels, c0 + t.Per), taps = s.G.KernelH * s.G.KernelW, plane = s.H * s.W;
                 if (c0 >= c1) return;
-                Im2Col.Run(x.AsSpan(offset + c0 * plane, (c1 - c0) * plane), c1 - c0, s.H, s.W, s.G, s.OutH, s.OutW,
-                    cols.AsSpan(c0 * taps * s.P, (c1 - c0) * taps * s.P), s.P);
+                Im2Col.Run(t.X.AsSpan(t.Offset + c0 * plane, (c1 - c0) * plane), c1 - c0, s.H, s.W, s.G, s.OutH, s.OutW,
+                    t.Cols.AsSpan(c0 * taps * s.P, (c1 - c0) * taps * s.P), s.P);
             });
         }
     }

@@ -199,36 +199,13 @@ public static class DepthwiseConv
         int cout = channels * multiplier, inPlane = height * width, outPlane = outH * outW, taps = g.KernelH * g.KernelW;
         if (IsFast3x3(g))
         {
-            if (g.StrideH == 2 && g.StrideW == 2 && g.DilationW == 1)
+            if (g.StrideW == g.StrideH && g.StrideH <= 2 && g.DilationW == 1)
             {
-                // Stride 2: no copy either; even and odd columns split in registers.
-                Parallelism.For(n * channels, (long)multiplier * outPlane * taps, p =>
-                {
-                    int b = p / channels, ci = p % channels;
-                    fixed (float* px = &x[p * inPlane], pw = w)
-                        for (int m = 0; m < multiplier; m++)
-                        {
-                            int co = ci * multiplier + m;
-                            fixed (float* py = &y[(b * cout + co) * outPlane])
-                                Direct3x3Stride2(px, height, width, g.PadTop, g.PadLeft, pw + co * 9, bias?[co] ?? 0f, relu, py, outH, outW);
-                        }
-                });
-                return;
-            }
-            if (g.StrideH == 1 && g.StrideW == 1 && g.DilationW == 1)
-            {
-                // Stride 1: no copy, the image is read in place under column masks.
-                Parallelism.For(n * channels, (long)multiplier * outPlane * taps, p =>
-                {
-                    int b = p / channels, ci = p % channels;
-                    fixed (float* px = &x[p * inPlane], pw = w)
-                        for (int m = 0; m < multiplier; m++)
-                        {
-                            int co = ci * multiplier + m;
-                            fixed (float* py = &y[(b * cout + co) * outPlane])
-                                Direct3x3(px, height, width, g.PadTop, g.PadLeft, pw + co * 9, bias?[co] ?? 0f, relu, py, outH, outW);
-                        }
-                });
+                // Strides 1 and 2: no copy, the image is read in place under column masks (stride 2 splits even and odd
+                // columns in registers). A static body and a state struct: the loop allocates nothing.
+                Parallelism.For(n * channels, (long)multiplier * outPlane * taps,
+                    new DirectJob(x, w, bias, y, channels, height, width, multiplier, g.StrideH, g.PadTop, g.PadLeft, outH, outW, relu),
+                    static (in DirectJob j, int p) => j.Plane(p));
                 return;
             }
             var g16 = new Phases(g, height, width, outH, outW, W, PhaseRows3x3(g, outH));
@@ -273,6 +250,24 @@ public static class DepthwiseConv
                 }
             }
         });
+    }
+
+    /// <summary>One input plane of the in-place 3x3 forward (stride 1 or 2, both ways): its multiplier output planes.</summary>
+    private readonly record struct DirectJob(float[] X, float[] Wt, float[]? Bias, float[] Y, int Channels, int Height, int Width, int Multiplier,
+        int Stride, int PadTop, int PadLeft, int OutH, int OutW, bool Relu)
+    {
+        public unsafe void Plane(int p)
+        {
+            int b = p / Channels, ci = p % Channels, outPlane = OutH * OutW, cout = Channels * Multiplier;
+            fixed (float* px = &X[p * Height * Width], pw = Wt)
+                for (int m = 0; m < Multiplier; m++)
+                {
+                    int co = ci * Multiplier + m;
+                    fixed (float* py = &Y[(b * cout + co) * outPlane])
+                        if (Stride == 1) Direct3x3(px, Height, Width, PadTop, PadLeft, pw + co * 9, Bias?[co] ?? 0f, Relu, py, OutH, OutW);
+                        else Direct3x3Stride2(px, Height, Width, PadTop, PadLeft, pw + co * 9, Bias?[co] ?? 0f, Relu, py, OutH, OutW);
+                }
+        }
     }
 
     /// <summary>

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace MLConv.Training.Kernels;
 
@@ -67,6 +68,8 @@ public static class Im2Col
                         for (int ow = 0; ow < owBegin; ow++) dst[ow] = 0f;
                         if (g.StrideW == 1)
                             Copy(src + owBegin, dst + owBegin, owEnd - owBegin);
+                        else if (g.StrideW == 2 && Avx2.IsSupported)
+                            CopyEven(src, dst, owBegin, owEnd, width - dx);
                         else
                             for (int ow = owBegin; ow < owEnd; ow++) dst[ow] = src[ow * g.StrideW];
                         for (int ow = owEnd; ow < outW; ow++) dst[ow] = 0f;
@@ -74,6 +77,22 @@ public static class Im2Col
                 }
             }
         }
+    }
+
+    /// <summary>
+    /// dst[ow] = src[2·ow] for ow in [begin, end): eight at a time (two loads, a shuffle and a permute) while the sixteen
+    /// floats read stay below <paramref name="limit"/> (the row's end), then one by one.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void CopyEven(float* src, float* dst, int begin, int end, int limit)
+    {
+        int ow = begin;
+        for (; ow + 8 <= end && 2 * ow + 16 <= limit; ow += 8)
+        {
+            var mixed = Avx.Shuffle(Avx.LoadVector256(src + 2 * ow), Avx.LoadVector256(src + 2 * ow + 8), 0x88);   // [a0 a2 b0 b2 a4 a6 b4 b6]
+            Avx.Store(dst + ow, Avx2.Permute4x64(mixed.AsDouble(), 0xD8).AsSingle());                        // [a0 a2 a4 a6 b0 b2 b4 b6]
+        }
+        for (; ow < end; ow++) dst[ow] = src[2 * ow];
     }
 
     /// <summary>Copies a short row: 8-wide moves, the last one overlapping the previous (rows are typically 5–64 floats).</summary>

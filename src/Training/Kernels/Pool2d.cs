@@ -77,6 +77,118 @@ public static class Pool2d
         }
     }
 
+    /// <summary>
+    /// Max or min pooling without arg indices (inference): y = the window's max (min), NaN propagating, −∞ (+∞) for a
+    /// window entirely in the padding — the values <see cref="Forward"/> gives (same selecting rule). Per output row the
+    /// window's input rows are first reduced element-wise into one row (vectorised), then each output takes its kw taps
+    /// of that row (eight outputs at a time for stride 2, from the row's even and odd columns). Planes are split over the threads.
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="mode"/> is <see cref="PoolMode.Average"/>, or a buffer is too short.</exception>
+    public static void ForwardValues(PoolMode mode, float[] x, int planes, int height, int width, Window2d g, float[] y, int outH, int outW)
+    {
+        if (mode == PoolMode.Average) throw new ArgumentException("ForwardValues selects (max or min); average pooling runs Forward.", nameof(mode));
+        if (x.Length < (long)planes * height * width || y.Length < (long)planes * outH * outW)
+            throw new ArgumentException($"x ({x.Length}) or y ({y.Length}) is too short for {planes} planes of {height}x{width} -> {outH}x{outW}.");
+        var job = new ValuesJob(mode == PoolMode.Max, x, height, width, g, y, outH, outW);
+        Parallelism.For(planes, (long)outH * outW * g.KernelH * g.KernelW / 4, job, static (in ValuesJob j, int p) =>
+        {
+            if (j.Max) ValuesPlane<MaxReduction>(j, p);
+            else ValuesPlane<MinReduction>(j, p);
+        });
+    }
+
+    private readonly record struct ValuesJob(bool Max, float[] X, int Height, int Width, Window2d G, float[] Y, int OutH, int OutW);
+
+    private static unsafe void ValuesPlane<TR>(in ValuesJob j, int p) where TR : struct, IReduction
+    {
+        int height = j.Height, width = j.Width, outH = j.OutH, outW = j.OutW;
+        var g = j.G;
+        int sw = g.StrideW, dw = g.DilationW, kw = g.KernelW, pl = g.PadLeft;
+        ReadOnlySpan<float> xs = j.X.AsSpan(p * height * width, height * width);
+        Span<float> ys = j.Y.AsSpan(p * outH * outW, outH * outW);
+        float[]? rented = width > 2048 ? System.Buffers.ArrayPool<float>.Shared.Rent(width) : null;
+        Span<float> row = rented is null ? stackalloc float[width] : rented.AsSpan(0, width);
+        // Outputs [owA, owB) have their whole window inside the row; with stride 2 (no dilation) eight of them at a time
+        // take their taps from the row split into even and odd columns (two loads and two shuffles per tap).
+        int owA = Math.Min(outW, (pl + sw - 1) / sw), owB = Math.Max(owA, Math.Min(outW, (width - 1 - (kw - 1) * dw + pl) / sw + 1));
+        bool pairs = sw == 2 && dw == 1 && Avx2.IsSupported;
+        for (int oh = 0; oh < outH; oh++)
+        {
+            int y0 = oh * g.StrideH - g.PadTop;
+            var (u0, u1) = Taps(y0, g.KernelH, g.DilationH, height);
+            var yr = ys.Slice(oh * outW, outW);
+            if (u0 == u1) { yr.Fill(TR.Seed); continue; }
+            // r[w] = the reduction over the window's rows of x[row, w], rows in window order
+            scoped ReadOnlySpan<float> r = xs.Slice((y0 + u0 * g.DilationH) * width, width);
+            if (u1 - u0 > 1)
+            {
+                PickRows<TR>(r, xs.Slice((y0 + (u0 + 1) * g.DilationH) * width, width), row);
+                for (int u = u0 + 2; u < u1; u++) PickRows<TR>(row, xs.Slice((y0 + u * g.DilationH) * width, width), row);
+                r = row;
+            }
+            int ow = 0;
+            for (; ow < owA; ow++) yr[ow] = EdgeTap<TR>(r, ow * sw - pl, kw, dw, width);
+            if (pairs)
+                fixed (float* pr = r)
+                    for (; ow + 8 <= owB && 2 * ow - pl + (kw & ~1) + 16 <= width; ow += 8)
+                    {
+                        float* b = pr + 2 * ow - pl;
+                        var acc = Half(b, odd: false);
+                        for (int v = 1; v < kw; v++) acc = Pick<TR>(acc, Half(b + (v & ~1), odd: (v & 1) != 0));
+                        acc.Store((float*)Unsafe.AsPointer(ref yr[ow]));
+                    }
+            for (; ow < owB; ow++)
+            {
+                int x0 = ow * sw - pl;
+                float acc = r[x0];
+                for (int v = 1; v < kw; v++) acc = Pick<TR>(acc, r[x0 + v * dw]);
+                yr[ow] = acc;
+            }
+            for (; ow < outW; ow++) yr[ow] = EdgeTap<TR>(r, ow * sw - pl, kw, dw, width);
+        }
+        if (rented is not null) System.Buffers.ArrayPool<float>.Shared.Return(rented);
+    }
+
+    /// <summary>One output of a row from its taps inside [0, width): the seed (±∞) when none is.</summary>
+    private static float EdgeTap<TR>(ReadOnlySpan<float> r, int x0, int kw, int dw, int width) where TR : struct, IReduction
+    {
+        var (v0, v1) = Taps(x0, kw, dw, width);
+        if (v0 == v1) return TR.Seed;
+        float acc = r[x0 + v0 * dw];
+        for (int v = v0 + 1; v < v1; v++) acc = Pick<TR>(acc, r[x0 + v * dw]);
+        return acc;
+    }
+
+    /// <summary>The selecting rule of <see cref="Forward"/> on values: a strict improvement or a NaN replaces the current one.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Pick<TR>(float current, float candidate) where TR : struct, IReduction =>
+        TR.Takes(candidate, current) | float.IsNaN(candidate) ? candidate : current;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Pick<TR>(Vector256<float> current, Vector256<float> candidate) where TR : struct, IReduction
+    {
+        var better = TR.Seed < 0 ? Vector256.GreaterThan(candidate, current) : Vector256.LessThan(candidate, current);
+        return Vector256.ConditionalSelect(better | ~Vector256.Equals(candidate, candidate), candidate, current);
+    }
+
+    /// <summary>dst = Pick(a, b) element-wise (dst may be a).</summary>
+    private static void PickRows<TR>(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> dst) where TR : struct, IReduction
+    {
+        int i = 0, n = dst.Length;
+        for (; i + 8 <= n; i += 8)
+            Pick<TR>(Vector256.Create(a.Slice(i, 8)), Vector256.Create(b.Slice(i, 8))).CopyTo(dst.Slice(i, 8));
+        for (; i < n; i++) dst[i] = Pick<TR>(a[i], b[i]);
+    }
+
+    /// <summary>The even (or odd) elements of p[0..16): p[0], p[2], …, p[14] (or p[1], …, p[15]).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe Vector256<float> Half(float* p, bool odd)
+    {
+        Vector256<float> a = Avx.LoadVector256(p), b = Avx.LoadVector256(p + 8);
+        var mixed = odd ? Avx.Shuffle(a, b, 0xDD) : Avx.Shuffle(a, b, 0x88);   // [a0 a2 b0 b2 a4 a6 b4 b6]
+        return Avx2.Permute4x64(mixed.AsDouble(), 0xD8).AsSingle();            // [a0 a2 a4 a6 b0 b2 b4 b6]
+    }
+
     private static void Forward<TR>(float[] x, int planes, int height, int width, Window2d g,
         bool countIncludePad, float[] y, int outH, int outW, int[] argIndex) where TR : struct, IReduction
     {

@@ -95,13 +95,13 @@ public sealed class BatchNorm2d : Layer
     public override Tensor Forward(Tensor x, bool training)
     {
         CheckRank(x, 4, "BatchNorm2d");
-        OutputShape(x.ShapeArray);
-        if (!training && FoldedInto is { } conv && conv.Absorbs(this))
+        if (!training && FoldedInto is { } conv && conv.Absorbs(this) && x.C == NumFeatures)
         {
             // Folded into the convolution before it (inference plan): x already is this layer's output.
             _saved = null;
             return x;
         }
+        OutputShape(x.ShapeArray);
         int n = x.N, c = x.C, plane = x.H * x.W;
         long m = (long)n * plane;
         if (training && m < 2)

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using MLConv.Training.Kernels;
 using MLConv.Training.Tensors;
 
 namespace MLConv.Training.Layers;
@@ -15,6 +16,7 @@ public sealed class Concat : MultiInputLayer
     private int[][] _inShapes = [];
     private Tensor? _y;
     private Tensor?[] _dx = [];
+    private int[] _offsets = [];
 
     /// <summary>Concatenates its inputs along <paramref name="axis"/> (default 1: channels).</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="axis"/> is below 1 (axis 0 is the batch).</exception>
@@ -55,14 +57,20 @@ public sealed class Concat : MultiInputLayer
         _inShapes = [.. inputs.Select(t => t.ShapeArray)];
         var y = Tensor.Reuse(ref _y, OutputShape(_inShapes));
         int outer = Outer(y.ShapeArray), outRow = y.Length / Math.Max(1, outer), offset = 0;
+        if (_offsets.Length != inputs.Count + 1) _offsets = new int[inputs.Count + 1];
         for (int i = 0; i < inputs.Count; i++)
         {
-            int row = inputs[i].Length / Math.Max(1, outer);
-            var src = inputs[i].Span;
-            var dst = y.Span;
-            for (int o = 0; o < outer; o++) src.Slice(o * row, row).CopyTo(dst.Slice(o * outRow + offset, row));
-            offset += row;
+            _offsets[i] = offset;
+            offset += inputs[i].Length / Math.Max(1, outer);
         }
+        _offsets[inputs.Count] = offset;
+        // One copy per (outer index, input), spread over the threads when large (pure copies: any split, same result).
+        Parallelism.For(outer * inputs.Count, outRow / inputs.Count, (Inputs: inputs, Y: y.Data, Offsets: _offsets, OutRow: outRow),
+            static (in (IReadOnlyList<Tensor> Inputs, float[] Y, int[] Offsets, int OutRow) t, int item) =>
+            {
+                int o = item / t.Inputs.Count, i = item % t.Inputs.Count, row = t.Offsets[i + 1] - t.Offsets[i];
+                t.Inputs[i].Data.AsSpan(o * row, row).CopyTo(t.Y.AsSpan(o * t.OutRow + t.Offsets[i], row));
+            });
         return y;
     }
 

@@ -6,7 +6,9 @@ namespace MLConv.Training.Layers;
 ///   W'[co] = s[co]·W[co],  b'[co] = s[co]·(b[co] − μ[co]) + β[co],  s = γ/√(σ² + ε)   (running statistics),
 /// and a <see cref="ReLU"/> that follows (the only reader again) is applied to the convolution's output while it is
 /// still in cache. In inference-mode forwards (<c>training: false</c>) the fused convolution computes the whole group
-/// and the batch norm and ReLU pass their input through; training-mode forwards are untouched.
+/// and the batch norm and ReLU pass their input through; training-mode forwards are untouched. A residual join — a
+/// <see cref="Sum"/> in a graph, a <see cref="Residual"/> in a chain — followed by a ReLU (again its only reader) computes
+/// y = max(a + b, 0) in one pass, the ReLU passing its input through.
 /// Patterns are found in <see cref="Sequential"/> chains (consecutive layers) and in <see cref="Graph"/> DAGs (a value
 /// read by exactly one node and not the graph's output), and inside every composite layer.
 /// The folded weights are a snapshot: a training-mode forward of a fused convolution drops its fusion (so the weights an
@@ -16,6 +18,7 @@ namespace MLConv.Training.Layers;
 public sealed class InferencePlan : IDisposable
 {
     private readonly HashSet<Conv2d> _prepared = [];
+    private readonly List<(Layer Join, ReLU Relu)> _joins = [];
 
     private InferencePlan() { }
 
@@ -27,6 +30,8 @@ public sealed class InferencePlan : IDisposable
     public int FoldedBatchNorms { get; private set; }
     /// <summary>ReLUs applied inside the convolution before them.</summary>
     public int FusedReLUs { get; private set; }
+    /// <summary>Residual joins (<see cref="Sum"/> in a graph, <see cref="Residual"/> in a chain) that apply the ReLU after them in the same pass.</summary>
+    public int FusedAddReLUs => _joins.Count;
 
     /// <summary>Finds and fuses every Conv2d → BatchNorm2d → ReLU (either of the last two optional) group under <paramref name="root"/>.</summary>
     public static InferencePlan Prepare(Layer root)
@@ -51,6 +56,7 @@ public sealed class InferencePlan : IDisposable
                     var relu = next < ls.Count ? ls[next] as ReLU : null;
                     Fuse(conv, bn, relu);
                 }
+                else if (ls[i] is Residual res && i + 1 < ls.Count && ls[i + 1] is ReLU after) FuseAdd(res, after);
         }
         else if (layer is Graph graph)
         {
@@ -71,6 +77,7 @@ public sealed class InferencePlan : IDisposable
                     if (bn is not null) next = OnlyReader(next!.Output);
                     Fuse(conv, bn, next?.Layer as ReLU);
                 }
+                else if (node.Layer is Sum sum && OnlyReader(node.Output)?.Layer is ReLU after) FuseAdd(sum, after);
         }
         else if (layer is Conv2d lone) Fuse(lone, null, null);   // no pattern: weights packed once all the same
         foreach (var (_, child) in layer.Children) Visit(child);
@@ -88,13 +95,30 @@ public sealed class InferencePlan : IDisposable
         if (relu is not null) FusedReLUs++;
     }
 
+    /// <summary>A residual join (<see cref="Sum"/> or <see cref="Residual"/>) that applies the ReLU after it in the same pass.</summary>
+    private void FuseAdd(Layer join, ReLU relu)
+    {
+        if (relu.FusedInto is not null && !ReferenceEquals(relu.FusedInto, join)) return;
+        if (join is Sum sum) { if (sum.FusedReLU is not null) return; sum.FusedReLU = relu; }
+        else if (join is Residual res) { if (res.FusedReLU is not null) return; res.FusedReLU = relu; }
+        relu.FusedInto = join;
+        _joins.Add((join, relu));
+    }
+
     /// <summary>Drops every fusion: inference runs layer by layer again.</summary>
     public void Dispose()
     {
         foreach (var conv in _prepared) conv.ClearInferenceFusion();
         _prepared.Clear();
+        foreach (var (join, relu) in _joins)
+        {
+            if (join is Sum sum) sum.FusedReLU = null;
+            else if (join is Residual res) res.FusedReLU = null;
+            relu.FusedInto = null;
+        }
+        _joins.Clear();
     }
 
-    /// <summary>The counts on one line: convolutions prepared and fused, batch norms folded, ReLUs fused.</summary>
-    public override string ToString() => $"{PreparedConvolutions} convolutions prepared, {FusedConvolutions} fused: {FoldedBatchNorms} batch norms folded, {FusedReLUs} ReLUs";
+    /// <summary>The counts on one line: convolutions prepared and fused, batch norms folded, ReLUs fused, add + ReLU joins.</summary>
+    public override string ToString() => $"{PreparedConvolutions} convolutions prepared, {FusedConvolutions} fused: {FoldedBatchNorms} batch norms folded, {FusedReLUs} ReLUs; {FusedAddReLUs} add + ReLU";
 }

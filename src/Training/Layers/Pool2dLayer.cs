@@ -15,8 +15,8 @@ public abstract class Pool2dLayer : Layer
     private int[] _arg = [];
     private Saved? _saved;
 
-    /// <summary>What backward reads, kept by the last forward: x (its shape), y, and for max/min the flat index each output took.</summary>
-    private readonly record struct Saved(Tensor X, Tensor Y, int[] ArgIndex);
+    /// <summary>What backward reads, kept by the last forward: x, y, and for max/min the flat index each output took (null after an inference forward: found by backward).</summary>
+    private readonly record struct Saved(Tensor X, Tensor Y, int[]? ArgIndex);
 
     private protected Pool2dLayer(PoolMode mode, Size2 kernelSize, Size2? stride, Padding padding, Size2? dilation,
         bool ceilMode, bool countIncludePad)
@@ -62,6 +62,13 @@ public abstract class Pool2dLayer : Layer
         CheckRank(x, 4, TypeName);
         var shape = OutputShape(x.ShapeArray);
         var y = Tensor.Reuse(ref _y, shape);
+        if (!training && Mode != PoolMode.Average)
+        {
+            // Inference: the values only; a backward that follows finds the arg indices then (ArgIndex null).
+            Pool2d.ForwardValues(Mode, x.Data, x.N * x.C, x.H, x.W, Geometry, y.Data, shape[2], shape[3]);
+            _saved = new Saved(x, y, null);
+            return y;
+        }
         if (Mode != PoolMode.Average && _arg.Length < y.Length) _arg = new int[y.Length];
         Pool2d.Forward(Mode, x.Data, x.N * x.C, x.H, x.W, Geometry, CountIncludePad, y.Data, shape[2], shape[3], _arg);
         _saved = new Saved(x, y, _arg);
@@ -73,6 +80,13 @@ public abstract class Pool2dLayer : Layer
     {
         var (x, y, arg) = _saved ?? throw BackwardBeforeForward();
         CheckSameShape(dy, y, TypeName);
+        if (arg is null)
+        {
+            // After an inference forward: the selecting pass again, for the arg indices (y gets the same values).
+            if (_arg.Length < y.Length) _arg = new int[y.Length];
+            Pool2d.Forward(Mode, x.Data, x.N * x.C, x.H, x.W, Geometry, CountIncludePad, y.Data, y.H, y.W, _arg);
+            _saved = new Saved(x, y, arg = _arg);
+        }
         var dx = Tensor.Reuse(ref _dx, x.ShapeArray);
         dx.Clear();
         Pool2d.Backward(Mode, dy.Data, x.N * x.C, x.H, x.W, Geometry, CountIncludePad, dy.H, dy.W, arg, dx.Data);

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using MLConv.Training.Kernels;
 using MLConv.Training.Tensors;
 
 namespace MLConv.Training.Layers;
@@ -10,6 +11,12 @@ namespace MLConv.Training.Layers;
 public sealed class Residual : Layer
 {
     private Tensor? _y, _dx;
+
+    /// <summary>Set by an <see cref="InferencePlan"/>: the ReLU right after this block, applied by the block in inference-mode forwards.</summary>
+    internal ReLU? FusedReLU { get; set; }
+
+    /// <summary>True when <paramref name="relu"/> is the ReLU fused into this block (it then passes its input through in inference).</summary>
+    internal bool Absorbs(Layer relu) => FusedReLU is not null && ReferenceEquals(FusedReLU, relu);
 
     /// <summary>y = <paramref name="body"/>(x) + <paramref name="shortcut"/>(x), or + x without a shortcut; both paths must give one shape.</summary>
     /// <exception cref="ArgumentNullException"><paramref name="body"/> is null.</exception>
@@ -48,7 +55,8 @@ public sealed class Residual : Layer
         if (!f.ShapeEquals(s.Shape))
             throw new ArgumentException($"Residual branches disagree: body gives [{f.ShapeString}], shortcut gives [{s.ShapeString}].", nameof(x));
         var y = Tensor.Reuse(ref _y, f.ShapeArray);
-        System.Numerics.Tensors.TensorPrimitives.Add(f.Span, s.Span, y.Span);
+        // y = F(x) + S(x); with a fused ReLU (inference plan), y = max(F(x) + S(x), 0) in the same pass
+        AddReLU.Run(f.Data, s.Data, y.Data, y.Length, relu: !training && FusedReLU is not null);
         return y;
     }
 

@@ -1,17 +1,24 @@
 using System.Text.Json.Nodes;
+using MLConv.Training.Kernels;
 using MLConv.Training.Tensors;
 
 namespace MLConv.Training.Layers;
 
 /// <summary>
 /// Element-wise sum of N inputs of one shape (ResNet and ShuffleNet shortcuts, ONNX Sum / Add):
-///   forward   y = Σ_i x_i
+///   forward   y = Σ_i x_i   (an <see cref="InferencePlan"/> may fuse the ReLU that follows: y = max(Σ_i x_i, 0) in inference)
 ///   backward  dx_i = dy for every i  (the same tensor dy, not copies)
 /// </summary>
 public sealed class Sum : MultiInputLayer
 {
     private Tensor? _y;
     private int _count;
+
+    /// <summary>Set by an <see cref="InferencePlan"/>: the ReLU that reads only this sum, applied by the sum in inference-mode forwards.</summary>
+    internal ReLU? FusedReLU { get; set; }
+
+    /// <summary>True when <paramref name="relu"/> is the ReLU fused into this sum (it then passes its input through in inference).</summary>
+    internal bool Absorbs(Layer relu) => FusedReLU is not null && ReferenceEquals(FusedReLU, relu);
 
     /// <inheritdoc/>
     public override int[] OutputShape(IReadOnlyList<int[]> inputShapes)
@@ -28,10 +35,25 @@ public sealed class Sum : MultiInputLayer
     public override Tensor Forward(IReadOnlyList<Tensor> inputs, bool training)
     {
         CheckInputs(inputs);
-        var y = Tensor.Reuse(ref _y, OutputShape([.. inputs.Select(t => t.ShapeArray)]));
-        inputs[0].Span.CopyTo(y.Span);
-        for (int i = 1; i < inputs.Count; i++) System.Numerics.Tensors.TensorPrimitives.Add(y.Span, inputs[i].Span, y.Span);
+        var first = inputs[0];
+        for (int i = 1; i < inputs.Count; i++)
+            if (!inputs[i].ShapeEquals(first.Shape)) OutputShape([.. inputs.Select(t => t.ShapeArray)]);   // throws, naming the shapes
+        var y = Tensor.Reuse(ref _y, first.ShapeArray);
         _count = inputs.Count;
+        bool relu = !training && FusedReLU is not null;
+        // y = x_0 + x_1 (+ …), the last add with the fused ReLU (inference plan): max(Σ x_i, 0)
+        if (inputs.Count == 1)
+        {
+            if (relu) System.Numerics.Tensors.TensorPrimitives.Max(first.Span, 0f, y.Span);
+            else first.Span.CopyTo(y.Span);
+            return y;
+        }
+        var acc = first.Data;
+        for (int i = 1; i < inputs.Count; i++)
+        {
+            AddReLU.Run(acc, inputs[i].Data, y.Data, y.Length, relu && i == inputs.Count - 1);
+            acc = y.Data;
+        }
         return y;
     }
 
