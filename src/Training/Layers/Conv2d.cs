@@ -13,7 +13,8 @@ namespace MLConv.Training.Layers;
 /// (dX is the seeds' transposed convolution: the padded upstream gradient convolved with the mirrored kernel).
 /// A 1x1 stride-1 unpadded convolution uses the image as its column matrix (no im2col). Weight shape
 /// [Cout, Cin/groups, kh, kw] as in PyTorch and ONNX. groups = Cin is depthwise (Cout = k·Cin gives a channel
-/// multiplier k) and runs the direct <see cref="DepthwiseConv"/> kernel.
+/// multiplier k) and runs the direct <see cref="DepthwiseConv"/> kernel. A 3x3 stride-1 ungrouped convolution with enough
+/// channels runs its forward and dX through <see cref="Winograd"/> F(4×4, 3×3) instead (dW stays on im2col + GEMM).
 /// </summary>
 public sealed class Conv2d : Layer
 {
@@ -27,7 +28,8 @@ public sealed class Conv2d : Layer
     /// What an <see cref="InferencePlan"/> fused into this convolution for inference-mode forwards: the weights and bias
     /// with a batch norm folded in (<paramref name="Weight"/> null: the layer's own weights) and whether ReLU follows.
     /// </summary>
-    private sealed record Fusion(float[]? Weight, float[]? Bias, bool Relu, BatchNorm2d? Norm, ReLU? Activation, ConvGemm.PackedWeights? Packed);
+    private sealed record Fusion(float[]? Weight, float[]? Bias, bool Relu, BatchNorm2d? Norm, ReLU? Activation, ConvGemm.PackedWeights? Packed,
+        Winograd.Weights? Transformed);
 
     /// <summary>What backward reads, kept by the last forward: the input (its columns are rebuilt) and the output.</summary>
     private readonly record struct Saved(Tensor X, Tensor Y);
@@ -146,17 +148,26 @@ public sealed class Conv2d : Layer
                 fb![co] = (float)(s * ((b?[co] ?? 0f) - (double)bn.RunningMean[co]) + bn.Beta.Value[co]);
             }
         }
-        // The GEMM path's weights packed once for every inference forward (the depthwise kernel reads them as they are).
-        var packed = IsDepthwise ? null : ConvGemm.PackForward(fw ?? w, InChannels, OutChannels, Groups, Geometry.KernelH, Geometry.KernelW);
+        // The weights packed once for every inference forward: Winograd-transformed where that path runs (at least on
+        // images large enough), else for the GEMM path (the depthwise kernel reads them as they are).
+        int tile = WinogradTile(int.MaxValue, int.MaxValue);
+        var transformed = tile == 0 ? null : new Winograd.Weights(fw ?? w, OutChannels, InChannels, tile, inputGradient: false, pack: true);
+        var packed = IsDepthwise || transformed is not null ? null : ConvGemm.PackForward(fw ?? w, InChannels, OutChannels, Groups, Geometry.KernelH, Geometry.KernelW);
         ClearInferenceFusion();
-        _fusion = new Fusion(fw, fb, relu is not null, bn, relu, packed);
+        _fusion = new Fusion(fw, fb, relu is not null, bn, relu, packed, transformed);
     }
 
     internal void ClearInferenceFusion()
     {
         _fusion?.Packed?.Dispose();
+        _fusion?.Transformed?.Dispose();
         _fusion = null;
     }
+
+    /// <summary>The Winograd tile size for an output of outH×outW (forward; for dX the channel counts swap), 0 for im2col + GEMM.</summary>
+    private int WinogradTile(int outH, int outW, bool inputGradient = false) =>
+        IsDepthwise || !Winograd.Supports(Geometry, Groups) ? 0
+        : inputGradient ? Winograd.TileFor(OutChannels, InChannels, outH, outW) : Winograd.TileFor(InChannels, OutChannels, outH, outW);
 
     /// <inheritdoc/>
     public override Tensor Forward(Tensor x, bool training)
@@ -170,8 +181,12 @@ public sealed class Conv2d : Layer
         float[]? b = fusion is null ? _bias?.Value.Data : fusion.Bias;
         bool relu = fusion?.Relu ?? false;
         // y = W ⋆ x + b   (inference plan: y = max(W' ⋆ x + b', 0) with the batch norm folded in)
+        int tile = WinogradTile(y.H, y.W);
         if (IsDepthwise)
             DepthwiseConv.Forward(x.Data, w, b, y.Data, x.N, InChannels, x.H, x.W, OutChannels / InChannels, Geometry, y.H, y.W, relu);
+        else if (tile != 0)
+            Winograd.Forward(x.Data, w, b, y.Data, x.N, InChannels, x.H, x.W, OutChannels, Geometry, y.H, y.W, relu, tile,
+                fusion?.Transformed is { } t && t.Tile == tile ? t : null);
         else
             ConvGemm.Forward(x.Data, w, b, y.Data, x.N, InChannels, x.H, x.W, OutChannels, Groups, Geometry, y.H, y.W, relu, fusion?.Packed);
         // A fused output is not this layer's own y: backward must not read it.
@@ -190,6 +205,11 @@ public sealed class Conv2d : Layer
         // dW += dY · colsᵀ,  db += Σ dY,  dX = col2im(Wᵀ · dY)
         if (IsDepthwise)
             DepthwiseConv.Backward(x.Data, w, dy.Data, dW, db, dX, x.N, InChannels, x.H, x.W, OutChannels / InChannels, Geometry, dy.H, dy.W);
+        else if (dX is not null && WinogradTile(x.H, x.W, inputGradient: true) is var tile and not 0)
+        {
+            ConvGemm.Backward(x.Data, w, dy.Data, dW, db, null, x.N, InChannels, x.H, x.W, OutChannels, Groups, Geometry, dy.H, dy.W);
+            Winograd.InputGradient(w, dy.Data, dX, x.N, InChannels, x.H, x.W, OutChannels, Geometry, dy.H, dy.W, tile);
+        }
         else
             ConvGemm.Backward(x.Data, w, dy.Data, dW, db, dX, x.N, InChannels, x.H, x.W, OutChannels, Groups, Geometry, dy.H, dy.W);
         return dx;
