@@ -354,26 +354,7 @@ public static class DepthwiseConv
                     Load3(p, c0, c1, c2, out x0, out x1, out x2);
                     a3 = Fma3(a3, x0, x1, x2, w20, w21, w22);
                 }
-                if (relu)
-                {
-                    a0 = Vector512.Max(a0, Vector512<float>.Zero); a1 = Vector512.Max(a1, Vector512<float>.Zero);
-                    a2 = Vector512.Max(a2, Vector512<float>.Zero); a3 = Vector512.Max(a3, Vector512<float>.Zero);
-                }
-                float* q = py + i0 * outW + j0;
-                if (outW >= W)
-                {
-                    a0.Store(q);
-                    if (rows > 1) a1.Store(q + outW);
-                    if (rows > 2) a2.Store(q + 2 * outW);
-                    if (rows > 3) a3.Store(q + 3 * outW);
-                }
-                else
-                {
-                    Avx512F.MaskStore(q, mask, a0);
-                    if (rows > 1) Avx512F.MaskStore(q + outW, mask, a1);
-                    if (rows > 2) Avx512F.MaskStore(q + 2 * outW, mask, a2);
-                    if (rows > 3) Avx512F.MaskStore(q + 3 * outW, mask, a3);
-                }
+                Store4(a0, a1, a2, a3, relu, py + i0 * outW + j0, outW, rows, mask);
             }
         }
     }

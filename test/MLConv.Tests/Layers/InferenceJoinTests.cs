@@ -15,23 +15,12 @@ namespace MLConv.Tests.Layers;
 [TestClass]
 public sealed class InferenceJoinTests
 {
-    private static Tensor Random(Random r, params int[] shape)
-    {
-        var t = new Tensor(shape);
-        for (int i = 0; i < t.Length; i++) t[i] = (float)(r.NextDouble() * 2 - 1);
-        return t;
-    }
+    private static Tensor Random(Random r, params int[] shape) => InferencePlanTests.Random(r, shape);
 
     private static BatchNorm2d Norm(Random r, int c)
     {
         var bn = new BatchNorm2d(c);
-        for (int i = 0; i < c; i++)
-        {
-            bn.Gamma.Value[i] = (float)(0.5 + r.NextDouble());
-            bn.Beta.Value[i] = (float)(r.NextDouble() - 0.5);
-            bn.RunningMean[i] = (float)(0.4 * (r.NextDouble() - 0.5));
-            bn.RunningVar[i] = (float)(0.3 + r.NextDouble());
-        }
+        InferencePlanTests.Randomize(bn, r);
         return bn;
     }
 

@@ -17,7 +17,7 @@ namespace MLConv.Tests.Layers;
 [TestClass]
 public sealed class InferencePlanTests
 {
-    private static Tensor Random(Random r, params int[] shape)
+    internal static Tensor Random(Random r, params int[] shape)
     {
         var t = new Tensor(shape);
         for (int i = 0; i < t.Length; i++) t[i] = (float)(r.NextDouble() * 2 - 1);
@@ -25,7 +25,7 @@ public sealed class InferencePlanTests
     }
 
     /// <summary>Running statistics and affine parameters away from 0/1 (a fold with the initial values would be a no-op).</summary>
-    private static void Randomize(BatchNorm2d bn, Random r)
+    internal static void Randomize(BatchNorm2d bn, Random r)
     {
         for (int c = 0; c < bn.NumFeatures; c++)
         {
