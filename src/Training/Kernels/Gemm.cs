@@ -173,11 +173,10 @@ public static class Gemm
         RunParallel(ops, c, ldc, plan, chunkLen, chunkStride, tasks, work);
     }
 
-    private static unsafe void RunParallel(Operands ops, float* c, int ldc, Panels plan, int chunkLen, long chunkStride, int tasks, long work)
-    {
-        nint ic = (nint)c;
-        Parallelism.For(tasks, work, t => Task(ops, (float*)ic, ldc, plan, chunkLen, chunkStride, t));
-    }
+    private static unsafe void RunParallel(in Operands ops, float* c, int ldc, in Panels plan, int chunkLen, long chunkStride, int tasks, long work) =>
+        Parallelism.For(tasks, work, (Ops: ops, C: (nint)c, Ldc: ldc, Plan: plan, ChunkLen: chunkLen, ChunkStride: chunkStride),
+            static (in (Operands Ops, nint C, int Ldc, Panels Plan, int ChunkLen, long ChunkStride) j, int t) =>
+                Task(j.Ops, (float*)j.C, j.Ldc, j.Plan, j.ChunkLen, j.ChunkStride, t));
 
     /// <summary>Task t: K chunk t / (panels·ranges), then its row range and column panel.</summary>
     private static unsafe void Task(in Operands ops, float* c, int ldc, in Panels plan, int chunkLen, long chunkStride, int t)

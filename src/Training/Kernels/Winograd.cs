@@ -112,18 +112,20 @@ internal static class Winograd
         if (p.Total == 0 || p.Cout == 0) return;
         if (!p.Spread)
         {
-            Parallelism.For(p.Blocks, (long)p.Points * p.Cin * p.Cout * p.Block, b =>
-            {
-                var buffer = ArrayPool<float>.Shared.Rent(p.BufferLength);
-                try
+            Parallelism.For(p.Blocks, (long)p.Points * p.Cin * p.Cout * p.Block, (P: p, X: x, U: u, Bias: bias, Y: y, Relu: relu),
+                static (in (Plan P, float[] X, Weights U, float[]? Bias, float[] Y, bool Relu) j, int b) =>
                 {
-                    int t0 = b * p.Block, count = Math.Min(p.Block, p.Total - t0);
-                    InputStage(p, x, buffer, t0, count, 0, p.Cin);
-                    GemmStage(p, u, buffer, count, 0, p.Points);
-                    OutputStage(p, buffer, bias, y, relu, t0, count, 0, p.Cout);
-                }
-                finally { ArrayPool<float>.Shared.Return(buffer); }
-            });
+                    var p = j.P;
+                    var buffer = ArrayPool<float>.Shared.Rent(p.BufferLength);
+                    try
+                    {
+                        int t0 = b * p.Block, count = Math.Min(p.Block, p.Total - t0);
+                        InputStage(p, j.X, buffer, t0, count, 0, p.Cin);
+                        GemmStage(p, j.U, buffer, count, 0, p.Points);
+                        OutputStage(p, buffer, j.Bias, j.Y, j.Relu, t0, count, 0, p.Cout);
+                    }
+                    finally { ArrayPool<float>.Shared.Return(buffer); }
+                });
             return;
         }
         var shared = ArrayPool<float>.Shared.Rent(p.BufferLength);
@@ -141,9 +143,13 @@ internal static class Winograd
         int t0 = b * p.Block, count = Math.Min(p.Block, p.Total - t0), threads = Parallelism.MaxThreads;
         int perC = (p.Cin + threads - 1) / threads, perPoint = (p.Points + threads - 1) / threads, perO = (p.Cout + threads - 1) / threads;
         long tileWork = (long)RoundUp(count) * p.Points;
-        Parallelism.For(threads, perC * tileWork * 4, part => InputStage(p, x, buffer, t0, count, part * perC, Math.Min(p.Cin, (part + 1) * perC)));
-        Parallelism.For(threads, (long)perPoint * p.Cin * p.Cout * count, part => GemmStage(p, u, buffer, count, part * perPoint, Math.Min(p.Points, (part + 1) * perPoint)));
-        Parallelism.For(threads, perO * tileWork * 2, part => OutputStage(p, buffer, bias, y, relu, t0, count, part * perO, Math.Min(p.Cout, (part + 1) * perO)));
+        var job = (P: p, X: x, U: u, Bias: bias, Y: y, Relu: relu, Buffer: buffer, T0: t0, Count: count, PerC: perC, PerPoint: perPoint, PerO: perO);
+        Parallelism.For(threads, perC * tileWork * 4, job, static (in (Plan P, float[] X, Weights U, float[]? Bias, float[] Y, bool Relu, float[] Buffer, int T0, int Count, int PerC, int PerPoint, int PerO) j, int part) =>
+            InputStage(j.P, j.X, j.Buffer, j.T0, j.Count, part * j.PerC, Math.Min(j.P.Cin, (part + 1) * j.PerC)));
+        Parallelism.For(threads, (long)perPoint * p.Cin * p.Cout * count, job, static (in (Plan P, float[] X, Weights U, float[]? Bias, float[] Y, bool Relu, float[] Buffer, int T0, int Count, int PerC, int PerPoint, int PerO) j, int part) =>
+            GemmStage(j.P, j.U, j.Buffer, j.Count, part * j.PerPoint, Math.Min(j.P.Points, (part + 1) * j.PerPoint)));
+        Parallelism.For(threads, perO * tileWork * 2, job, static (in (Plan P, float[] X, Weights U, float[]? Bias, float[] Y, bool Relu, float[] Buffer, int T0, int Count, int PerC, int PerPoint, int PerO) j, int part) =>
+            OutputStage(j.P, j.Buffer, j.Bias, j.Y, j.Relu, j.T0, j.Count, part * j.PerO, Math.Min(j.P.Cout, (part + 1) * j.PerO)));
     }
 
     /// <summary>V[ξ][c][t] = (Bᵀ d B)[ξ] for channels [c0, c1) of tiles [t0, t0 + count); the block's pad tiles (up to a multiple of 8) get zeros.</summary>
