@@ -43,12 +43,17 @@ internal static class Winograd
         groups == 1 && g.KernelH == 3 && g.KernelW == 3 && g.StrideH == 1 && g.StrideW == 1 && g.DilationH == 1 && g.DilationW == 1
         && g.PadTop is >= 0 and <= 2 && g.PadLeft is >= 0 and <= 2 && g.PadBottom is >= 0 and <= 2 && g.PadRight is >= 0 and <= 2;
 
-    /// <summary>The output tile size m to run a supported convolution with (2 or 4), or 0 where im2col + GEMM is faster (measured; see README "Speed").</summary>
-    public static int TileFor(int inChannels, int outChannels, int outH, int outW)
+    /// <summary>
+    /// The output tile size m to run a supported convolution with (2 or 4), or 0 where im2col + GEMM is faster (measured;
+    /// see README "Speed"): fewer than 32 channels on either side, outputs under 4×4, or fewer than 12 tiles in all across
+    /// the <paramref name="batch"/> (one 7×7 map makes 4: its per-point GEMMs would be 4 columns wide; im2col's are 49).
+    /// </summary>
+    public static int TileFor(int inChannels, int outChannels, int outH, int outW, int batch = int.MaxValue)
     {
         if (Override != 0) return Math.Max(0, Override);
         if (inChannels < 32 || outChannels < 32 || outH < 4 || outW < 4) return 0;
-        return 4;
+        long tiles = Math.Min(batch, 12L) * Math.Min(((long)outH + 3) / 4, 12L) * Math.Min(((long)outW + 3) / 4, 12L);   // saturated: no overflow
+        return tiles < 12 ? 0 : 4;
     }
 
     /// <summary>y = W ⋆ x + b (ReLU when asked) through F(m×m, 3×3), m = <paramref name="tile"/>; the weights are transformed for this call unless <paramref name="prepared"/> holds them (then <paramref name="w"/> is not read).</summary>

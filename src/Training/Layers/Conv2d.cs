@@ -150,7 +150,7 @@ public sealed class Conv2d : Layer
         }
         // The weights packed once for every inference forward: Winograd-transformed where that path runs (at least on
         // images large enough), else for the GEMM path (the depthwise kernel reads them as they are).
-        int tile = WinogradTile(int.MaxValue, int.MaxValue);
+        int tile = WinogradTile(int.MaxValue, int.MaxValue, int.MaxValue);
         var transformed = tile == 0 ? null : new Winograd.Weights(fw ?? w, OutChannels, InChannels, tile, inputGradient: false, pack: true);
         var packed = IsDepthwise || transformed is not null ? null : ConvGemm.PackForward(fw ?? w, InChannels, OutChannels, Groups, Geometry.KernelH, Geometry.KernelW);
         ClearInferenceFusion();
@@ -162,12 +162,31 @@ public sealed class Conv2d : Layer
         _fusion?.Packed?.Dispose();
         _fusion?.Transformed?.Dispose();
         _fusion = null;
+        lock (_lazyGate)
+        {
+            _lazyPacked?.Dispose();
+            _lazyPacked = null;
+        }
     }
 
-    /// <summary>The Winograd tile size for an output of outH×outW (forward; for dX the channel counts swap), 0 for im2col + GEMM.</summary>
-    private int WinogradTile(int outH, int outW, bool inputGradient = false) =>
+    /// <summary>The Winograd tile size for <paramref name="batch"/> outputs of outH×outW (forward; for dX the channel counts swap), 0 for im2col + GEMM.</summary>
+    private int WinogradTile(int outH, int outW, int batch, bool inputGradient = false) =>
         IsDepthwise || !Winograd.Supports(Geometry, Groups) ? 0
-        : inputGradient ? Winograd.TileFor(OutChannels, InChannels, outH, outW) : Winograd.TileFor(InChannels, OutChannels, outH, outW);
+        : inputGradient ? Winograd.TileFor(OutChannels, InChannels, outH, outW, batch) : Winograd.TileFor(InChannels, OutChannels, outH, outW, batch);
+
+    /// <summary>
+    /// The GEMM weights of a plan whose convolution was prepared for Winograd but meets a batch too small for it (one
+    /// 7×7 map): packed on first such forward and kept with the plan's other weights.
+    /// </summary>
+    private ConvGemm.PackedWeights? PlannedGemmWeights(Fusion fusion)
+    {
+        if (fusion.Packed is not null) return fusion.Packed;
+        lock (_lazyGate)
+            return _lazyPacked ??= ConvGemm.PackForward(fusion.Weight ?? _weight.Value.Data, InChannels, OutChannels, Groups, Geometry.KernelH, Geometry.KernelW);
+    }
+
+    private readonly object _lazyGate = new();
+    private ConvGemm.PackedWeights? _lazyPacked;
 
     /// <inheritdoc/>
     public override Tensor Forward(Tensor x, bool training)
@@ -181,14 +200,15 @@ public sealed class Conv2d : Layer
         float[]? b = fusion is null ? _bias?.Value.Data : fusion.Bias;
         bool relu = fusion?.Relu ?? false;
         // y = W ⋆ x + b   (inference plan: y = max(W' ⋆ x + b', 0) with the batch norm folded in)
-        int tile = WinogradTile(y.H, y.W);
+        int tile = WinogradTile(y.H, y.W, x.N);
         if (IsDepthwise)
             DepthwiseConv.Forward(x.Data, w, b, y.Data, x.N, InChannels, x.H, x.W, OutChannels / InChannels, Geometry, y.H, y.W, relu);
         else if (tile != 0)
             Winograd.Forward(x.Data, w, b, y.Data, x.N, InChannels, x.H, x.W, OutChannels, Geometry, y.H, y.W, relu, tile,
                 fusion?.Transformed is { } t && t.Tile == tile ? t : null);
         else
-            ConvGemm.Forward(x.Data, w, b, y.Data, x.N, InChannels, x.H, x.W, OutChannels, Groups, Geometry, y.H, y.W, relu, fusion?.Packed);
+            ConvGemm.Forward(x.Data, w, b, y.Data, x.N, InChannels, x.H, x.W, OutChannels, Groups, Geometry, y.H, y.W, relu,
+                fusion is null ? null : PlannedGemmWeights(fusion));
         // A fused output is not this layer's own y: backward must not read it.
         _saved = fusion is null ? new Saved(x, y) : null;
         return y;
@@ -205,7 +225,7 @@ public sealed class Conv2d : Layer
         // dW += dY · colsᵀ,  db += Σ dY,  dX = col2im(Wᵀ · dY)
         if (IsDepthwise)
             DepthwiseConv.Backward(x.Data, w, dy.Data, dW, db, dX, x.N, InChannels, x.H, x.W, OutChannels / InChannels, Geometry, dy.H, dy.W);
-        else if (dX is not null && WinogradTile(x.H, x.W, inputGradient: true) is var tile and not 0)
+        else if (dX is not null && WinogradTile(x.H, x.W, x.N, inputGradient: true) is var tile and not 0)
         {
             ConvGemm.Backward(x.Data, w, dy.Data, dW, db, null, x.N, InChannels, x.H, x.W, OutChannels, Groups, Geometry, dy.H, dy.W);
             Winograd.InputGradient(w, dy.Data, dX, x.N, InChannels, x.H, x.W, OutChannels, Geometry, dy.H, dy.W, tile);

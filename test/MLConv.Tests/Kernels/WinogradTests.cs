@@ -151,6 +151,45 @@ public sealed class WinogradTests
         Assert.IsFalse(Winograd.Supports(new Window2d(3, 3, 1, 1, 1, 1, 1, 1, 2, 2), 1));
     }
 
+    /// <summary>Fewer than 12 tiles in the whole batch (one 7×7 map: 4) stay on im2col; a plan's "any size" query does not overflow.</summary>
+    [TestMethod]
+    public void TooFewTilesStayOnIm2Col()
+    {
+        Assert.AreEqual(0, Winograd.TileFor(512, 512, 7, 7, batch: 1));
+        Assert.AreEqual(0, Winograd.TileFor(512, 512, 7, 7, batch: 2));
+        Assert.AreEqual(4, Winograd.TileFor(512, 512, 7, 7, batch: 3));
+        Assert.AreEqual(4, Winograd.TileFor(256, 256, 14, 14, batch: 1));
+        Assert.AreEqual(4, Winograd.TileFor(512, 512, int.MaxValue, int.MaxValue, int.MaxValue));
+    }
+
+    /// <summary>
+    /// A plan prepared for Winograd that meets one 7×7 map runs im2col with GEMM weights packed on first use: the same
+    /// outputs as unplanned, and a later batch of 8 (Winograd again) matches too; disposing drops both.
+    /// </summary>
+    [TestMethod]
+    public void PlannedSmallBatchFallsBackToIm2ColWithPackedWeights()
+    {
+        var r = new Random(21);
+        var conv = new Conv2d(40, 36, 3, padding: 1, rng: new Random(2));
+        var net = new Sequential(conv, new ReLU());
+        foreach (int n in new[] { 1, 8, 1 })
+        {
+            var x = new Tensor(n, 40, 7, 7);
+            for (int i = 0; i < x.Length; i++) x[i] = (float)(r.NextDouble() * 2 - 1);
+            var expected = net.Forward(x, training: false).Span.ToArray();
+            using (InferencePlan.Prepare(net))
+            {
+                var planned = net.Forward(x, training: false).Span.ToArray();
+                var again = net.Forward(x, training: false).Span.ToArray();
+                for (int i = 0; i < expected.Length; i++)
+                {
+                    Assert.AreEqual(expected[i], planned[i], 1e-5f, $"batch {n}: y[{i}]");
+                    Assert.AreEqual(planned[i], again[i], $"batch {n}: the second planned forward, y[{i}]");
+                }
+            }
+        }
+    }
+
     /// <summary>A Conv2d whose forward and dX dispatch to Winograd: the same forward and gradients as the im2col path.</summary>
     [TestMethod]
     [DataRow(4)]
