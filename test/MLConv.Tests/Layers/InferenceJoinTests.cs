@@ -24,15 +24,8 @@ public sealed class InferenceJoinTests
         return bn;
     }
 
-    private static void AssertClose(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual, double relative, string what)
-    {
-        Assert.AreEqual(expected.Length, actual.Length, what + ": length");
-        double scale = 0;
-        foreach (float v in expected) scale = Math.Max(scale, Math.Abs(v));
-        Assert.IsGreaterThan(0.0, scale, what + ": all zero, the comparison would prove nothing");
-        for (int i = 0; i < expected.Length; i++)
-            Assert.IsLessThanOrEqualTo(relative * scale, Math.Abs((double)expected[i] - actual[i]), $"{what}: element {i} ({expected[i]} vs {actual[i]})");
-    }
+    private static void AssertClose(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual, double relative, string what) =>
+        InferencePlanTests.AssertClose(expected, actual, relative, what);
 
     /// <summary>
     /// Stem conv → BN → ReLU → max pool, then basic blocks as the importer writes them: conv → BN → ReLU → conv → BN, a Sum

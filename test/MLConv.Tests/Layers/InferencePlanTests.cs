@@ -43,7 +43,7 @@ public sealed class InferencePlanTests
         return conv;
     }
 
-    private static void AssertClose(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual, double relative, string what)
+    internal static void AssertClose(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual, double relative, string what)
     {
         Assert.AreEqual(expected.Length, actual.Length, what + ": length");
         double scale = 0;
