@@ -307,7 +307,7 @@ public static class ConvGemm
             int parts = parallel && count == 1 ? Math.Min(Parallelism.MaxThreads, Channels) : 1;
             if (parts > 1 && (long)Rows * P >= 1 << 16)
             {
-                ColumnsParallel(x, i0 * size, buffer!, parts);
+                BandColumnsParallel(x.AsSpan(i0 * size, size), 0, OutH, cols, parts);
                 return cols;
             }
             for (int k = 0; k < count; k++)
@@ -330,7 +330,7 @@ public static class ConvGemm
 
         private unsafe void BandColumnsParallel(ReadOnlySpan<float> image, int r0, int r1, Span<float> cols, int parts)
         {
-            int per = (Channels + parts - 1) / parts, taps = G.KernelH * G.KernelW, plane = H * W, bp = (r1 - r0) * OutW;
+            int per = (Channels + parts - 1) / parts, taps = G.KernelH * G.KernelW, bp = (r1 - r0) * OutW;
             var s = this;
             fixed (float* pi = image, pc = cols)
             {
@@ -345,22 +345,6 @@ public static class ConvGemm
                         new Span<float>((float*)t.Cols + (long)c0 * taps * bp, (c1 - c0) * taps * bp), bp, t.R0, t.R1);
                 });
             }
-        }
-
-        /// <summary>One image's im2col, its channels split into <paramref name="parts"/> ranges on different threads (kept apart so the closure is allocated only here).</summary>
-        private void ColumnsParallel(float[] x, int offset, float[] cols, int parts)
-        {
-            int per = (Channels + parts - 1) / parts, taps = G.KernelH * G.KernelW, plane = H * W;
-            var s = this;
-            Parallelism.For(parts, (long)per * taps * P, (S: s, X: x, Offset: offset, Cols: cols, Per: per),
-                static (in (Shapes S, float[] X, int Offset, float[] Cols, int Per) t, int part) =>
-            {
-                var s = t.S;
-                int c0 = part * t.Per, c1 = Math.Min(s.Channels, c0 + t.Per), taps = s.G.KernelH * s.G.KernelW, plane = s.H * s.W;
-                if (c0 >= c1) return;
-                Im2Col.Run(t.X.AsSpan(t.Offset + c0 * plane, (c1 - c0) * plane), c1 - c0, s.H, s.W, s.G, s.OutH, s.OutW,
-                    t.Cols.AsSpan(c0 * taps * s.P, (c1 - c0) * taps * s.P), s.P);
-            });
         }
     }
 

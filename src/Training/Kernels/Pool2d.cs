@@ -110,7 +110,7 @@ public static class Pool2d
         Span<float> row = rented is null ? stackalloc float[width] : rented.AsSpan(0, width);
         // Outputs [owA, owB) have their whole window inside the row; with stride 2 (no dilation) eight of them at a time
         // take their taps from the row split into even and odd columns (two loads and two shuffles per tap).
-        int owA = Math.Min(outW, (pl + sw - 1) / sw), owB = Math.Max(owA, Math.Min(outW, (width - 1 - (kw - 1) * dw + pl) / sw + 1));
+        var (owA, owB) = Interior(pl, sw, kw, dw, width, outW);
         bool pairs = sw == 2 && dw == 1 && Avx2.IsSupported;
         for (int oh = 0; oh < outH; oh++)
         {
@@ -165,11 +165,13 @@ public static class Pool2d
         TR.Takes(candidate, current) | float.IsNaN(candidate) ? candidate : current;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Pick<TR>(Vector256<float> current, Vector256<float> candidate) where TR : struct, IReduction
-    {
-        var better = TR.Seed < 0 ? Vector256.GreaterThan(candidate, current) : Vector256.LessThan(candidate, current);
-        return Vector256.ConditionalSelect(better | ~Vector256.Equals(candidate, candidate), candidate, current);
-    }
+    private static Vector256<float> Pick<TR>(Vector256<float> current, Vector256<float> candidate) where TR : struct, IReduction =>
+        Vector256.ConditionalSelect(Takes<TR>(current, candidate), candidate, current);
+
+    /// <summary>The lanes where <paramref name="candidate"/> replaces <paramref name="current"/>: a strict improvement or a NaN.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Takes<TR>(Vector256<float> current, Vector256<float> candidate) where TR : struct, IReduction =>
+        (TR.Seed < 0 ? Vector256.GreaterThan(candidate, current) : Vector256.LessThan(candidate, current)) | ~Vector256.Equals(candidate, candidate);
 
     /// <summary>dst = Pick(a, b) element-wise (dst may be a).</summary>
     private static void PickRows<TR>(ReadOnlySpan<float> a, ReadOnlySpan<float> b, Span<float> dst) where TR : struct, IReduction
@@ -209,8 +211,8 @@ public static class Pool2d
     {
         int sh = g.StrideH, sw = g.StrideW;
         // Interior: y0 = oh·sh − pt ≥ 0 and y0 + (kh − 1)·dh < height; the same across.
-        int ohA = Math.Min(outH, (g.PadTop + sh - 1) / sh), ohB = Math.Max(ohA, Math.Min(outH, FloorDiv(height - g.EffectiveKernelH + g.PadTop, sh) + 1));
-        int owA = Math.Min(outW, (g.PadLeft + sw - 1) / sw), owB = Math.Max(owA, Math.Min(outW, FloorDiv(width - g.EffectiveKernelW + g.PadLeft, sw) + 1));
+        var (ohA, ohB) = Interior(g.PadTop, sh, g.KernelH, g.DilationH, height, outH);
+        var (owA, owB) = Interior(g.PadLeft, sw, g.KernelW, g.DilationW, width, outW);
         bool simd = Avx2.IsSupported && owB - owA >= 8;
         fixed (float* px = xs, py = ys)
         fixed (int* pa = args)
@@ -248,8 +250,7 @@ public static class Pool2d
                 if (TR.Selects)
                 {
                     // A strict improvement or a NaN moves the arg, as in the scalar loop.
-                    var take = (typeof(TR) == typeof(MaxReduction) ? Vector256.GreaterThan(val, acc) : Vector256.LessThan(val, acc))
-                        | ~Vector256.Equals(val, val);
+                    var take = Takes<TR>(acc, val);
                     acc = Vector256.ConditionalSelect(take, val, acc);
                     arg = Vector256.ConditionalSelect(take.AsInt32(), lanes + Vector256.Create(idx), arg);
                 }
@@ -389,7 +390,14 @@ public static class Pool2d
         return new Window(y0, x0, divisor);
     }
 
-    private static int FloorDiv(int a, int b) => a >= 0 ? a / b : -((-a + b - 1) / b);
+    /// <summary>The outputs [A, B) along one axis whose whole window, first tap and last, reads inside [0, extent).</summary>
+    private static (int A, int B) Interior(int pad, int stride, int kernel, int dilation, int extent, int outputs)
+    {
+        var (a0, b0) = Window2d.Inside(-pad, stride, extent, outputs);
+        var (a1, b1) = Window2d.Inside((kernel - 1) * dilation - pad, stride, extent, outputs);
+        int a = Math.Max(a0, a1);
+        return (a, Math.Max(a, Math.Min(b0, b1)));
+    }
 
     // Taps of a dilated window starting at b that fall before e.
     private static int Count(int b, int e, int dilation) => e <= b ? 0 : (e - b - 1) / dilation + 1;

@@ -16,7 +16,7 @@ namespace MLConv.Training.Layers;
 /// multiplier k) and runs the direct <see cref="DepthwiseConv"/> kernel. A 3x3 stride-1 ungrouped convolution with enough
 /// channels runs its forward and dX through <see cref="Winograd"/> F(4×4, 3×3) instead (dW stays on im2col + GEMM).
 /// </summary>
-public sealed class Conv2d : Layer
+public sealed class Conv2d : Layer, IAbsorbsNext
 {
     private readonly Parameter _weight;
     private readonly Parameter? _bias;
@@ -122,6 +122,8 @@ public sealed class Conv2d : Layer
 
     /// <summary>True when <paramref name="layer"/> is the batch norm or ReLU fused into this convolution (it then passes its input through in inference).</summary>
     internal bool Absorbs(Layer layer) => _fusion is { } f && (ReferenceEquals(f.Norm, layer) || ReferenceEquals(f.Activation, layer));
+
+    bool IAbsorbsNext.Absorbs(Layer layer) => Absorbs(layer);
 
     /// <summary>Folds <paramref name="bn"/>'s running statistics and affine parameters into copies of the weights and bias; fuses <paramref name="relu"/>.</summary>
     internal void FuseForInference(BatchNorm2d? bn, ReLU? relu)

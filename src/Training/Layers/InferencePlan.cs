@@ -18,7 +18,7 @@ namespace MLConv.Training.Layers;
 public sealed class InferencePlan : IDisposable
 {
     private readonly HashSet<Conv2d> _prepared = [];
-    private readonly List<(Layer Join, ReLU Relu)> _joins = [];
+    private readonly List<(IReLUJoin Join, ReLU Relu)> _joins = [];
 
     private InferencePlan() { }
 
@@ -96,11 +96,11 @@ public sealed class InferencePlan : IDisposable
     }
 
     /// <summary>A residual join (<see cref="Sum"/> or <see cref="Residual"/>) that applies the ReLU after it in the same pass.</summary>
-    private void FuseAdd(Layer join, ReLU relu)
+    private void FuseAdd(IReLUJoin join, ReLU relu)
     {
         if (relu.FusedInto is not null && !ReferenceEquals(relu.FusedInto, join)) return;
-        if (join is Sum sum) { if (sum.FusedReLU is not null) return; sum.FusedReLU = relu; }
-        else if (join is Residual res) { if (res.FusedReLU is not null) return; res.FusedReLU = relu; }
+        if (join.FusedReLU is not null) return;
+        join.FusedReLU = relu;
         relu.FusedInto = join;
         _joins.Add((join, relu));
     }
@@ -112,8 +112,7 @@ public sealed class InferencePlan : IDisposable
         _prepared.Clear();
         foreach (var (join, relu) in _joins)
         {
-            if (join is Sum sum) sum.FusedReLU = null;
-            else if (join is Residual res) res.FusedReLU = null;
+            join.FusedReLU = null;
             relu.FusedInto = null;
         }
         _joins.Clear();
@@ -121,4 +120,20 @@ public sealed class InferencePlan : IDisposable
 
     /// <summary>The counts on one line: convolutions prepared and fused, batch norms folded, ReLUs fused, add + ReLU joins.</summary>
     public override string ToString() => $"{PreparedConvolutions} convolutions prepared, {FusedConvolutions} fused: {FoldedBatchNorms} batch norms folded, {FusedReLUs} ReLUs; {FusedAddReLUs} add + ReLU";
+}
+
+/// <summary>A layer that, under an <see cref="InferencePlan"/>, computes the layer after it too (a folded batch norm, a fused ReLU), which then passes its input through.</summary>
+internal interface IAbsorbsNext
+{
+    /// <summary>True when <paramref name="layer"/> is applied by this one in inference-mode forwards.</summary>
+    bool Absorbs(Layer layer);
+}
+
+/// <summary>A residual join (<see cref="Sum"/>, <see cref="Residual"/>) that applies the ReLU after it: y = max(Σ, 0) in one pass.</summary>
+internal interface IReLUJoin : IAbsorbsNext
+{
+    /// <summary>The fused ReLU, set and cleared by the plan.</summary>
+    ReLU? FusedReLU { get; set; }
+
+    bool IAbsorbsNext.Absorbs(Layer layer) => FusedReLU is { } relu && ReferenceEquals(relu, layer);
 }

@@ -17,13 +17,13 @@ public sealed class ReLU : Layer
     public override int[] OutputShape(int[] inputShape) => (int[])inputShape.Clone();
 
     /// <summary>Set by an <see cref="InferencePlan"/>: the convolution, <see cref="Sum"/> or <see cref="Residual"/> that applies this ReLU to its output.</summary>
-    internal Layer? FusedInto { get; set; }
+    internal IAbsorbsNext? FusedInto { get; set; }
 
     /// <inheritdoc/>
     public override Tensor Forward(Tensor x, bool training)
     {
         ArgumentNullException.ThrowIfNull(x);
-        if (!training && FusedInto is { } into && (into is Conv2d conv ? conv.Absorbs(this) : into is Sum sum ? sum.Absorbs(this) : into is Residual res && res.Absorbs(this)))
+        if (!training && FusedInto is { } into && into.Absorbs(this))
         {
             // Applied by the layer before it (inference plan): x already is max(x, 0).
             _saved = null;

@@ -8,15 +8,14 @@ namespace MLConv.Training.Layers;
 /// y = F(x) + S(x), with S the identity (no shortcut layer) or a projection such as 1x1 Conv2d (+ BatchNorm2d).
 /// Backward: dx = dF/dx·dy + dS/dx·dy (the two paths' input gradients summed).
 /// </summary>
-public sealed class Residual : Layer
+public sealed class Residual : Layer, IReLUJoin
 {
     private Tensor? _y, _dx;
 
     /// <summary>Set by an <see cref="InferencePlan"/>: the ReLU right after this block, applied by the block in inference-mode forwards.</summary>
     internal ReLU? FusedReLU { get; set; }
 
-    /// <summary>True when <paramref name="relu"/> is the ReLU fused into this block (it then passes its input through in inference).</summary>
-    internal bool Absorbs(Layer relu) => FusedReLU is not null && ReferenceEquals(FusedReLU, relu);
+    ReLU? IReLUJoin.FusedReLU { get => FusedReLU; set => FusedReLU = value; }
 
     /// <summary>y = <paramref name="body"/>(x) + <paramref name="shortcut"/>(x), or + x without a shortcut; both paths must give one shape.</summary>
     /// <exception cref="ArgumentNullException"><paramref name="body"/> is null.</exception>

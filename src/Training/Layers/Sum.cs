@@ -9,7 +9,7 @@ namespace MLConv.Training.Layers;
 ///   forward   y = Σ_i x_i   (an <see cref="InferencePlan"/> may fuse the ReLU that follows: y = max(Σ_i x_i, 0) in inference)
 ///   backward  dx_i = dy for every i  (the same tensor dy, not copies)
 /// </summary>
-public sealed class Sum : MultiInputLayer
+public sealed class Sum : MultiInputLayer, IReLUJoin
 {
     private Tensor? _y;
     private int _count;
@@ -17,8 +17,7 @@ public sealed class Sum : MultiInputLayer
     /// <summary>Set by an <see cref="InferencePlan"/>: the ReLU that reads only this sum, applied by the sum in inference-mode forwards.</summary>
     internal ReLU? FusedReLU { get; set; }
 
-    /// <summary>True when <paramref name="relu"/> is the ReLU fused into this sum (it then passes its input through in inference).</summary>
-    internal bool Absorbs(Layer relu) => FusedReLU is not null && ReferenceEquals(FusedReLU, relu);
+    ReLU? IReLUJoin.FusedReLU { get => FusedReLU; set => FusedReLU = value; }
 
     /// <inheritdoc/>
     public override int[] OutputShape(IReadOnlyList<int[]> inputShapes)

@@ -54,6 +54,22 @@ public sealed class Pool2dTests
         }
     }
 
+    /// <summary>
+    /// A window wider than the row, reaching into the end padding only (stride 2): no output is interior, and the
+    /// values-only kernel must not read past the row (it once took such an output for an interior one).
+    /// </summary>
+    [TestMethod]
+    public void WindowsWiderThanTheRowStayOnTheEdgePath()
+    {
+        var g = new Window2d(1, 3, 1, 2, 0, 0, 0, 2);
+        var (oh, ow) = g.OutputSize(1, 2);
+        float[] x = [1f, 5f], y = new float[oh * ow], values = new float[oh * ow];
+        Pool2d.Forward(PoolMode.Max, x, 1, 1, 2, g, true, y, oh, ow, new int[oh * ow]);
+        Pool2d.ForwardValues(PoolMode.Max, x, 1, 1, 2, g, values, oh, ow);
+        CollectionAssert.AreEqual(new[] { 5f }, y);
+        CollectionAssert.AreEqual(y, values);
+    }
+
     /// <summary>The documented rule, one tap at a time in row-major order.</summary>
     private static (float Value, int Arg) Naive(float[] x, int p, int h, int w, in Window2d g, PoolMode mode, bool includePad, int i, int j)
     {
