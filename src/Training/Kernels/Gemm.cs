@@ -8,10 +8,10 @@ namespace MLConv.Training.Kernels;
 /// <summary>
 /// Single-precision general matrix multiply, row-major:
 /// C = alpha · op(A) · op(B) + beta · C, with op(X) = X or Xᵀ; op(A) is M×K, op(B) is K×N.
-/// This is the one hot path of training. Goto-style: C is cut into tiles (MB×NB) spread over threads;
-/// per tile and K block (KC deep) the panels of op(A) and op(B) are packed into contiguous strips (which
-/// also absorbs the transposes and any leading dimension, even power-of-two strides), and a 6×16 FMA
-/// register-blocked micro-kernel (6×32 with AVX-512) runs over them. When M and N are small but K is long (weight gradients:
+/// This is the one hot path of training. Goto-style: C is cut into tasks (column panels × row ranges, see
+/// <see cref="Panels"/>) spread over threads; per task and K block (KC deep) the B panel is packed once into contiguous
+/// strips and serves every MB-row block of A, packed in turn (packing absorbs the transposes and any leading dimension,
+/// even power-of-two strides), and a 6×16 FMA register-blocked micro-kernel (6×32 with AVX-512) runs over them. When M and N are small but K is long (weight gradients:
 /// K = batch·pixels) K is split into fixed chunks whose partial products are summed in chunk order (not for a pre-packed
 /// A, whose products always run unsplit).
 /// Every C element is reduced in an order that depends only on (M, N, K), never on the thread count,
@@ -23,8 +23,8 @@ public static class Gemm
     /// <summary>Columns of the micro-kernel: 2 × Vector512 (32) where AVX-512 is available, else 2 × Vector256 (16).</summary>
     private static readonly int NR = Vector512.IsHardwareAccelerated ? 32 : 16;
     private const int KC = 256;     // depth of a packed K block
-    private const int MB = 72;      // rows of a tile (multiple of MR)
-    private const int NB = 256;     // columns of a tile (multiple of NR)
+    private const int MB = 72;      // rows of an A block (multiple of MR)
+    private const int NB = 256;     // target columns of a B panel
     private const int KSplit = 1024; // K chunk when K is split
     /// <summary>Floats past the end of a packed A that the vectorised packing may write (an 8-wide store per k of a 6-row strip).</summary>
     private const int PackSlack = 16;

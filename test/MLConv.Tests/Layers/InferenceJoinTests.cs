@@ -27,6 +27,21 @@ public sealed class InferenceJoinTests
     private static void AssertClose(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual, double relative, string what) =>
         InferencePlanTests.AssertClose(expected, actual, relative, what);
 
+    /// <summary>A graph under construction: node i reads the named values and writes "v{i}"; the last value is the output.</summary>
+    private sealed class Nodes
+    {
+        private readonly List<GraphNode> _nodes = [];
+
+        public string Add(Layer layer, params string[] inputs)
+        {
+            string v = $"v{_nodes.Count}";
+            _nodes.Add(new GraphNode($"n{_nodes.Count}", layer, inputs, v));
+            return v;
+        }
+
+        public Graph Graph() => new("x", _nodes, $"v{_nodes.Count - 1}");
+    }
+
     /// <summary>
     /// Stem conv → BN → ReLU → max pool, then basic blocks as the importer writes them: conv → BN → ReLU → conv → BN, a Sum
     /// with the shortcut (the block input, or 1x1 stride-2 conv → BN), then ReLU.
@@ -34,14 +49,8 @@ public sealed class InferenceJoinTests
     private static Graph ResNetLike(int seed, int cin, int width, out int joins)
     {
         var r = new Random(seed);
-        var nodes = new List<GraphNode>();
-        int id = 0;
-        string Add(Layer layer, params string[] inputs)
-        {
-            string v = $"v{id}";
-            nodes.Add(new GraphNode($"n{id++}", layer, inputs, v));
-            return v;
-        }
+        var nodes = new Nodes();
+        string Add(Layer layer, params string[] inputs) => nodes.Add(layer, inputs);
         string h = Add(new Conv2d(cin, width, 5, 2, 2, bias: false, rng: r), "x");
         h = Add(new ReLU(), Add(Norm(r, width), h));
         h = Add(new MaxPool2d(3, 2, new Padding(1, 1, 0, 0)), h);
@@ -58,7 +67,7 @@ public sealed class InferenceJoinTests
             c = outC;
         }
         Add(new GlobalAvgPool2d(), h);
-        return new Graph("x", nodes, $"v{id - 1}");
+        return nodes.Graph();
     }
 
     [TestMethod]
@@ -157,14 +166,8 @@ public sealed class InferenceJoinTests
     public void SqueezeNetLikeGraph(int seed, int n, int h, int w)
     {
         var r = new Random(seed);
-        var nodes = new List<GraphNode>();
-        int id = 0;
-        string Add(Layer layer, params string[] inputs)
-        {
-            string v = $"v{id}";
-            nodes.Add(new GraphNode($"n{id++}", layer, inputs, v));
-            return v;
-        }
+        var nodes = new Nodes();
+        string Add(Layer layer, params string[] inputs) => nodes.Add(layer, inputs);
         string hv = Add(new ReLU(), Add(new Conv2d(3, 8, 3, 2, 0, rng: r), "x"));
         hv = Add(new MaxPool2d(3, 2, 0, ceilMode: true), hv);
         int c = 8;
@@ -179,7 +182,7 @@ public sealed class InferenceJoinTests
         }
         hv = Add(new ReLU(), Add(new Conv2d(c, 5, 1, rng: r), hv));
         Add(new GlobalAvgPool2d(), hv);
-        var graph = new Graph("x", nodes, $"v{id - 1}");
+        var graph = nodes.Graph();
         foreach (var conv in graph.Nodes.Select(nd => nd.Layer).OfType<Conv2d>())
             for (int i = 0; i < conv.OutChannels; i++) conv.Bias!.Value[i] = (float)(r.NextDouble() * 0.2);
         var x = Random(r, n, 3, h, w);
